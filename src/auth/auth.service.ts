@@ -1,0 +1,36 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { AppError } from '../core/errors';
+import type { Services } from '../core/context';
+import type { Session } from './session';
+import { User } from './user.entity';
+
+export async function login(services: Services, em: EntityManager, code: string) {
+  if (!code || code.length > 256 || /\s/.test(code)) throw new AppError('BAD_USER_INPUT', 'code must be the string wx.login returned.');
+  const wx = await services.wechatLogin.code2Session(code);
+  const user = await upsertUser(em, wx.openid, wx.unionid);
+  // Every login stores the session_key WeChat returned this time: an older one may already be rotated.
+  const { token, expiresAt } = await services.sessions.issue({ userId: user.id, openid: user.openid, sessionKey: wx.sessionKey });
+  return { token, expiresAt, user };
+}
+
+/**
+ * One row per openid however many first logins race: the unique index arbitrates through an
+ * INSERT … ON CONFLICT/ON DUPLICATE KEY UPDATE, never a read-then-insert.
+ */
+export async function upsertUser(em: EntityManager, openid: string, unionid?: string): Promise<User> {
+  const now = new Date();
+  const data: Partial<User> = { openid, updatedAt: now, createdAt: now };
+  if (unionid) data.unionid = unionid;
+  return em.upsert(User, data, {
+    onConflictFields: ['openid'],
+    onConflictAction: 'merge',
+    onConflictMergeFields: unionid ? ['unionid', 'updatedAt'] : ['updatedAt'],
+  });
+}
+
+export async function currentUser(em: EntityManager, session: Session): Promise<User> {
+  const user = await em.findOne(User, { id: session.userId });
+  // A session whose user row is gone is as good as revoked.
+  if (!user) throw new AppError('UNAUTHENTICATED');
+  return user;
+}

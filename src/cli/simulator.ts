@@ -1,0 +1,22 @@
+import Fastify from 'fastify';
+import { loadConfig } from '../core/config';
+import { createLogger } from '../core/logger';
+import { simulatorPlugin } from '../simulator/simulator.plugin';
+
+/**
+ * `npm run simulator`: the WeChat simulator alone, on SIMULATOR_PORT (default 4001). Point a server at it with
+ * WECHAT_APPID/WECHAT_SECRET equal to the simulator's and WECHAT_API_BASE=http://127.0.0.1:4001.
+ */
+async function main() {
+  const config = loadConfig();
+  const port = Number(process.argv[2] ?? 4001);
+  const app = Fastify({ loggerInstance: createLogger(config.logLevel) });
+  await app.register(simulatorPlugin, { appid: config.wechat.appid, secret: config.wechat.secret });
+  await app.listen({ port, host: config.host });
+  app.log.info({ appid: config.wechat.appid }, 'WeChat simulator listening');
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,138 @@
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. Every key has its env name, a default and a doc line;
+ * README's config table mirrors this list. A bad value stops the start with a message naming the variable.
+ */
+
+const SIMULATOR_APPID = 'wx00simulator0000';
+const SIMULATOR_SECRET = 'simulator-app-secret';
+
+const flag = (def: '0' | '1') =>
+  z
+    .enum(['0', '1', 'true', 'false'], { message: 'must be 0 or 1' })
+    .default(def)
+    .transform((v) => v === '1' || v === 'true');
+
+const int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ message: 'must be an integer' })
+    .int({ message: 'must be an integer' })
+    .min(min, { message: `must be >= ${min}` })
+    .max(max, { message: `must be <= ${max}` })
+    .default(def);
+
+const httpUrl = z
+  .string()
+  .url({ message: 'must be an http(s) URL' })
+  .refine((v) => /^https?:\/\//.test(v), { message: 'must be an http(s) URL' })
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const databaseUrl = z
+  .string()
+  .refine((v) => /^(mysql|mariadb):\/\/[^/]+\/[^/?]+/.test(v) || /^file:.+/.test(v) || v === ':memory:', {
+    message: 'must be mysql://user:pass@host:port/db, mariadb://…, file:path or :memory:',
+  });
+
+const redisUrl = z.string().refine((v) => /^rediss?:\/\/.+/.test(v), { message: 'must be redis://host:port or rediss://…' });
+
+const blankAsUndefined = (v: unknown) => (v === '' ? undefined : v);
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(4000, 0, 65535),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.preprocess(blankAsUndefined, databaseUrl.optional()),
+  REDIS_URL: z.preprocess(blankAsUndefined, redisUrl.optional()),
+  CACHE_TIMEOUT_MS: int(2000, 50, 60000),
+  WECHAT_APPID: z.preprocess(blankAsUndefined, z.string().regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like wx followed by letters and digits').optional()),
+  WECHAT_SECRET: z.preprocess(blankAsUndefined, z.string().min(8, 'must be the AppSecret').optional()),
+  WECHAT_API_BASE: httpUrl.default('https://api.weixin.qq.com'),
+  WECHAT_SIMULATOR: flag('0'),
+  WECHAT_TIMEOUT_MS: int(5000, 10, 60000),
+  WECHAT_DATA_MAX_AGE_SECONDS: int(0, 0),
+  SESSION_TTL_SECONDS: int(604800, 1),
+  MIGRATE_ON_START: flag('1'),
+});
+
+export type EnvInput = Record<string, string | undefined>;
+
+export type DatabaseTarget = { kind: 'mysql'; url: string } | { kind: 'libsql'; url: string };
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  database: DatabaseTarget;
+  redisUrl?: string;
+  cacheTimeoutMs: number;
+  sessionTtlSeconds: number;
+  migrateOnStart: boolean;
+  wechat: {
+    appid: string;
+    secret: string;
+    /** Undefined when the simulator is mounted: the base is then this server's own /simulator. */
+    apiBase?: string;
+    timeoutMs: number;
+    dataMaxAgeSeconds: number;
+  };
+  /** True when the built-in WeChat simulator is mounted in-process. */
+  simulator: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_DATABASE_FILE = 'file:./data/wxmp.db';
+
+export function loadConfig(env: EnvInput = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+
+  // With no AppID there is no real WeChat to talk to, so the simulator stands in for it.
+  const simulator = e.WECHAT_SIMULATOR || !e.WECHAT_APPID;
+  if (simulator && e.NODE_ENV === 'production') {
+    problems.push(
+      e.WECHAT_SIMULATOR
+        ? 'WECHAT_SIMULATOR: the WeChat simulator is refused when NODE_ENV=production'
+        : 'WECHAT_APPID: required when NODE_ENV=production (without it the WeChat simulator would be mounted, which production refuses)',
+    );
+  }
+  if (!simulator && !e.WECHAT_SECRET) problems.push('WECHAT_SECRET: required when WECHAT_APPID is set');
+  if (problems.length) throw new ConfigError(problems);
+
+  const dbUrl = e.DATABASE_URL ?? DEFAULT_DATABASE_FILE;
+  const database: DatabaseTarget = /^(mysql|mariadb):/.test(dbUrl)
+    ? { kind: 'mysql', url: dbUrl.replace(/^mariadb:/, 'mysql:') }
+    : { kind: 'libsql', url: dbUrl };
+
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    database,
+    redisUrl: e.REDIS_URL,
+    cacheTimeoutMs: e.CACHE_TIMEOUT_MS,
+    sessionTtlSeconds: e.SESSION_TTL_SECONDS,
+    migrateOnStart: e.MIGRATE_ON_START,
+    wechat: {
+      appid: e.WECHAT_APPID ?? SIMULATOR_APPID,
+      secret: e.WECHAT_SECRET ?? SIMULATOR_SECRET,
+      apiBase: simulator ? undefined : e.WECHAT_API_BASE,
+      timeoutMs: e.WECHAT_TIMEOUT_MS,
+      dataMaxAgeSeconds: e.WECHAT_DATA_MAX_AGE_SECONDS,
+    },
+    simulator,
+  };
+}

@@ -1,0 +1,26 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config';
+import type { Session, SessionStore } from '../auth/session';
+import type { LoginClient } from '../wechat/login.client';
+
+/** Long-lived collaborators, built once in createApp and shared by every request. */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  sessions: SessionStore;
+  wechatLogin: LoginClient;
+}
+
+/** Per-request GraphQL context: a forked EntityManager so no state leaks between requests. */
+export interface Context {
+  em: EntityManager;
+  ip: string;
+  token?: string;
+  session?: Session;
+  /** Set when the session store failed while loading the token's session (e.g. Redis down). */
+  sessionError?: Error;
+  services: Services;
+  log: FastifyBaseLogger;
+}

@@ -1,0 +1,55 @@
+import { MikroORM, type Options } from '@mikro-orm/core';
+import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
+import { Migrator } from '@mikro-orm/migrations';
+import { MariaDbDriver } from '@mikro-orm/mariadb';
+import { LibSqlDriver } from '@mikro-orm/libsql';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { DatabaseTarget } from './config';
+import { entities } from '../entities';
+import { migrationsFor } from '../migrations';
+
+export type Orm = MikroORM;
+
+/** ORM options for a target. The driver follows the URL's scheme; clientUrl alone does not pick it. */
+export function ormOptions(target: DatabaseTarget): Partial<Options> {
+  const common = {
+    entities,
+    metadataProvider: ReflectMetadataProvider,
+    extensions: [Migrator],
+    migrations: { migrationsList: migrationsFor(target.kind), transactional: true, snapshot: false },
+    discovery: { checkDuplicateTableNames: true },
+    // Entities are loaded per request through a forked EntityManager; the global one must never be used.
+    allowGlobalContext: false,
+    debug: false,
+  } satisfies Partial<Options>;
+
+  if (target.kind === 'mysql') {
+    return {
+      ...common,
+      driver: MariaDbDriver,
+      clientUrl: target.url,
+      // Tables, columns and the connection all utf8mb4, so 4-byte emoji survive byte for byte.
+      charset: 'utf8mb4',
+      collate: 'utf8mb4_unicode_ci',
+      timezone: '+00:00',
+      pool: { min: 0, max: 10 },
+    };
+  }
+  return { ...common, driver: LibSqlDriver, dbName: libsqlPath(target.url) };
+}
+
+function libsqlPath(url: string): string {
+  if (url === ':memory:') return url;
+  const path = resolve(url.replace(/^file:/, ''));
+  mkdirSync(dirname(path), { recursive: true });
+  return path;
+}
+
+/** Connects eagerly so a bad DATABASE_URL fails at start, not on the first request. */
+export async function openDatabase(target: DatabaseTarget, migrate: boolean): Promise<Orm> {
+  const orm = await MikroORM.init(ormOptions(target));
+  await orm.connect();
+  if (migrate) await orm.migrator.up();
+  return orm;
+}

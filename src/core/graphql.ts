@@ -1,0 +1,69 @@
+import { writeFile } from 'node:fs/promises';
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { DateTimeResolver } from 'graphql-scalars';
+import { buildSchema } from 'type-graphql';
+import { AuthResolver } from '../auth/auth.resolver';
+import { authChecker } from '../auth/auth-checker';
+import { ProfileResolver } from '../profile/profile.resolver';
+import { AppError, ERROR_CODES } from './errors';
+import type { Context } from './context';
+
+export const resolvers = [AuthResolver, ProfileResolver] as const;
+
+export function buildAppSchema(): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers,
+    authChecker,
+    // The contract names the scalar DateTime (type-graphql's default would be DateTimeISO).
+    scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
+    validate: false,
+  });
+}
+
+/** The committed schema.graphql is exactly this text; a test compares them. */
+export function renderSchema(schema: GraphQLSchema): string {
+  return printSchema(lexicographicSortSchema(schema)) + '\n';
+}
+
+export async function emitSchema(path: string): Promise<void> {
+  await writeFile(path, renderSchema(await buildAppSchema()));
+}
+
+/**
+ * The one place errors become client answers. AppErrors keep their code and safe message; GraphQL's own
+ * errors (parse, validation, variable coercion) pass through; anything else is masked (and logged by errorLogPlugin).
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  const { path, locations } = formatted;
+  if (original instanceof AppError) {
+    return { message: original.message, path, locations, extensions: { ...original.extensions, code: original.code } };
+  }
+  if (original instanceof GraphQLError && !original.originalError) {
+    const { stacktrace: _, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  return { message: ERROR_CODES.INTERNAL_SERVER_ERROR, path, locations, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+/** Logs what formatError hides: the cause of unexpected errors, and the upstream cause of expected ones. */
+export const errorLogPlugin: ApolloServerPlugin<Context> = {
+  async requestDidStart() {
+    return {
+      async didEncounterErrors({ errors, contextValue, operationName }) {
+        for (const err of errors) {
+          const original = unwrapResolverError(err);
+          if (original instanceof AppError) {
+            if (original.cause !== undefined) {
+              contextValue.log.warn({ code: original.code, operation: operationName, cause: String(original.cause) }, original.code);
+            }
+          } else if (!(original instanceof GraphQLError && !original.originalError)) {
+            contextValue.log.error({ err: original, operation: operationName }, 'unexpected error');
+          }
+        }
+      },
+    };
+  },
+};

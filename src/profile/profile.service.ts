@@ -1,0 +1,41 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { Services } from '../core/context';
+import type { Session } from '../auth/session';
+import { currentUser } from '../auth/auth.service';
+import { decryptUserData, type UserData } from '../wechat/user-data';
+import type { User } from '../auth/user.entity';
+
+/** Decrypts wx.getUserProfile's data with the session's session_key and stores the profile. Nothing is written unless every check passes. */
+export async function updateProfile(services: Services, em: EntityManager, session: Session, iv: string, encryptedData: string): Promise<User> {
+  const data = decryptUserData({
+    sessionKey: session.sessionKey,
+    iv,
+    encryptedData,
+    appid: services.config.wechat.appid,
+    openid: session.openid,
+    maxAgeSeconds: services.config.wechat.dataMaxAgeSeconds,
+  });
+  const user = await currentUser(em, session);
+  em.assign(user, profileFields(data));
+  await em.flush();
+  return user;
+}
+
+// Cut by code points, not UTF-16 units, so an emoji at the limit is never split in half.
+const str = (v: unknown, max: number) => (typeof v === 'string' ? Array.from(v).slice(0, max).join('') : undefined);
+
+/** WeChat's field names → ours. Absent fields stay as they were. */
+export function profileFields(d: UserData): Partial<User> {
+  const out: Partial<User> = {
+    nickname: str(d.nickName, 255),
+    avatarUrl: str(d.avatarUrl, 1024),
+    gender: typeof d.gender === 'number' && Number.isInteger(d.gender) ? d.gender : undefined,
+    language: str(d.language, 32),
+    city: str(d.city, 128),
+    province: str(d.province, 128),
+    country: str(d.country, 128),
+    unionid: str(d.unionId, 64) || undefined,
+  };
+  for (const k of Object.keys(out) as (keyof User)[]) if (out[k] === undefined) delete out[k];
+  return out;
+}

@@ -1,0 +1,97 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { encryptUserData } from '../wechat/user-data';
+import { type LoginFault, rid, type SimulatorState } from './state';
+
+export interface SimulatorLoginOptions {
+  appid: string;
+  secret: string;
+  state: SimulatorState;
+}
+
+const ERRMSG: Record<number, string> = {
+  [-1]: 'system error',
+  40013: 'invalid appid',
+  40029: 'invalid code',
+  40125: 'invalid appsecret',
+  40163: 'code been used',
+  40226: 'risky user',
+  45011: 'api minute-quota reach limit  mustslower  retry next minute',
+};
+
+/** WeChat labels this JSON text/plain, which is exactly what a careless client trips over. */
+function wechatJson(reply: FastifyReply, body: object) {
+  return reply.header('content-type', 'text/plain').send(JSON.stringify(body));
+}
+
+function wechatError(reply: FastifyReply, errcode: number) {
+  return wechatJson(reply, { errcode, errmsg: `${ERRMSG[errcode] ?? 'error'}, rid: ${rid()}` });
+}
+
+function sleep(ms: number, req: FastifyRequest): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    // A client that gave up should not keep the simulator (and its server's close) waiting.
+    req.raw.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+export function registerLoginRoutes(app: FastifyInstance, opts: SimulatorLoginOptions) {
+  const { state } = opts;
+
+  /** auth.code2Session, as WeChat serves it. */
+  app.get<{ Querystring: Record<string, string | undefined> }>('/sns/jscode2session', async (req, reply) => {
+    const { appid, secret, js_code: code, grant_type: grantType } = req.query;
+    if (appid !== opts.appid) return wechatError(reply, 40013);
+    if (secret !== opts.secret) return wechatError(reply, 40125);
+    if (grantType !== 'authorization_code' || !code) return wechatError(reply, 40029);
+
+    const fault = state.faultOf(code);
+    if (fault?.delayMs) await sleep(fault.delayMs, req);
+    if (req.raw.destroyed) return reply;
+    if (fault?.httpStatus) return reply.code(fault.httpStatus).type('text/html').send('<html><body>Bad Gateway</body></html>');
+    if (fault?.garbage) return reply.type('text/html').send('<html>upstream garbage, not JSON');
+    if (fault?.errcode !== undefined) return wechatError(reply, fault.errcode);
+
+    const result = state.redeem(code);
+    if (!result.ok) return wechatError(reply, result.errcode);
+    return wechatJson(reply, {
+      session_key: result.sessionKey,
+      openid: result.openid,
+      ...(result.unionid ? { unionid: result.unionid } : {}),
+    });
+  });
+
+  /** Developer endpoint, plays wx.login: a fresh code for a given openid, or for a new user. */
+  app.post<{ Body: { openid?: string; unionid?: string; fault?: LoginFault } | undefined }>('/dev/login-code', async (req) => {
+    const body = req.body ?? {};
+    return state.mintCode(body.openid || undefined, body.unionid || undefined, body.fault);
+  });
+
+  /**
+   * Developer endpoint, plays wx.getUserProfile: encrypts a profile with the user's *current* session_key,
+   * stamped with a watermark. `appid`, `timestamp` and `openId` override what WeChat would stamp, for tests.
+   */
+  app.post<{
+    Body: { openid: string; profile?: Record<string, unknown>; appid?: string; timestamp?: number; openId?: string | null };
+  }>('/dev/user-data', async (req, reply) => {
+    const body = req.body;
+    const user = body?.openid ? state.user(body.openid) : undefined;
+    if (!user?.sessionKey) return reply.code(404).send({ error: 'no session for this openid: log in with a code from /dev/login-code first' });
+    const openId = body.openId === null ? undefined : (body.openId ?? user.openid);
+    const payload = {
+      ...(openId ? { openId } : {}),
+      ...(body.profile ?? defaultProfile()),
+      ...(user.unionid ? { unionId: user.unionid } : {}),
+      watermark: { appid: body.appid ?? opts.appid, timestamp: body.timestamp ?? Math.floor(Date.now() / 1000) },
+    };
+    return encryptUserData(payload, user.sessionKey);
+  });
+}
+
+/** What WeChat returns since 2022-10-25: the anonymous profile. */
+function defaultProfile() {
+  return { nickName: '微信用户', gender: 0, language: '', city: '', province: '', country: '', avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/POgEwh4mIHO4nibH0KlMECNjjGxQUq24ZEaGT4poC6icRiccVGKSyXwibcPq4BWmiaIGuG1icwxaQX6grC9VemZoJ8rg/132' };
+}

@@ -1,0 +1,20 @@
+import { AppError } from '../core/errors';
+
+export interface UpstreamResponse {
+  status: number;
+  text: string;
+}
+
+/**
+ * One HTTP round trip to WeChat, bounded by `timeoutMs`. Network failures and timeouts become
+ * WECHAT_UNAVAILABLE; the URL is not put into the error because it carries the AppSecret.
+ */
+export async function callWeChat(url: string, init: RequestInit, timeoutMs: number, api: string): Promise<UpstreamResponse> {
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    return { status: res.status, text: await res.text() };
+  } catch (err) {
+    const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+    throw new AppError('WECHAT_UNAVAILABLE', undefined, { api }, { cause: timedOut ? `${api} timed out after ${timeoutMs} ms` : `${api}: ${(err as Error).message}` });
+  }
+}
