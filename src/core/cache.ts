@@ -29,7 +29,8 @@ export interface CacheOptions {
 
 export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }: CacheOptions): Cache {
   const keyv: Keyv = redisUrl
-    ? createKeyv(redisUrl, { namespace, throwOnErrors: true, throwOnConnectError: true, connectionTimeout: timeoutMs })
+    ? // No connectionTimeout: @keyv/redis leaves its timer running (keeping a process alive); `bounded` times every call instead.
+      createKeyv(redisUrl, { namespace, throwOnErrors: true, throwOnConnectError: true })
     : new Keyv({ namespace });
   keyv.throwOnErrors = true;
   // Keyv emits 'error' on every failure; without a listener an EventEmitter would crash the process.

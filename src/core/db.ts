@@ -17,7 +17,7 @@ export function ormOptions(target: DatabaseTarget): Partial<Options> {
     entities,
     metadataProvider: ReflectMetadataProvider,
     extensions: [Migrator],
-    migrations: { migrationsList: migrationsFor(target.kind), transactional: true, snapshot: false },
+    migrations: { migrationsList: migrationsFor(target.kind), transactional: true, snapshot: false, silent: true },
     discovery: { checkDuplicateTableNames: true },
     // Entities are loaded per request through a forked EntityManager; the global one must never be used.
     allowGlobalContext: false,

@@ -14,7 +14,9 @@ export async function callWeChat(url: string, init: RequestInit, timeoutMs: numb
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     return { status: res.status, text: await res.text() };
   } catch (err) {
-    const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-    throw new AppError('WECHAT_UNAVAILABLE', undefined, { api }, { cause: timedOut ? `${api} timed out after ${timeoutMs} ms` : `${api}: ${(err as Error).message}` });
+    // Duck-typed: fetch's DOMException is not always an `instanceof Error` (e.g. across jest's realms).
+    const { name, message } = (err ?? {}) as { name?: string; message?: string };
+    const timedOut = name === 'TimeoutError' || name === 'AbortError';
+    throw new AppError('WECHAT_UNAVAILABLE', undefined, { api }, { cause: timedOut ? `${api} timed out after ${timeoutMs} ms` : `${api}: ${message}` });
   }
 }

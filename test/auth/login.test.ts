@@ -1,0 +1,191 @@
+import { LOGIN, LOGOUT, ME, codeOf, startServer, type TestServer } from '../support/server';
+import { SecretWatch } from '../support/secrets';
+import { freshDatabase, onServices, target } from '../support/target';
+
+describe('login and sessions', () => {
+  let t: TestServer;
+  const secrets = new SecretWatch();
+
+  beforeAll(async () => {
+    t = await startServer();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('when this project targets services, then the server really runs on MariaDB and Redis', () => {
+    expect(t.server.services.config.database.kind).toBe(onServices ? 'mysql' : 'libsql');
+    expect(t.server.cache.kind).toBe(onServices ? 'redis' : 'memory');
+  });
+
+  it('when a fresh code is exchanged, then a token, expiry and user come back and me answers with that user', async () => {
+    const { code, openid } = await t.sim.loginCode({ unionid: 'oUnion_login_1' });
+    const before = Date.now();
+    const res = await t.gql<{ login: { token: string; expiresAt: string; user: { id: string; openid: string; unionid: string } } }>(LOGIN, { code });
+    expect(res.errors).toBeUndefined();
+    const { token, expiresAt, user } = res.data!.login;
+    await secrets.watchToken(t, token);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(user.openid).toBe(openid);
+    expect(user.unionid).toBe('oUnion_login_1');
+    const ttlMs = new Date(expiresAt).getTime() - before;
+    expect(ttlMs).toBeGreaterThan(604800 * 1000 - 60_000);
+    expect(ttlMs).toBeLessThanOrEqual(604800 * 1000 + 60_000);
+
+    const me = await t.gql<{ me: { id: string; openid: string } }>(ME, {}, token);
+    expect(me.data?.me).toMatchObject({ id: user.id, openid });
+    expect(me.text).not.toMatch(/session_?key/i);
+  });
+
+  it('when the same code is used twice, then the second login is WECHAT_CODE_INVALID', async () => {
+    const { code } = await t.sim.loginCode();
+    const first = await t.gql<{ login: { token: string } }>(LOGIN, { code });
+    await secrets.watchToken(t, first.data!.login.token);
+    const second = await t.gql(LOGIN, { code });
+    expect(codeOf(second)).toBe('WECHAT_CODE_INVALID');
+    expect(second.data).toBeNull();
+  });
+
+  it('when the code is unknown, then WECHAT_CODE_INVALID', async () => {
+    expect(codeOf(await t.gql(LOGIN, { code: 'nonexistentcode0000000000000000' }))).toBe('WECHAT_CODE_INVALID');
+  });
+
+  it('when the code is empty, then BAD_USER_INPUT without a call to WeChat', async () => {
+    expect(codeOf(await t.gql(LOGIN, { code: '' }))).toBe('BAD_USER_INPUT');
+  });
+
+  it.each([
+    [{ errcode: 45011 }, 'WECHAT_RATE_LIMITED'],
+    [{ errcode: 40226 }, 'WECHAT_RISKY_USER'],
+    [{ errcode: -1 }, 'WECHAT_UNAVAILABLE'],
+    [{ garbage: true }, 'WECHAT_UNAVAILABLE'],
+    [{ httpStatus: 502 }, 'WECHAT_UNAVAILABLE'],
+  ])('when WeChat answers with fault %j, then %s and the server stays up', async (fault, expected) => {
+    const { code } = await t.sim.loginCode({ fault });
+    const res = await t.gql(LOGIN, { code });
+    expect(codeOf(res)).toBe(expected);
+    expect(res.data).toBeNull();
+    const health = await fetch(`${t.url}/healthz`);
+    expect(health.status).toBe(200);
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['garbage', 'garbage-token'],
+    ['well-formed but unknown', 'A'.repeat(43)],
+  ])('when the token is %s, then me is UNAUTHENTICATED', async (_name, token) => {
+    const res = await t.gql(ME, {}, token);
+    expect(codeOf(res)).toBe('UNAUTHENTICATED');
+    expect(res.data).toBeNull();
+  });
+
+  it('when the user logs out, then that token is UNAUTHENTICATED and another session of the user still works', async () => {
+    const a = await t.login();
+    const b = await t.login(a.openid);
+    await secrets.watchToken(t, a.token);
+    await secrets.watchToken(t, b.token);
+    expect((await t.gql(LOGOUT, {}, a.token)).data).toEqual({ logout: true });
+    expect(codeOf(await t.gql(ME, {}, a.token))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await t.gql(LOGOUT, {}, a.token))).toBe('UNAUTHENTICATED');
+    expect((await t.gql<{ me: { openid: string } }>(ME, {}, b.token)).data?.me.openid).toBe(a.openid);
+  });
+
+  it('when the token is sent in the Authorization header in another case or without Bearer, then only "Bearer <token>" counts', async () => {
+    const a = await t.login();
+    await secrets.watchToken(t, a.token);
+    expect((await t.gql(ME, {}, undefined, { authorization: `bearer ${a.token}` })).data).not.toBeNull();
+    expect(codeOf(await t.gql(ME, {}, undefined, { authorization: a.token }))).toBe('UNAUTHENTICATED');
+  });
+
+  it('when the store holds the session, then it is keyed by a hash and holds no raw token', async () => {
+    const a = await t.login();
+    await secrets.watchToken(t, a.token);
+    const session = await t.server.services.sessions.load(a.token);
+    expect(session).toMatchObject({ openid: a.openid, userId: Number(a.userId) });
+    expect(await t.server.cache.get(a.token)).toBeUndefined();
+    expect(await t.server.cache.get(`sess:${a.token}`)).toBeUndefined();
+  });
+
+  it('when 20 first logins of one new openid race, then exactly one user row exists and all get the same user', async () => {
+    const openid = `oRace${Date.now()}`;
+    const codes = await Promise.all(Array.from({ length: 20 }, () => t.sim.loginCode({ openid })));
+    const results = await Promise.all(codes.map(({ code }) => t.gql<{ login: { token: string; user: { id: string } } }>(LOGIN, { code })));
+    for (const r of results) expect(r.errors).toBeUndefined();
+    expect(new Set(results.map((r) => r.data!.login.user.id)).size).toBe(1);
+    const em = t.server.orm.em.fork();
+    const rows = await em.getConnection().execute('select count(*) as n from users where openid = ?', [openid]);
+    expect(Number(rows[0].n)).toBe(1);
+    for (const r of results) await secrets.watchToken(t, r.data!.login.token);
+  });
+
+  it('when the suite is done, then no response body or log line carried a session_key', () => {
+    expect(secrets.size).toBeGreaterThan(10);
+    expect(secrets.leaks(t)).toEqual([]);
+  });
+});
+
+describe('a WeChat that answers too slowly', () => {
+  it('when jscode2session outlasts WECHAT_TIMEOUT_MS, then WECHAT_UNAVAILABLE, the log names the cause, and the server stays up', async () => {
+    // A short upstream timeout keeps this quick; the default is 5 s.
+    const t = await startServer({ env: { WECHAT_TIMEOUT_MS: '300' } });
+    try {
+      const { code } = await t.sim.loginCode({ fault: { delayMs: 1500 } });
+      const res = await t.gql(LOGIN, { code });
+      expect(codeOf(res)).toBe('WECHAT_UNAVAILABLE');
+      expect(t.logs.some((l) => l.includes('jscode2session timed out after 300 ms'))).toBe(true);
+      expect(res.text).not.toContain('timed out');
+      expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+      // The next, well-behaved login works.
+      await t.login();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('session expiry', () => {
+  it('when the TTL has passed, then the token is UNAUTHENTICATED', async () => {
+    const t = await startServer({ env: { SESSION_TTL_SECONDS: '1' } });
+    try {
+      const a = await t.login();
+      expect((await t.gql(ME, {}, a.token)).data).not.toBeNull();
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(codeOf(await t.gql(ME, {}, a.token))).toBe('UNAUTHENTICATED');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('two servers on one database and store', () => {
+  it("when one instance issued a token, then the other accepts it", async () => {
+    const db = await freshDatabase();
+    const a = await startServer({ database: db });
+    const b = await startServer({ database: db, env: { MIGRATE_ON_START: '0' } });
+    try {
+      const { token, openid } = await a.login();
+      const me = await b.gql<{ me: { openid: string } }>(ME, {}, token);
+      if (onServices) expect(me.data?.me.openid).toBe(openid);
+      // Without Redis each process has its own in-memory store, which is why production needs REDIS_URL.
+      else expect(codeOf(me)).toBe('UNAUTHENTICATED');
+    } finally {
+      await a.close();
+      await b.close();
+      await db.drop();
+    }
+  });
+});
+
+if (target.kind === 'services') {
+  describe('MariaDB connection', () => {
+    it('when the server connected, then the connection charset is utf8mb4', async () => {
+      const t = await startServer();
+      try {
+        const rows = await t.server.orm.em.fork().getConnection().execute("show variables like 'character_set_connection'");
+        expect(rows[0].Value).toBe('utf8mb4');
+      } finally {
+        await t.close();
+      }
+    });
+  });
+}

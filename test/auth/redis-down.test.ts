@@ -1,0 +1,56 @@
+import { LOGIN, ME, codeOf, startServer, type TestServer } from '../support/server';
+import { TcpProxy } from '../support/tcp-proxy';
+import { describeServices, target } from '../support/target';
+
+async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+describeServices('when Redis becomes unreachable', () => {
+  let t: TestServer;
+  let proxy: TcpProxy;
+
+  beforeAll(async () => {
+    if (target.kind !== 'services') return;
+    const redis = new URL(target.redisUrl);
+    proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const port = await proxy.start();
+    t = await startServer({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, CACHE_TIMEOUT_MS: '500' } });
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await t?.close();
+  });
+
+  it('then requests get SERVICE_UNAVAILABLE, the process stays up, and it serves again once Redis is back', async () => {
+    const a = await t.login();
+    expect((await t.gql(ME, {}, a.token)).data).not.toBeNull();
+
+    await proxy.cut();
+
+    const me = await t.gql(ME, {}, a.token);
+    // Not UNAUTHENTICATED: the token is fine, the store is not, and the client should retry rather than re-login.
+    expect(codeOf(me)).toBe('SERVICE_UNAVAILABLE');
+    expect(me.data).toBeNull();
+
+    const { code } = await t.sim.loginCode();
+    const login = await t.gql(LOGIN, { code });
+    expect(codeOf(login)).toBe('SERVICE_UNAVAILABLE');
+
+    const health = await fetch(`${t.url}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ store: 'down', database: 'ok' });
+
+    await proxy.start();
+
+    expect(await eventually(async () => (await fetch(`${t.url}/healthz`)).status === 200, 15000)).toBe(true);
+    const after = await t.gql<{ me: { openid: string } }>(ME, {}, a.token);
+    expect(after.data?.me.openid).toBe(a.openid);
+    await t.login();
+  });
+});

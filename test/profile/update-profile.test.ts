@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import { ME, UPDATE_PROFILE, codeOf, startServer, type TestServer } from '../support/server';
+import { SecretWatch } from '../support/secrets';
+import { onServices } from '../support/target';
+
+const EMOJI_NICK = '测试🐱👍';
+
+describe('updateProfile', () => {
+  let t: TestServer;
+  const secrets = new SecretWatch();
+
+  beforeAll(async () => {
+    t = await startServer();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  async function loggedIn() {
+    const a = await t.login();
+    await secrets.watchToken(t, a.token);
+    return a;
+  }
+
+  const userRow = async (id: string) => {
+    const rows = await t.server.orm.em.fork().getConnection().execute('select * from users where id = ?', [Number(id)]);
+    return rows[0];
+  };
+
+  it('when the whole flow runs, then me shows the decrypted profile and the emoji nickname round-trips', async () => {
+    const a = await loggedIn();
+    const profile = { nickName: EMOJI_NICK, avatarUrl: 'https://example.com/a.png', gender: 2, language: 'zh_CN', city: 'Guangzhou', province: 'Guangdong', country: 'China' };
+    const sealed = await t.sim.userData({ openid: a.openid, profile });
+    const res = await t.gql<{ updateProfile: Record<string, unknown> }>(UPDATE_PROFILE, sealed, a.token);
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.updateProfile).toMatchObject({ nickname: EMOJI_NICK, gender: 2, city: 'Guangzhou', country: 'China' });
+
+    const me = await t.gql<{ me: Record<string, unknown> }>(ME, {}, a.token);
+    expect(me.data!.me).toMatchObject({
+      nickname: EMOJI_NICK,
+      avatarUrl: 'https://example.com/a.png',
+      gender: 2,
+      language: 'zh_CN',
+      city: 'Guangzhou',
+      province: 'Guangdong',
+      country: 'China',
+    });
+  });
+
+  if (onServices) {
+    it('when an emoji nickname is stored in MariaDB, then the bytes on disk are utf8mb4, byte for byte', async () => {
+      const a = await loggedIn();
+      const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: EMOJI_NICK } });
+      await t.gql(UPDATE_PROFILE, sealed, a.token);
+      const rows = await t.server.orm.em.fork().getConnection().execute('select hex(nickname) as h from users where id = ?', [Number(a.userId)]);
+      expect(rows[0].h).toBe('E6B58BE8AF95F09F90B1F09F918D');
+    });
+  }
+
+  it('when the plaintext carries a unionId, then it is stored', async () => {
+    const { code, openid } = await t.sim.loginCode({ unionid: 'oUnionProfile_1' });
+    const login = await t.gql<{ login: { token: string } }>(`mutation($code:String!){login(code:$code){token}}`, { code });
+    const token = login.data!.login.token;
+    await secrets.watchToken(t, token);
+    const sealed = await t.sim.userData({ openid, profile: { nickName: 'u' } });
+    const res = await t.gql<{ updateProfile: { unionid: string } }>(UPDATE_PROFILE, sealed, token);
+    expect(res.data!.updateProfile.unionid).toBe('oUnionProfile_1');
+  });
+
+  describe('when the data cannot be trusted, then WECHAT_DECRYPT_FAILED says to log in again and the row is unchanged', () => {
+    const cases: [string, (ctx: { openid: string; otherOpenid: string }) => Promise<{ encryptedData: string; iv: string }>][] = [
+      [
+        'tampered encryptedData',
+        async ({ openid }) => {
+          const s = await t.sim.userData({ openid, profile: { nickName: 'tampered' } });
+          const bytes = Buffer.from(s.encryptedData, 'base64');
+          bytes[bytes.length - 20] ^= 0x40;
+          return { ...s, encryptedData: bytes.toString('base64') };
+        },
+      ],
+      [
+        'a wrong iv',
+        async ({ openid }) => ({ ...(await t.sim.userData({ openid, profile: { nickName: 'wrong iv' } })), iv: randomBytes(16).toString('base64') }),
+      ],
+      ['data encrypted for another appid', async ({ openid }) => t.sim.userData({ openid, profile: { nickName: 'other app' }, appid: 'wxanotherapp00000' })],
+      ["another user's openId", async ({ openid, otherOpenid }) => t.sim.userData({ openid, profile: { nickName: 'impostor' }, openId: otherOpenid })],
+    ];
+
+    it.each(cases)('%s', async (_name, make) => {
+      const a = await loggedIn();
+      const other = await loggedIn();
+      const before = await userRow(a.userId);
+      const sealed = await make({ openid: a.openid, otherOpenid: other.openid });
+      const res = await t.gql(UPDATE_PROFILE, sealed, a.token);
+      expect(codeOf(res)).toBe('WECHAT_DECRYPT_FAILED');
+      expect(res.errors![0].message).toMatch(/wx\.login/);
+      expect(res.data).toBeNull();
+      expect(await userRow(a.userId)).toEqual(before);
+    });
+
+    it('a session_key from before WeChat rotated it', async () => {
+      const a = await loggedIn();
+      // The user logs in again elsewhere: WeChat issues a new session_key, and new data is sealed with it.
+      const again = await t.login(a.openid);
+      await secrets.watchToken(t, again.token);
+      const before = await userRow(a.userId);
+      const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: 'fresh' } });
+      const stale = await t.gql(UPDATE_PROFILE, sealed, a.token);
+      expect(codeOf(stale)).toBe('WECHAT_DECRYPT_FAILED');
+      expect(await userRow(a.userId)).toEqual(before);
+      // The recovery the message asks for works: the fresh session decrypts it.
+      const fresh = await t.gql<{ updateProfile: { nickname: string } }>(UPDATE_PROFILE, sealed, again.token);
+      expect(fresh.data!.updateProfile.nickname).toBe('fresh');
+    });
+  });
+
+  it('when the watermark is older than WECHAT_DATA_MAX_AGE_SECONDS, then WECHAT_DECRYPT_FAILED', async () => {
+    const strict = await startServer({ env: { WECHAT_DATA_MAX_AGE_SECONDS: '60' } });
+    try {
+      const a = await strict.login();
+      const old = await strict.sim.userData({ openid: a.openid, profile: { nickName: 'old' }, timestamp: Math.floor(Date.now() / 1000) - 3600 });
+      expect(codeOf(await strict.gql(UPDATE_PROFILE, old, a.token))).toBe('WECHAT_DECRYPT_FAILED');
+      const recent = await strict.sim.userData({ openid: a.openid, profile: { nickName: 'recent' } });
+      expect((await strict.gql<{ updateProfile: { nickname: string } }>(UPDATE_PROFILE, recent, a.token)).data!.updateProfile.nickname).toBe('recent');
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it.each([
+    ['an iv that is not 16 bytes', (s: { encryptedData: string; iv: string }) => ({ ...s, iv: randomBytes(8).toString('base64') })],
+    ['malformed base64 in iv', (s: { encryptedData: string; iv: string }) => ({ ...s, iv: '%%%%' })],
+    ['a + mangled into a space', (s: { encryptedData: string; iv: string }) => ({ ...s, encryptedData: 'ab cd' + s.encryptedData })],
+  ])('when the input has %s, then BAD_USER_INPUT and the row is unchanged', async (_name, mangle) => {
+    const a = await loggedIn();
+    const before = await userRow(a.userId);
+    const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: 'x' } });
+    expect(codeOf(await t.gql(UPDATE_PROFILE, mangle(sealed), a.token))).toBe('BAD_USER_INPUT');
+    expect(await userRow(a.userId)).toEqual(before);
+  });
+
+  it('when no token is sent, then UNAUTHENTICATED', async () => {
+    expect(codeOf(await t.gql(UPDATE_PROFILE, { iv: 'AAAAAAAAAAAAAAAAAAAAAA==', encryptedData: 'AAAAAAAAAAAAAAAAAAAAAA==' }))).toBe('UNAUTHENTICATED');
+  });
+
+  it('when the suite is done, then no response body or log line carried a session_key', () => {
+    expect(secrets.size).toBeGreaterThan(10);
+    expect(secrets.leaks(t)).toEqual([]);
+  });
+});

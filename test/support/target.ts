@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
+
+/** Which backing services this jest project runs against (see jest.config.js). */
+export type TestTarget = { kind: 'embedded' } | { kind: 'services'; mysqlUrl: string; redisUrl: string };
+
+declare const TEST_TARGET: TestTarget;
+export const target: TestTarget = TEST_TARGET;
+export const onServices = target.kind === 'services';
+
+/** `describe` that runs only on the services project (e.g. tests that stop Redis). */
+export const describeServices = onServices ? describe : describe.skip;
+
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A database of its own for one suite: a fresh MariaDB schema, or a libsql file in a temp dir. */
+export async function freshDatabase(): Promise<TestDatabase> {
+  if (target.kind === 'embedded') {
+    const dir = mkdtempSync(join(tmpdir(), 'wxmp-test-'));
+    return { url: `file:${join(dir, 'test.db')}`, drop: async () => undefined };
+  }
+  const base = new URL(target.mysqlUrl);
+  const name = `wxmp_t_${randomBytes(5).toString('hex')}`;
+  const admin = await createConnection({ host: base.hostname, port: Number(base.port || 3306), user: decodeURIComponent(base.username), password: decodeURIComponent(base.password) });
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await admin.end();
+  const url = new URL(base.toString());
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = await createConnection({ host: base.hostname, port: Number(base.port || 3306), user: decodeURIComponent(base.username), password: decodeURIComponent(base.password) });
+      await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await c.end();
+    },
+  };
+}
