@@ -48,7 +48,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
 
   if (config.simulator) {
-    await app.register(simulatorPlugin, { prefix: SIMULATOR_PREFIX, appid: config.wechat.appid, secret: config.wechat.secret });
+    await app.register(simulatorPlugin, {
+      prefix: SIMULATOR_PREFIX,
+      appid: config.wechat.appid,
+      secret: config.wechat.secret,
+      mchId: config.pay!.mchId,
+      payKey: config.pay!.key,
+    });
   }
   const wechatApiBase = () => config.wechat.apiBase ?? `${url()}${SIMULATOR_PREFIX}`;
 

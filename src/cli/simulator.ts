@@ -1,5 +1,5 @@
 import Fastify from 'fastify';
-import { loadConfig } from '../core/config';
+import { loadConfig, SIMULATOR_IDENTITY } from '../core/config';
 import { createLogger } from '../core/logger';
 import { simulatorPlugin } from '../simulator/simulator.plugin';
 
@@ -11,7 +11,12 @@ async function main() {
   const config = loadConfig();
   const port = Number(process.argv[2] ?? 4001);
   const app = Fastify({ loggerInstance: createLogger(config.logLevel) });
-  await app.register(simulatorPlugin, { appid: config.wechat.appid, secret: config.wechat.secret });
+  await app.register(simulatorPlugin, {
+    appid: config.wechat.appid,
+    secret: config.wechat.secret,
+    mchId: config.pay?.mchId ?? SIMULATOR_IDENTITY.mchId,
+    payKey: config.pay?.key ?? SIMULATOR_IDENTITY.payKey,
+  });
   await app.listen({ port, host: config.host });
   app.log.info({ appid: config.wechat.appid }, 'WeChat simulator listening');
 }

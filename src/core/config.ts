@@ -1,12 +1,18 @@
 import { z } from 'zod';
+import type { SignType } from '../wechat/pay-sign';
 
 /**
  * The one place that reads the environment. Every key has its env name, a default and a doc line;
  * README's config table mirrors this list. A bad value stops the start with a message naming the variable.
  */
 
-const SIMULATOR_APPID = 'wx00simulator0000';
-const SIMULATOR_SECRET = 'simulator-app-secret';
+/** The simulated WeChat's own AppID, secret, merchant and API key: not secrets, they only open the simulator. */
+export const SIMULATOR_IDENTITY = {
+  appid: 'wx00simulator0000',
+  secret: 'simulator-app-secret',
+  mchId: '1900000109',
+  payKey: 'simulatorpaykey00000000000000000',
+} as const;
 
 const flag = (def: '0' | '1') =>
   z
@@ -54,6 +60,14 @@ const envSchema = z.object({
   WECHAT_DATA_MAX_AGE_SECONDS: int(0, 0),
   SESSION_TTL_SECONDS: int(604800, 1),
   MIGRATE_ON_START: flag('1'),
+  WECHAT_MCH_ID: z.preprocess(blankAsUndefined, z.string().regex(/^\d{6,32}$/, 'must be the merchant number (digits)').optional()),
+  WECHAT_PAY_KEY: z.preprocess(blankAsUndefined, z.string().regex(/^[0-9A-Za-z]{32}$/, 'must be the 32-character API key').optional()),
+  WECHAT_PAY_BASE: httpUrl.default('https://api.mch.weixin.qq.com'),
+  WECHAT_PAY_SIGN_TYPE: z.enum(['MD5', 'HMAC-SHA256'], { message: 'must be MD5 or HMAC-SHA256' }).default('MD5'),
+  WECHAT_NOTIFY_URL: z.preprocess(blankAsUndefined, httpUrl.optional()),
+  PAY_MAX_AMOUNT: int(100000, 1, 2_000_000_000),
+  PAY_DESCRIPTION: z.string().min(1).max(128).default('Mini-program order'),
+  TRUST_PROXY: flag('0'),
 });
 
 export type EnvInput = Record<string, string | undefined>;
@@ -80,6 +94,20 @@ export interface Config {
   };
   /** True when the built-in WeChat simulator is mounted in-process. */
   simulator: boolean;
+  /** Undefined when payments are not configured (no WECHAT_MCH_ID/WECHAT_PAY_KEY and no simulator). */
+  pay?: {
+    mchId: string;
+    key: string;
+    /** Undefined when the simulator is mounted: the base is then this server's own /simulator. */
+    apiBase?: string;
+    signType: SignType;
+    /** Undefined when the simulator is mounted: WeChat then notifies this server's own /notify. */
+    notifyUrl?: string;
+    maxAmount: number;
+    description: string;
+  };
+  /** Honour X-Forwarded-For for the client IP (only behind a proxy you control). */
+  trustProxy: boolean;
 }
 
 export class ConfigError extends Error {
@@ -109,6 +137,12 @@ export function loadConfig(env: EnvInput = process.env): Config {
     );
   }
   if (!simulator && !e.WECHAT_SECRET) problems.push('WECHAT_SECRET: required when WECHAT_APPID is set');
+  // Payments are optional for a real AppID (a login-only deployment), but half a merchant config is a mistake.
+  const payKeys = { WECHAT_MCH_ID: e.WECHAT_MCH_ID, WECHAT_PAY_KEY: e.WECHAT_PAY_KEY, WECHAT_NOTIFY_URL: e.WECHAT_NOTIFY_URL };
+  const payEnabled = simulator || Object.values(payKeys).some(Boolean);
+  if (!simulator && payEnabled) {
+    for (const [name, value] of Object.entries(payKeys)) if (!value) problems.push(`${name}: required for WeChat Pay (set WECHAT_MCH_ID, WECHAT_PAY_KEY and WECHAT_NOTIFY_URL together)`);
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const dbUrl = e.DATABASE_URL ?? DEFAULT_DATABASE_FILE;
@@ -127,12 +161,24 @@ export function loadConfig(env: EnvInput = process.env): Config {
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
     migrateOnStart: e.MIGRATE_ON_START,
     wechat: {
-      appid: e.WECHAT_APPID ?? SIMULATOR_APPID,
-      secret: e.WECHAT_SECRET ?? SIMULATOR_SECRET,
+      appid: e.WECHAT_APPID ?? SIMULATOR_IDENTITY.appid,
+      secret: e.WECHAT_SECRET ?? SIMULATOR_IDENTITY.secret,
       apiBase: simulator ? undefined : e.WECHAT_API_BASE,
       timeoutMs: e.WECHAT_TIMEOUT_MS,
       dataMaxAgeSeconds: e.WECHAT_DATA_MAX_AGE_SECONDS,
     },
     simulator,
+    pay: payEnabled
+      ? {
+          mchId: e.WECHAT_MCH_ID ?? SIMULATOR_IDENTITY.mchId,
+          key: e.WECHAT_PAY_KEY ?? SIMULATOR_IDENTITY.payKey,
+          apiBase: simulator ? undefined : e.WECHAT_PAY_BASE,
+          signType: e.WECHAT_PAY_SIGN_TYPE,
+          notifyUrl: e.WECHAT_NOTIFY_URL,
+          maxAmount: e.PAY_MAX_AMOUNT,
+          description: e.PAY_DESCRIPTION,
+        }
+      : undefined,
+    trustProxy: e.TRUST_PROXY,
   };
 }

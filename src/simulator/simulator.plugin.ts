@@ -5,6 +5,9 @@ import { SimulatorState } from './state';
 export interface SimulatorOptions {
   appid: string;
   secret: string;
+  /** The merchant the simulated WeChat Pay serves, and its API key. */
+  mchId: string;
+  payKey: string;
 }
 
 /**
