@@ -12,6 +12,8 @@ import { createLogger } from './core/logger';
 import type { Context, Services } from './core/context';
 import { bearerToken, createSessionStore } from './auth/session';
 import { createLoginClient } from './wechat/login.client';
+import { createPayClient } from './wechat/pay.client';
+import { notifyRoutes } from './payment/notify.route';
 import { simulatorPlugin } from './simulator/simulator.plugin';
 
 export interface AppOptions {
@@ -39,7 +41,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const orm = await openDatabase(config.database, config.migrateOnStart);
   const cache = createCache({ redisUrl: config.redisUrl, timeoutMs: config.cacheTimeoutMs, logger });
 
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
+  // trustProxy: only then is X-Forwarded-For believed for the client IP sent to WeChat Pay.
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, trustProxy: config.trustProxy });
 
   const url = () => {
     const address = app.server.address() as AddressInfo | null;
@@ -57,6 +60,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
   }
   const wechatApiBase = () => config.wechat.apiBase ?? `${url()}${SIMULATOR_PREFIX}`;
+  const pay = config.pay;
 
   const services: Services = {
     config,
@@ -68,6 +72,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       secret: config.wechat.secret,
       timeoutMs: config.wechat.timeoutMs,
     }),
+    wechatPay: pay
+      ? createPayClient({
+          apiBase: () => pay.apiBase ?? `${url()}${SIMULATOR_PREFIX}`,
+          appid: config.wechat.appid,
+          mchId: pay.mchId,
+          key: pay.key,
+          signType: pay.signType,
+          timeoutMs: config.wechat.timeoutMs,
+        })
+      : undefined,
+    notifyUrl: () => pay?.notifyUrl ?? `${url()}/notify`,
   };
 
   const apollo = new ApolloServer<Context>({
@@ -97,6 +112,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
     }),
   });
+
+  await app.register(notifyRoutes, { orm, services });
 
   app.get('/healthz', async (_req, reply) => {
     const checks = await Promise.allSettled([orm.em.getConnection().execute('select 1'), cache.ping()]);

@@ -1,3 +1,4 @@
+import { OptionalProps } from '@mikro-orm/core';
 import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 
@@ -5,6 +6,8 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 @ObjectType()
 @Entity({ tableName: 'users' })
 export class User {
+  [OptionalProps]?: 'createdAt' | 'updatedAt';
+
   @Field(() => ID)
   @PrimaryKey({ autoincrement: true })
   id!: number;

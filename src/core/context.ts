@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { Session, SessionStore } from '../auth/session';
 import type { LoginClient } from '../wechat/login.client';
+import type { PayClient } from '../wechat/pay.client';
 
 /** Long-lived collaborators, built once in createApp and shared by every request. */
 export interface Services {
@@ -11,6 +12,10 @@ export interface Services {
   logger: Logger;
   sessions: SessionStore;
   wechatLogin: LoginClient;
+  /** Undefined when payments are not configured. */
+  wechatPay?: PayClient;
+  /** The notify_url sent to WeChat: WECHAT_NOTIFY_URL, or this server's own /notify under the simulator. */
+  notifyUrl: () => string;
 }
 
 /** Per-request GraphQL context: a forked EntityManager so no state leaks between requests. */

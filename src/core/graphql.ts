@@ -7,10 +7,11 @@ import { buildSchema } from 'type-graphql';
 import { AuthResolver } from '../auth/auth.resolver';
 import { authChecker } from '../auth/auth-checker';
 import { ProfileResolver } from '../profile/profile.resolver';
+import { PaymentResolver } from '../payment/payment.resolver';
 import { AppError, ERROR_CODES } from './errors';
 import type { Context } from './context';
 
-export const resolvers = [AuthResolver, ProfileResolver] as const;
+export const resolvers = [AuthResolver, ProfileResolver, PaymentResolver] as const;
 
 export function buildAppSchema(): Promise<GraphQLSchema> {
   return buildSchema({

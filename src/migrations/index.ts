@@ -1,14 +1,22 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261123132313_Initial as MysqlInitial } from './mysql/Migration20261123132313_Initial';
 import { Migration20261123132314_Initial as SqliteInitial } from './sqlite/Migration20261123132314_Initial';
+import { Migration20261123133502_Payments as MysqlPayments } from './mysql/Migration20261123133502_Payments';
+import { Migration20261123133502_Payments as SqlitePayments } from './sqlite/Migration20261123133502_Payments';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk, so the same list works from
  * TypeScript (tests) and from dist/ (npm start). Each dialect has its own folder because the SQL differs.
  * `npm run migrate -- create <Name>` writes the next one from the entities; add it to both lists here.
  */
-const mysql: MigrationObject[] = [{ name: 'Migration20261123132313_Initial', class: MysqlInitial }];
-const sqlite: MigrationObject[] = [{ name: 'Migration20261123132314_Initial', class: SqliteInitial }];
+const mysql: MigrationObject[] = [
+  { name: 'Migration20261123132313_Initial', class: MysqlInitial },
+  { name: 'Migration20261123133502_Payments', class: MysqlPayments },
+];
+const sqlite: MigrationObject[] = [
+  { name: 'Migration20261123132314_Initial', class: SqliteInitial },
+  { name: 'Migration20261123133502_Payments', class: SqlitePayments },
+];
 
 export function migrationsFor(kind: 'mysql' | 'libsql'): MigrationObject[] {
   return kind === 'mysql' ? mysql : sqlite;

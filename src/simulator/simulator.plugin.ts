@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { registerLoginRoutes } from './login.routes';
+import { NotifyDelivery } from './notify-delivery';
+import { PayState } from './pay-state';
+import { registerPayRoutes } from './pay.routes';
 import { SimulatorState } from './state';
 
 export interface SimulatorOptions {
@@ -8,6 +11,8 @@ export interface SimulatorOptions {
   /** The merchant the simulated WeChat Pay serves, and its API key. */
   mchId: string;
   payKey: string;
+  /** Multiplies WeChat's notify retry delays (15 s … 6 h); the default 0.001 plays the whole schedule in ~87 s. */
+  notifyRetryScale?: number;
 }
 
 /**
@@ -17,4 +22,9 @@ export interface SimulatorOptions {
 export async function simulatorPlugin(app: FastifyInstance, opts: SimulatorOptions) {
   const state = new SimulatorState();
   registerLoginRoutes(app, { ...opts, state });
+
+  const delivery = new NotifyDelivery({ retryScale: opts.notifyRetryScale ?? 0.001 });
+  // Pending notify retries must not outlive the server, nor hold up its close.
+  app.addHook('onClose', async () => delivery.close());
+  registerPayRoutes(app, { appid: opts.appid, mchId: opts.mchId, payKey: opts.payKey, state: new PayState(), delivery });
 }

@@ -1,0 +1,92 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { Services } from '../core/context';
+import { NOTIFY_SUCCESS, notifyFail, parsePayXml, PayXmlError } from '../wechat/pay-xml';
+import { PaymentNotification } from './payment-notification.entity';
+import { settlePaid } from './settle';
+
+/** The raw notify as it came off the wire. */
+export interface RawNotify {
+  text: string;
+  bytes: number;
+  truncated: boolean;
+}
+
+export interface NotifyOutcome {
+  httpStatus: number;
+  body: string;
+  verdict: string;
+}
+
+/** The cap on a notify body; WeChat's are about 1 KB. */
+export const NOTIFY_BODY_CAP = 64 * 1024;
+
+const fail = (httpStatus: number, verdict: string, message: string): NotifyOutcome => ({ httpStatus, verdict, body: notifyFail(message) });
+const ok = (verdict: string): NotifyOutcome => ({ httpStatus: 200, verdict, body: NOTIFY_SUCCESS });
+
+/**
+ * WeChat's pay-result notify, in the order that keeps money safe: keep the raw body, parse it strictly, verify the
+ * sign, check it is a success for our merchant, match the amount, then make the one PENDING → PAID transition.
+ * WeChat retries until it sees SUCCESS, so a repeat of a processed notify is answered SUCCESS and changes nothing.
+ */
+export async function handleNotify(services: Services, em: EntityManager, raw: RawNotify): Promise<NotifyOutcome> {
+  const record = em.create(PaymentNotification, { rawBody: raw.text, bodyBytes: raw.bytes, receivedAt: new Date() });
+  await em.flush();
+
+  const outcome = await judge(services, em, raw, record);
+  record.verdict = outcome.verdict;
+  record.processedAt = new Date();
+  await em.flush();
+  const log = outcome.verdict === 'PAID' || outcome.verdict === 'DUPLICATE' ? 'info' : 'warn';
+  services.logger[log]({ notifyId: record.id, outTradeNo: record.outTradeNo, verdict: outcome.verdict }, 'pay notify');
+  return outcome;
+}
+
+async function judge(services: Services, em: EntityManager, raw: RawNotify, record: PaymentNotification): Promise<NotifyOutcome> {
+  const pay = services.wechatPay;
+  if (!pay) return fail(503, 'PAYMENTS_DISABLED', 'payments are not configured');
+  if (raw.truncated) return fail(413, 'BODY_TOO_LARGE', 'body too large');
+
+  let fields: Record<string, string>;
+  try {
+    fields = parsePayXml(raw.text);
+  } catch (err) {
+    if (!(err instanceof PayXmlError)) throw err;
+    record.detail = err.message.slice(0, 255);
+    return fail(400, err.reason === 'DOCTYPE' ? 'DOCTYPE_REFUSED' : 'MALFORMED', 'malformed XML');
+  }
+  record.outTradeNo = fields.out_trade_no?.slice(0, 64) || null;
+  record.transactionId = fields.transaction_id?.slice(0, 64) || null;
+
+  if (!pay.verify(fields)) return fail(200, 'BAD_SIGN', 'bad sign');
+  if (fields.return_code !== 'SUCCESS' || fields.result_code !== 'SUCCESS') {
+    record.detail = `${fields.return_code}/${fields.result_code} ${fields.err_code ?? ''}`.slice(0, 255);
+    return fail(200, 'NOT_SUCCESS', 'not a successful payment');
+  }
+  const { appid, mchId } = { appid: services.config.wechat.appid, mchId: services.config.pay!.mchId };
+  if (fields.appid !== appid || fields.mch_id !== mchId) return fail(200, 'WRONG_MERCHANT', 'appid or mch_id mismatch');
+  if (!fields.out_trade_no || !fields.transaction_id) return fail(200, 'MALFORMED', 'missing out_trade_no or transaction_id');
+
+  const { verdict, order } = await settlePaid(em, {
+    outTradeNo: fields.out_trade_no,
+    transactionId: fields.transaction_id,
+    totalFee: fields.total_fee ?? '',
+    timeEnd: fields.time_end,
+  });
+  switch (verdict) {
+    case 'PAID':
+    case 'DUPLICATE':
+      return ok(verdict);
+    case 'UNKNOWN_ORDER':
+      return fail(200, verdict, 'unknown order');
+    case 'AMOUNT_MISMATCH':
+      record.detail = `total_fee ${fields.total_fee} but order amount ${order?.amount}`;
+      return fail(200, verdict, 'amount mismatch');
+    case 'ORDER_CLOSED':
+      // Money arrived for an order we had closed: acknowledging stops pointless retries; the log asks a human to refund.
+      services.logger.error({ outTradeNo: fields.out_trade_no }, 'payment arrived for a CLOSED order: refund needed');
+      return ok(verdict);
+    case 'CONFLICT':
+      services.logger.error({ outTradeNo: fields.out_trade_no }, 'notify conflicts with the recorded transaction');
+      return fail(200, verdict, 'conflicting transaction');
+  }
+}

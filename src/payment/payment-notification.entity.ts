@@ -1,0 +1,42 @@
+import { OptionalProps } from '@mikro-orm/core';
+import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+
+/**
+ * Every pay-result notify exactly as received, with the verdict we reached. Nothing WeChat sent is lost,
+ * even when it is rejected: a forged or mismatched notify is evidence, not noise.
+ */
+@Entity({ tableName: 'payment_notifications' })
+export class PaymentNotification {
+  [OptionalProps]?: 'verdict' | 'receivedAt';
+
+  @PrimaryKey({ autoincrement: true })
+  id!: number;
+
+  @Property({ type: 'datetime' })
+  receivedAt: Date = new Date();
+
+  /** The raw body (at most the first 64 KB when it was over the cap). */
+  @Property({ type: 'text', columnType: 'mediumtext' })
+  rawBody!: string;
+
+  /** The body's size in bytes as received, so a truncated one is recognisable. */
+  @Property({ type: 'integer' })
+  bodyBytes!: number;
+
+  @Index()
+  @Property({ length: 64, nullable: true })
+  outTradeNo?: string | null;
+
+  @Property({ length: 64, nullable: true })
+  transactionId?: string | null;
+
+  /** RECEIVED until processed; then PAID, DUPLICATE or one of the rejection verdicts (see notify.service.ts). */
+  @Property({ length: 32 })
+  verdict: string = 'RECEIVED';
+
+  @Property({ length: 255, nullable: true })
+  detail?: string | null;
+
+  @Property({ type: 'datetime', nullable: true })
+  processedAt?: Date | null;
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
+import { AppError } from '../core/errors';
+import type { Services } from '../core/context';
+import type { Session } from '../auth/session';
+import { User } from '../auth/user.entity';
+import type { PayClient } from '../wechat/pay.client';
+import { Order, OrderStatus } from './order.entity';
+import { settlePaid } from './settle';
+import type { PaymentPayload } from './payment.types';
+
+/** Time-ordered prefix + 96 random bits: unique without a lookup, 29 chars of [0-9A-Za-z_-] (WeChat allows 32). */
+export function newOutTradeNo(now = Date.now()): string {
+  return `${now}${randomBytes(12).toString('base64url')}`;
+}
+
+function payClient(services: Services): PayClient {
+  if (!services.wechatPay) throw new AppError('PAYMENTS_DISABLED');
+  return services.wechatPay;
+}
+
+/** ::ffff:1.2.3.4 → 1.2.3.4; WeChat wants the payer's plain IP. */
+export function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+
+export async function createPayment(services: Services, em: EntityManager, session: Session, money: number, clientIp: string): Promise<PaymentPayload> {
+  const pay = payClient(services);
+  const { maxAmount, description } = services.config.pay!;
+  if (!Number.isSafeInteger(money) || money < 1 || money > maxAmount) {
+    throw new AppError('BAD_USER_INPUT', `money must be an integer number of fen between 1 and ${maxAmount}.`, { field: 'money' });
+  }
+
+  // Persisted before WeChat hears of it, so a notify can never arrive for an order we don't have.
+  const order = em.create(Order, {
+    outTradeNo: newOutTradeNo(),
+    user: em.getReference(User, session.userId),
+    amount: money,
+    description,
+    status: OrderStatus.PENDING,
+  });
+  await em.flush();
+
+  try {
+    const { prepayId } = await pay.unifiedOrder({
+      outTradeNo: order.outTradeNo,
+      totalFee: order.amount,
+      body: description,
+      openid: session.openid,
+      clientIp: normalizeIp(clientIp),
+      notifyUrl: services.notifyUrl(),
+    });
+    order.prepayId = prepayId;
+    await em.flush();
+    return { order, payParams: pay.requestPaymentParams(prepayId) };
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    // Never leave an order looking payable when the client got no way to pay it.
+    order.status = OrderStatus.CLOSED;
+    order.lastError = describeError(err);
+    await em.flush();
+    // After a timeout WeChat may still have created the prepay order: close it there too (best effort).
+    if (err.code === 'WECHAT_UNAVAILABLE') {
+      pay.closeOrder(order.outTradeNo).catch((e: unknown) => services.logger.warn({ outTradeNo: order.outTradeNo, cause: String((e as Error).cause ?? e) }, 'closeorder after failed unifiedorder'));
+    }
+    throw err;
+  }
+}
+
+function describeError(err: AppError): string {
+  const wx = err.extensions.wechatErrCode;
+  return (wx ? `${wx}: ${err.extensions.wechatErrMsg ?? ''}` : `${err.code}: ${String(err.cause ?? '')}`).slice(0, 255);
+}
+
+export async function findOwnOrder(em: EntityManager, session: Session, outTradeNo: string): Promise<Order | null> {
+  return em.findOne(Order, { outTradeNo, user: session.userId });
+}
+
+export async function listOwnOrders(em: EntityManager, session: Session, first: number): Promise<Order[]> {
+  const limit = Math.min(Math.max(Math.trunc(first) || 0, 1), 100);
+  return em.find(Order, { user: session.userId }, { orderBy: { id: 'desc' }, limit });
+}
+
+/**
+ * order(refresh: true): a PENDING order is checked with WeChat's orderquery, and a SUCCESS answer goes through the
+ * same exactly-once path as a notify — which is how a lost notify still ends PAID. An unreachable WeChat leaves the
+ * order as it is (still truthfully PENDING) rather than failing the query.
+ */
+export async function refreshOrder(services: Services, em: EntityManager, order: Order): Promise<Order> {
+  if (order.status !== OrderStatus.PENDING || !services.wechatPay) return order;
+  let answer;
+  try {
+    answer = await services.wechatPay.orderQuery(order.outTradeNo);
+  } catch (err) {
+    services.logger.warn({ outTradeNo: order.outTradeNo, code: (err as AppError).code, cause: String((err as AppError).cause ?? '') }, 'orderquery failed');
+    return order;
+  }
+  const f = answer.fields;
+  if (answer.tradeState === 'SUCCESS' && f.transaction_id) {
+    const result = await settlePaid(em, { outTradeNo: order.outTradeNo, transactionId: f.transaction_id, totalFee: f.total_fee ?? '', timeEnd: f.time_end });
+    if (result.verdict !== 'PAID' && result.verdict !== 'DUPLICATE') {
+      services.logger.error({ outTradeNo: order.outTradeNo, verdict: result.verdict }, 'orderquery SUCCESS could not be applied');
+    }
+  } else if (answer.tradeState === 'CLOSED' || answer.tradeState === 'REVOKED') {
+    await em.nativeUpdate(Order, { id: order.id, status: OrderStatus.PENDING }, { status: OrderStatus.CLOSED, updatedAt: new Date() });
+  }
+  return (await em.findOne(Order, { id: order.id }, { disableIdentityMap: true }))!;
+}

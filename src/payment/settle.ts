@@ -1,0 +1,53 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { Order, OrderStatus } from './order.entity';
+
+export interface PaidEvidence {
+  outTradeNo: string;
+  transactionId: string;
+  /** total_fee exactly as WeChat sent it: a string of digits, in fen. */
+  totalFee: string;
+  /** time_end, yyyyMMddHHmmss in China time (UTC+8). */
+  timeEnd?: string;
+}
+
+export type SettleVerdict = 'PAID' | 'DUPLICATE' | 'UNKNOWN_ORDER' | 'AMOUNT_MISMATCH' | 'ORDER_CLOSED' | 'CONFLICT';
+
+/**
+ * The one path from PENDING to PAID, shared by the notify and by order(refresh). The transition is a single
+ * conditional UPDATE … WHERE status = 'PENDING': whichever delivery, on whichever instance, gets affected = 1
+ * made the transition; every other one sees the row already PAID and is a harmless repeat.
+ */
+export async function settlePaid(em: EntityManager, evidence: PaidEvidence): Promise<{ verdict: SettleVerdict; order?: Order }> {
+  const order = await em.findOne(Order, { outTradeNo: evidence.outTradeNo }, { disableIdentityMap: true });
+  if (!order) return { verdict: 'UNKNOWN_ORDER' };
+  if (!/^\d{1,12}$/.test(evidence.totalFee) || Number(evidence.totalFee) !== order.amount) return { verdict: 'AMOUNT_MISMATCH', order };
+
+  let affected: number;
+  try {
+    affected = await em.nativeUpdate(
+      Order,
+      { id: order.id, status: OrderStatus.PENDING },
+      { status: OrderStatus.PAID, transactionId: evidence.transactionId, paidAt: parseTimeEnd(evidence.timeEnd), updatedAt: new Date() },
+    );
+  } catch (err) {
+    // Another order already carries this transaction_id: never mark a second order paid with it.
+    if (err instanceof UniqueConstraintViolationException) return { verdict: 'CONFLICT', order };
+    throw err;
+  }
+  const current = (await em.findOne(Order, { id: order.id }, { disableIdentityMap: true }))!;
+  if (affected === 1) return { verdict: 'PAID', order: current };
+  if (current.status === OrderStatus.PAID) {
+    return { verdict: current.transactionId === evidence.transactionId ? 'DUPLICATE' : 'CONFLICT', order: current };
+  }
+  return { verdict: 'ORDER_CLOSED', order: current };
+}
+
+/** WeChat's time_end is China time without a zone; an unreadable one falls back to now. */
+export function parseTimeEnd(timeEnd: string | undefined, now = new Date()): Date {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(timeEnd ?? '');
+  if (!m) return now;
+  const [, y, mo, d, h, mi, s] = m.map(Number);
+  const date = new Date(Date.UTC(y, mo - 1, d, h - 8, mi, s));
+  return Number.isNaN(date.getTime()) ? now : date;
+}

@@ -1,0 +1,362 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { paySign, SIGN_TYPES, type SignType, verifyPaySign } from '../wechat/pay-sign';
+import { buildPayXml, parsePayXml } from '../wechat/pay-xml';
+import type { DeliveryResult, NotifyDelivery } from './notify-delivery';
+import { newNonce, type PayFault, type PayState, type SimOrder } from './pay-state';
+
+export interface SimulatorPayOptions {
+  appid: string;
+  mchId: string;
+  payKey: string;
+  state: PayState;
+  delivery: NotifyDelivery;
+}
+
+type Fields = Record<string, string | number | undefined>;
+
+const ERR_CODE_DES: Record<string, string> = {
+  APPID_NOT_EXIST: 'APPID不存在',
+  MCHID_NOT_EXIST: 'MCHID不存在',
+  SIGNERROR: '签名错误',
+  PARAM_ERROR: '参数错误',
+  INVALID_REQUEST: '商户订单号重复',
+  ORDERPAID: '该订单已支付',
+  ORDERCLOSED: '订单已关闭',
+  ORDERNOTEXIST: '此交易订单号不存在',
+  NOTENOUGH: '余额不足',
+  NOAUTH: '商户无此接口权限',
+  SYSTEMERROR: '系统错误',
+};
+
+const TRADE_STATE_DESC: Record<SimOrder['tradeState'], string> = {
+  NOTPAY: '订单未支付',
+  SUCCESS: '支付成功',
+  CLOSED: '订单已关闭',
+};
+
+const UNIFIEDORDER_REQUIRED = ['body', 'out_trade_no', 'total_fee', 'spbill_create_ip', 'notify_url', 'trade_type', 'openid'] as const;
+const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{1,32}$/;
+const XML_FORMAT_ERROR = buildPayXml({ return_code: 'FAIL', return_msg: 'XML格式错误' });
+
+export function registerPayRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
+  // The XML parser lives in a child scope, so it reaches neither the app nor the simulator's JSON routes.
+  app.register(async (wire) => registerWireRoutes(wire, opts));
+  registerDevRoutes(app, opts);
+}
+
+/** /pay/*: WeChat Pay v2 as api.mch.weixin.qq.com serves it. */
+function registerWireRoutes(wire: FastifyInstance, opts: SimulatorPayOptions) {
+  const { state } = opts;
+  const xmlTypes = ['text/xml', 'application/xml'];
+  // Whatever the app parses XML into, the simulator wants the exact text, as its sign checks depend on it.
+  wire.removeContentTypeParser(xmlTypes);
+  wire.addContentTypeParser(xmlTypes, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  const answers = payAnswers(opts);
+
+  wire.post('/pay/unifiedorder', async (req, reply) => {
+    const fields = readXml(req.body);
+    if (!fields) return sendXml(reply, XML_FORMAT_ERROR);
+    const signType = signTypeOf(fields);
+
+    const fault = fields.openid ? state.takeFault(fields.openid) : undefined;
+    if (fault?.delayMs) await sleepUnlessGone(fault.delayMs, reply);
+    const answer = faultAnswer(fault, answers, signType) ?? xmlAnswer(unifiedOrder(fields, signType, fault?.badSign ?? false));
+    if (reply.raw.destroyed) return reply;
+    return reply.code(answer.status).type(answer.type).send(answer.body);
+  });
+
+  /** Places the order even when the caller has since hung up: WeChat got the request, so the order exists. */
+  function unifiedOrder(fields: Record<string, string>, signType: SignType, badSign: boolean): string {
+    const refused = checkMerchant(fields, opts) ?? unifiedOrderParamError(fields);
+    if (refused) return answers.fail(signType, refused.errCode, refused.des);
+    const placed = state.placeOrder({
+      outTradeNo: fields.out_trade_no,
+      openid: fields.openid,
+      body: fields.body,
+      totalFee: Number(fields.total_fee),
+      notifyUrl: fields.notify_url,
+      signType,
+    });
+    if (!placed.ok) return answers.fail(signType, placed.errCode);
+    return answers.ok(signType, { prepay_id: placed.order.prepayId, trade_type: 'JSAPI' }, badSign);
+  }
+
+  wire.post('/pay/orderquery', async (req, reply) => {
+    const fields = readXml(req.body);
+    if (!fields) return sendXml(reply, XML_FORMAT_ERROR);
+    const signType = signTypeOf(fields);
+    const refused = checkMerchant(fields, opts) ?? queryParamError(fields);
+    if (refused) return sendXml(reply, answers.fail(signType, refused.errCode, refused.des));
+    const order = state.find({ outTradeNo: fields.out_trade_no, transactionId: fields.transaction_id });
+    if (!order) return sendXml(reply, answers.fail(signType, 'ORDERNOTEXIST'));
+    return sendXml(reply, answers.ok(signType, orderQueryFields(order)));
+  });
+
+  wire.post('/pay/closeorder', async (req, reply) => {
+    const fields = readXml(req.body);
+    if (!fields) return sendXml(reply, XML_FORMAT_ERROR);
+    const signType = signTypeOf(fields);
+    const refused = checkMerchant(fields, opts) ?? (fields.out_trade_no ? undefined : paramError('missing out_trade_no'));
+    if (refused) return sendXml(reply, answers.fail(signType, refused.errCode, refused.des));
+    const order = state.find({ outTradeNo: fields.out_trade_no });
+    if (!order) return sendXml(reply, answers.fail(signType, 'ORDERNOTEXIST'));
+    if (order.tradeState === 'SUCCESS') return sendXml(reply, answers.fail(signType, 'ORDERPAID'));
+    state.markClosed(order);
+    return sendXml(reply, answers.ok(signType, { result_msg: 'OK' }));
+  });
+}
+
+/** /dev/*: JSON endpoints that play the phone and let tests look at what WeChat Pay holds. */
+function registerDevRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
+  const { state, delivery } = opts;
+
+  app.post<{ Body: { openid?: unknown; fault?: unknown } | undefined }>('/dev/pay-fault', async (req, reply) => {
+    const { openid, fault } = req.body ?? {};
+    if (typeof openid !== 'string' || !openid || !isObject(fault)) {
+      return reply.code(400).send({ error: 'expected { openid: string, fault: { delayMs?, errCode?, errCodeDes?, returnFail?, garbage?, httpStatus?, badSign? } }' });
+    }
+    state.armFault(openid, fault as PayFault);
+    return { ok: true };
+  });
+
+  /** Plays wx.requestPayment: checks what the phone would, pays, then sends WeChat's notify. */
+  app.post<{ Body: Record<string, unknown> | undefined }>('/dev/request-payment', async (req, reply) => {
+    const body = req.body ?? {};
+    const dev = readDevPaymentOptions(body);
+    if (typeof dev === 'string') return reply.code(400).send({ error: dev });
+    const checked = checkRequestPayment(body, opts);
+    if (typeof checked === 'string') return reply.code(400).send({ errMsg: `requestPayment:fail ${checked}` });
+    // The user closed the pay sheet: nothing is paid and WeChat sends nothing.
+    if (dev.cancel) return { errMsg: 'requestPayment:fail cancel' };
+
+    const order = checked;
+    state.markPaid(order);
+    // Copies go out concurrently, as WeChat's do; deliver() never rejects, so an unawaited round is safe.
+    const round = Promise.all(dev.deliver ? sendNotifies(order, dev) : []);
+    const deliveries: DeliveryResult[] = dev.wait ? await round : [];
+    return { errMsg: 'requestPayment:ok', transactionId: order.transactionId, outTradeNo: order.outTradeNo, deliveries };
+  });
+
+  app.get<{ Params: { outTradeNo: string } }>('/dev/orders/:outTradeNo', async (req, reply) => {
+    const order = state.find({ outTradeNo: req.params.outTradeNo });
+    if (!order) return reply.code(404).send({ error: 'no such order at the simulated WeChat Pay' });
+    const { outTradeNo, tradeState, totalFee, transactionId, notifyUrl, notifyAttempts } = order;
+    return { outTradeNo, tradeState, totalFee, ...(transactionId ? { transactionId } : {}), notifyUrl, notifyAttempts };
+  });
+
+  function sendNotifies(order: SimOrder, dev: DevPaymentOptions): Promise<DeliveryResult>[] {
+    const xml = notifyXml(order, dev.tamper, opts);
+    const urls = dev.notifyUrls ?? [order.notifyUrl];
+    const onAttempt = () => {
+      order.notifyAttempts++;
+    };
+    return Array.from({ length: dev.duplicates }, (_, i) => delivery.deliver(urls[i % urls.length], xml, onAttempt));
+  }
+}
+
+// --- answers ----------------------------------------------------------------------------------------
+
+/** Builds WeChat's signed answers: every answer carries a fresh nonce_str and a sign in the request's sign type. */
+function payAnswers(opts: SimulatorPayOptions) {
+  const signed = (signType: SignType, fields: Fields, badSign = false): string => {
+    const all = { ...fields, nonce_str: newNonce() };
+    const sign = paySign(all, badSign ? opts.payKey + 'x' : opts.payKey, signType);
+    return buildPayXml({ ...all, sign });
+  };
+  const head = { return_code: 'SUCCESS', return_msg: 'OK', appid: opts.appid, mch_id: opts.mchId };
+  return {
+    ok: (signType: SignType, fields: Fields, badSign?: boolean) => signed(signType, { ...head, result_code: 'SUCCESS', ...fields }, badSign),
+    fail: (signType: SignType, errCode: string, des?: string) =>
+      signed(signType, { ...head, result_code: 'FAIL', err_code: errCode, err_code_des: des ?? ERR_CODE_DES[errCode] ?? errCode }),
+  };
+}
+
+type PayAnswers = ReturnType<typeof payAnswers>;
+
+interface RawAnswer {
+  status: number;
+  type: string;
+  body: string;
+}
+
+const xmlAnswer = (body: string): RawAnswer => ({ status: 200, type: 'text/xml', body });
+
+/** What an armed fault answers instead of the order; undefined when the order goes on (no fault, a delay, a bad sign). */
+function faultAnswer(fault: PayFault | undefined, answers: PayAnswers, signType: SignType): RawAnswer | undefined {
+  if (!fault) return undefined;
+  if (fault.httpStatus) return { status: fault.httpStatus, type: 'text/html', body: '<html><body>Bad Gateway</body></html>' };
+  if (fault.garbage) return { status: 200, type: 'text/html', body: '<html>upstream garbage, not XML' };
+  if (fault.returnFail) return xmlAnswer(buildPayXml({ return_code: 'FAIL', return_msg: '参数格式校验错误' }));
+  if (fault.errCode) return xmlAnswer(answers.fail(signType, fault.errCode, fault.errCodeDes));
+  return undefined;
+}
+
+function orderQueryFields(order: SimOrder): Fields {
+  const base = {
+    trade_state: order.tradeState,
+    trade_state_desc: TRADE_STATE_DESC[order.tradeState],
+    out_trade_no: order.outTradeNo,
+    total_fee: order.totalFee,
+    openid: order.openid,
+  };
+  if (order.tradeState !== 'SUCCESS') return base;
+  return {
+    ...base,
+    is_subscribe: 'N',
+    trade_type: 'JSAPI',
+    bank_type: 'CMC',
+    fee_type: 'CNY',
+    cash_fee: order.totalFee,
+    transaction_id: order.transactionId,
+    time_end: order.timeEnd,
+  };
+}
+
+/** WeChat's pay-result notify. `amount` tampering is still signed with the real key: only the amount check catches it. */
+function notifyXml(order: SimOrder, tamper: DevPaymentOptions['tamper'], opts: SimulatorPayOptions): string {
+  const fee = tamper === 'amount' ? order.totalFee + 1 : order.totalFee;
+  const fields: Fields = {
+    return_code: 'SUCCESS',
+    return_msg: 'OK',
+    appid: opts.appid,
+    mch_id: opts.mchId,
+    nonce_str: newNonce(),
+    result_code: 'SUCCESS',
+    openid: order.openid,
+    is_subscribe: 'N',
+    trade_type: 'JSAPI',
+    bank_type: 'CMC',
+    total_fee: fee,
+    fee_type: 'CNY',
+    cash_fee: fee,
+    transaction_id: order.transactionId,
+    out_trade_no: order.outTradeNo,
+    time_end: order.timeEnd,
+    sign_type: order.signType === 'HMAC-SHA256' ? order.signType : undefined,
+  };
+  const sign = paySign(fields, tamper === 'sign' ? opts.payKey + 'x' : opts.payKey, order.signType);
+  return buildPayXml({ ...fields, sign });
+}
+
+// --- request checks -----------------------------------------------------------------------------------
+
+interface Refusal {
+  errCode: string;
+  des?: string;
+}
+
+function paramError(reason: string): Refusal {
+  return { errCode: 'PARAM_ERROR', des: `参数错误: ${reason}` };
+}
+
+/** The key is looked up by mch_id, so an unknown merchant is named before a sign that cannot match. */
+function checkMerchant(fields: Record<string, string>, opts: SimulatorPayOptions): Refusal | undefined {
+  if (fields.mch_id !== opts.mchId) return { errCode: 'MCHID_NOT_EXIST' };
+  if (!verifyPaySign(fields, opts.payKey)) return { errCode: 'SIGNERROR' };
+  if (fields.appid !== opts.appid) return { errCode: 'APPID_NOT_EXIST' };
+  if (!fields.nonce_str) return paramError('missing nonce_str');
+  return undefined;
+}
+
+function unifiedOrderParamError(fields: Record<string, string>): Refusal | undefined {
+  const missing = UNIFIEDORDER_REQUIRED.find((k) => !fields[k]);
+  if (missing) return paramError(`missing ${missing}`);
+  if (fields.trade_type !== 'JSAPI') return paramError('trade_type must be JSAPI');
+  if (!/^[1-9]\d*$/.test(fields.total_fee) || !Number.isSafeInteger(Number(fields.total_fee))) {
+    return paramError('total_fee must be a positive integer number of fen');
+  }
+  if (!OUT_TRADE_NO.test(fields.out_trade_no)) return paramError('out_trade_no must be 1-32 of [0-9A-Za-z_-|*]');
+  if (!isHttpUrl(fields.notify_url)) return paramError('notify_url must be an http(s) URL');
+  return undefined;
+}
+
+function queryParamError(fields: Record<string, string>): Refusal | undefined {
+  return fields.out_trade_no || fields.transaction_id ? undefined : paramError('missing out_trade_no or transaction_id');
+}
+
+/** What the WeChat client checks before it shows the pay sheet; a string is the reason it refuses. */
+function checkRequestPayment(body: Record<string, unknown>, opts: SimulatorPayOptions): SimOrder | string {
+  const names = ['appId', 'timeStamp', 'nonceStr', 'package', 'signType', 'paySign'] as const;
+  for (const name of names) {
+    if (typeof body[name] !== 'string' || !body[name]) return `parameter error: ${name} should be a non-empty String`;
+  }
+  const p = body as Record<(typeof names)[number], string>;
+  if (p.appId !== opts.appid) return 'invalid appId';
+  if (!/^\d{1,10}$/.test(p.timeStamp)) return 'parameter error: timeStamp should be a String of seconds';
+  if (!SIGN_TYPES.includes(p.signType as SignType)) return 'invalid signType';
+  const prepayId = /^prepay_id=(.+)$/.exec(p.package)?.[1];
+  const order = prepayId ? opts.state.byPrepayId(prepayId) : undefined;
+  if (!order) return 'invalid package: unknown or expired prepay_id';
+  // WeChat requires the pay sign to use the sign type of the unifiedorder.
+  if (p.signType !== order.signType) return 'signType differs from the unifiedorder sign_type';
+  const signed = { appId: p.appId, timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType: p.signType, sign: p.paySign };
+  if (!verifyPaySign(signed, opts.payKey, p.signType as SignType)) return 'invalid paySign';
+  if (order.tradeState === 'SUCCESS') return 'order already paid';
+  if (order.tradeState === 'CLOSED') return 'order closed';
+  return order;
+}
+
+interface DevPaymentOptions {
+  cancel: boolean;
+  deliver: boolean;
+  wait: boolean;
+  tamper?: 'sign' | 'amount';
+  duplicates: number;
+  notifyUrls?: string[];
+}
+
+/** The simulator's own knobs on /dev/request-payment; a string is what is wrong with them. */
+function readDevPaymentOptions(body: Record<string, unknown>): DevPaymentOptions | string {
+  const { cancel = false, deliver = true, wait = true, tamper, duplicates = 1, notifyUrls } = body;
+  if (typeof cancel !== 'boolean' || typeof deliver !== 'boolean' || typeof wait !== 'boolean') return 'cancel, deliver and wait must be booleans';
+  if (tamper !== undefined && tamper !== 'sign' && tamper !== 'amount') return "tamper must be 'sign' or 'amount'";
+  if (typeof duplicates !== 'number' || !Number.isInteger(duplicates) || duplicates < 1 || duplicates > 100) return 'duplicates must be an integer from 1 to 100';
+  if (notifyUrls !== undefined && (!Array.isArray(notifyUrls) || notifyUrls.length === 0 || !notifyUrls.every(isHttpUrl))) {
+    return 'notifyUrls must be a non-empty array of http(s) URLs';
+  }
+  return { cancel, deliver, wait, tamper, duplicates, notifyUrls: notifyUrls as string[] | undefined };
+}
+
+// --- plumbing ---------------------------------------------------------------------------------------
+
+function readXml(body: unknown): Record<string, string> | undefined {
+  if (typeof body !== 'string') return undefined;
+  try {
+    return parsePayXml(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The answer is signed the way the request was; an unknown sign_type falls back to WeChat's default, MD5. */
+function signTypeOf(fields: Record<string, string>): SignType {
+  return SIGN_TYPES.includes(fields.sign_type as SignType) ? (fields.sign_type as SignType) : 'MD5';
+}
+
+function sendXml(reply: FastifyReply, xml: string) {
+  return reply.type('text/xml').send(xml);
+}
+
+/**
+ * Waits, but not for a caller that hung up. It watches the response, not the request: a POST request's own
+ * 'close' fires as soon as its body has been read.
+ */
+function sleepUnlessGone(ms: number, reply: FastifyReply): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    reply.raw.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isHttpUrl(value: unknown): boolean {
+  if (typeof value !== 'string' || !/^https?:\/\//.test(value)) return false;
+  return URL.canParse(value);
+}
