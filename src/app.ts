@@ -1,13 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { Logger } from 'pino';
 import type { Config } from './core/config';
 import { createCache, type Cache } from './core/cache';
 import { openDatabase, type Orm } from './core/db';
-import { buildAppSchema, errorLogPlugin, formatError } from './core/graphql';
+import { buildAppSchema, formatError } from './core/graphql';
+import { queryLimitsRule } from './core/graphql-limits';
 import { createLogger } from './core/logger';
 import type { Context, Services } from './core/context';
 import { bearerToken, createSessionStore } from './auth/session';
@@ -15,6 +17,10 @@ import { createLoginClient } from './wechat/login.client';
 import { createPayClient } from './wechat/pay.client';
 import { notifyRoutes } from './payment/notify.route';
 import { simulatorPlugin } from './simulator/simulator.plugin';
+import { createMetrics } from './ops/metrics';
+import { opsRoutes } from './ops/ops.routes';
+import { graphiqlPlugin } from './ops/graphiql.plugin';
+import { operationLogPlugin } from './ops/operation-log.plugin';
 
 export interface AppOptions {
   /** Defaults to a pino logger on stdout at config.logLevel. */
@@ -30,19 +36,46 @@ export interface App {
   listen(): Promise<string>;
   /** This server's own base URL once listening. */
   url(): string;
-  /** Stops accepting, lets in-flight requests finish, then closes the database and the store. */
+  /**
+   * Stops accepting, lets in-flight requests finish for up to config.shutdownTimeoutMs (then cuts their
+   * connections), then closes the database and the store.
+   */
   close(): Promise<void>;
 }
 
 export const SIMULATOR_PREFIX = '/simulator';
 
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const orm = await openDatabase(config.database, config.migrateOnStart);
   const cache = createCache({ redisUrl: config.redisUrl, timeoutMs: config.cacheTimeoutMs, logger });
+  const metrics = createMetrics();
 
-  // trustProxy: only then is X-Forwarded-For believed for the client IP sent to WeChat Pay.
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, trustProxy: config.trustProxy });
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Only then is X-Forwarded-For believed for the client IP (sent to WeChat Pay, and rate-limit keys).
+    trustProxy: config.trustProxy,
+    bodyLimit: config.limits.bodyBytes,
+    // One access line per request is written below; Fastify's two default lines would double the logging cost.
+    disableRequestLogging: true,
+    // A caller's X-Request-Id is kept when it is tame, so logs can be joined across services.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const line = { method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    // GraphQL requests get their own line with the operation; their access line is debug.
+    if (req.url.startsWith('/graphql') && req.method === 'POST') req.log.debug(line, 'request');
+    else req.log.info(line, 'request');
+  });
 
   const url = () => {
     const address = app.server.address() as AddressInfo | null;
@@ -59,27 +92,32 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       payKey: config.pay!.key,
     });
   }
-  const wechatApiBase = () => config.wechat.apiBase ?? `${url()}${SIMULATOR_PREFIX}`;
+  const simulatorBase = () => `${url()}${SIMULATOR_PREFIX}`;
   const pay = config.pay;
+  const onCall = (api: string, outcome: string) => metrics.wechatCalls.inc({ api, outcome });
 
   const services: Services = {
     config,
     logger,
+    cache,
+    metrics,
     sessions: createSessionStore(cache, config.sessionTtlSeconds),
     wechatLogin: createLoginClient({
-      apiBase: wechatApiBase,
+      apiBase: () => config.wechat.apiBase ?? simulatorBase(),
       appid: config.wechat.appid,
       secret: config.wechat.secret,
       timeoutMs: config.wechat.timeoutMs,
+      onCall,
     }),
     wechatPay: pay
       ? createPayClient({
-          apiBase: () => pay.apiBase ?? `${url()}${SIMULATOR_PREFIX}`,
+          apiBase: () => pay.apiBase ?? simulatorBase(),
           appid: config.wechat.appid,
           mchId: pay.mchId,
           key: pay.key,
           signType: pay.signType,
           timeoutMs: config.wechat.timeoutMs,
+          onCall,
         })
       : undefined,
     notifyUrl: () => pay?.notifyUrl ?? `${url()}/notify`,
@@ -89,13 +127,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     schema: await buildAppSchema(),
     formatError,
     includeStacktraceInErrorResponses: false,
-    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled(), errorLogPlugin],
+    introspection: config.playground,
+    // In production, no "Did you mean …?" hints that map the schema for a stranger.
+    hideSchemaDetailsFromClientErrors: config.env === 'production',
+    // A batch is a JSON array of operations; its length is capped in preValidation below.
+    allowBatchedHttpRequests: true,
+    validationRules: [queryLimitsRule(config.limits)],
+    plugins: [config.playground ? graphiqlPlugin() : ApolloServerPluginLandingPageDisabled(), operationLogPlugin(metrics)],
   });
   await apollo.start();
 
   app.route({
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
+    preValidation: async (req, reply) => {
+      if (Array.isArray(req.body) && req.body.length > config.limits.batch) {
+        return reply.code(400).send({ errors: [{ message: `A batch may hold at most ${config.limits.batch} operations.`, extensions: { code: 'BATCH_TOO_LARGE' } }] });
+      }
+    },
     handler: fastifyApolloHandler(apollo, {
       context: async (request): Promise<Context> => {
         const token = bearerToken(request.headers.authorization);
@@ -114,13 +163,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   await app.register(notifyRoutes, { orm, services });
-
-  app.get('/healthz', async (_req, reply) => {
-    const checks = await Promise.allSettled([orm.em.getConnection().execute('select 1'), cache.ping()]);
-    const [db, store] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : 'down'));
-    const ok = db === 'ok' && store === 'ok';
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', database: db, store });
-  });
+  await app.register(opsRoutes, { orm, cache, metrics });
 
   let closing: Promise<void> | undefined;
   return {
@@ -130,14 +173,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     services,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
-      if (config.simulator) logger.info({ base: wechatApiBase() }, 'WeChat simulator mounted in-process; WeChat API calls go to it');
+      if (config.simulator) logger.info({ base: simulatorBase() }, 'WeChat simulator mounted in-process; WeChat API calls go to it');
       return url();
     },
     url,
     close() {
-      // apollo.stop() drains through fastifyApolloDrainPlugin, which closes Fastify itself; calling
-      // apollo.stop() from a Fastify onClose hook instead would wait on itself forever.
       closing ??= (async () => {
+        // app.close() stops accepting and waits for in-flight requests; past the bound their sockets are cut.
+        const cut = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+        try {
+          await app.close();
+        } finally {
+          clearTimeout(cut);
+        }
         await apollo.stop();
         await orm.close();
         await cache.close();

@@ -10,7 +10,7 @@ import { currentUser, login } from './auth.service';
 export class AuthResolver {
   @Mutation(() => LoginPayload, { description: 'Exchanges a wx.login code for a session token.' })
   async login(@Arg('code') code: string, @Ctx() ctx: Context): Promise<LoginPayload> {
-    return login(ctx.services, ctx.em, code);
+    return login(ctx.services, ctx.em, code, ctx.ip);
   }
 
   @Authorized()

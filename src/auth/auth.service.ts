@@ -3,10 +3,15 @@ import { AppError } from '../core/errors';
 import type { Services } from '../core/context';
 import type { Session } from './session';
 import { User } from './user.entity';
+import { enforceRateLimit } from './rate-limit';
 
-export async function login(services: Services, em: EntityManager, code: string) {
+export async function login(services: Services, em: EntityManager, code: string, ip: string) {
   if (!code || code.length > 256 || /\s/.test(code)) throw new AppError('BAD_USER_INPUT', 'code must be the string wx.login returned.');
+  const { loginPerIp, loginPerOpenid, loginWindowSeconds } = services.config.limits;
+  // Per IP before WeChat is called, so a flood cannot burn the AppID's jscode2session quota.
+  await enforceRateLimit(services.cache, `login-ip:${ip}`, loginPerIp, loginWindowSeconds);
   const wx = await services.wechatLogin.code2Session(code);
+  await enforceRateLimit(services.cache, `login-openid:${wx.openid}`, loginPerOpenid, loginWindowSeconds);
   const user = await upsertUser(em, wx.openid, wx.unionid);
   // Every login stores the session_key WeChat returned this time: an older one may already be rotated.
   const { token, expiresAt } = await services.sessions.issue({ userId: user.id, openid: user.openid, sessionKey: wx.sessionKey });

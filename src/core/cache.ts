@@ -14,6 +14,11 @@ export interface Cache {
   get<T>(key: string): Promise<T | undefined>;
   set<T>(key: string, value: T, ttlMs: number): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Adds one to a counter that lives `windowMs` from its first hit and returns the new count. Atomic in Redis
+   * (MULTI INCR + PEXPIRE NX), so every instance sharing the Redis shares the count.
+   */
+  incr(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
   /** Resolves when the store answers a round trip. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -52,6 +57,29 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
     );
 
   const pingKey = '__ping__';
+  const counters = new Map<string, { count: number; resetAt: number }>();
+  const counterKey = (key: string) => `${namespace}:counter:${key}`;
+
+  async function incrRedis(key: string, windowMs: number) {
+    const client = (await (keyv.store as { getClient(): Promise<unknown> }).getClient()) as RedisCounterClient;
+    const k = counterKey(key);
+    const [count, , ttl] = (await client.multi().incr(k).pExpire(k, windowMs, 'NX').pTTL(k).exec()) as [number, number, number];
+    return { count: Number(count), resetInMs: Math.max(Number(ttl), 0) };
+  }
+
+  function incrMemory(key: string, windowMs: number) {
+    const now = Date.now();
+    let entry = counters.get(key);
+    if (!entry || entry.resetAt <= now) {
+      // Expired windows are swept lazily so the map cannot grow without bound.
+      if (counters.size > 10_000) for (const [k, v] of counters) if (v.resetAt <= now) counters.delete(k);
+      entry = { count: 0, resetAt: now + windowMs };
+      counters.set(key, entry);
+    }
+    entry.count += 1;
+    return { count: entry.count, resetInMs: entry.resetAt - now };
+  }
+
   return {
     kind: redisUrl ? 'redis' : 'memory',
     get: <T>(key: string) => bounded('get', keyv.get<T>(key)) as Promise<T | undefined>,
@@ -61,6 +89,7 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
     delete: async (key) => {
       await bounded('delete', keyv.delete(key));
     },
+    incr: (key, windowMs) => (redisUrl ? bounded('incr', incrRedis(key, windowMs)) : Promise.resolve(incrMemory(key, windowMs))),
     ping: async () => {
       await bounded('ping', keyv.get(pingKey));
     },
@@ -68,6 +97,17 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
       await keyv.disconnect().catch(() => undefined);
     },
   };
+}
+
+/** The slice of node-redis used for counters; its full generic types are too heavy for the compiler here. */
+interface RedisMulti {
+  incr(key: string): RedisMulti;
+  pExpire(key: string, ms: number, mode: 'NX'): RedisMulti;
+  pTTL(key: string): RedisMulti;
+  exec(): Promise<unknown[]>;
+}
+interface RedisCounterClient {
+  multi(): RedisMulti;
 }
 
 /** Store errors can carry the command's arguments; only the message and code are kept. */

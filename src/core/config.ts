@@ -68,6 +68,16 @@ const envSchema = z.object({
   PAY_MAX_AMOUNT: int(100000, 1, 2_000_000_000),
   PAY_DESCRIPTION: z.string().min(1).max(128).default('Mini-program order'),
   TRUST_PROXY: flag('0'),
+  PLAYGROUND: z.preprocess(blankAsUndefined, z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional()),
+  BODY_LIMIT_BYTES: int(102400, 1024, 10 * 1024 * 1024),
+  GRAPHQL_MAX_DEPTH: int(10, 2, 100),
+  GRAPHQL_MAX_ALIASES: int(20, 0, 1000),
+  GRAPHQL_MAX_COST: int(2000, 10, 1_000_000),
+  GRAPHQL_MAX_BATCH: int(5, 1, 100),
+  LOGIN_RATE_PER_IP: int(60, 1, 1_000_000),
+  LOGIN_RATE_PER_OPENID: int(10, 1, 1_000_000),
+  LOGIN_RATE_WINDOW_SECONDS: int(60, 1, 86400),
+  SHUTDOWN_TIMEOUT_MS: int(10000, 0, 600000),
 });
 
 export type EnvInput = Record<string, string | undefined>;
@@ -108,6 +118,20 @@ export interface Config {
   };
   /** Honour X-Forwarded-For for the client IP (only behind a proxy you control). */
   trustProxy: boolean;
+  /** GraphiQL at GET /graphql and introspection: on unless NODE_ENV=production, where PLAYGROUND=1 turns them on. */
+  playground: boolean;
+  limits: {
+    bodyBytes: number;
+    depth: number;
+    aliases: number;
+    cost: number;
+    batch: number;
+    loginPerIp: number;
+    loginPerOpenid: number;
+    loginWindowSeconds: number;
+  };
+  /** How long in-flight requests may run on after SIGTERM before their connections are cut. */
+  shutdownTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -180,5 +204,17 @@ export function loadConfig(env: EnvInput = process.env): Config {
         }
       : undefined,
     trustProxy: e.TRUST_PROXY,
+    playground: e.PLAYGROUND ? e.PLAYGROUND === '1' : e.NODE_ENV !== 'production',
+    limits: {
+      bodyBytes: e.BODY_LIMIT_BYTES,
+      depth: e.GRAPHQL_MAX_DEPTH,
+      aliases: e.GRAPHQL_MAX_ALIASES,
+      cost: e.GRAPHQL_MAX_COST,
+      batch: e.GRAPHQL_MAX_BATCH,
+      loginPerIp: e.LOGIN_RATE_PER_IP,
+      loginPerOpenid: e.LOGIN_RATE_PER_OPENID,
+      loginWindowSeconds: e.LOGIN_RATE_WINDOW_SECONDS,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
 }

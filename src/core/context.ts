@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
+import type { Cache } from './cache';
+import type { Metrics } from '../ops/metrics';
 import type { Config } from './config';
 import type { Session, SessionStore } from '../auth/session';
 import type { LoginClient } from '../wechat/login.client';
@@ -10,6 +12,8 @@ import type { PayClient } from '../wechat/pay.client';
 export interface Services {
   config: Config;
   logger: Logger;
+  cache: Cache;
+  metrics: Metrics;
   sessions: SessionStore;
   wechatLogin: LoginClient;
   /** Undefined when payments are not configured. */

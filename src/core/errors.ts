@@ -14,6 +14,7 @@ export const ERROR_CODES = {
     'The encrypted data could not be verified with this session: call wx.login, log in again and retry with fresh data.',
   PAYMENT_FAILED: 'WeChat Pay refused the order; see extensions.wechatErrCode.',
   PAYMENTS_DISABLED: 'Payments are not configured on this server.',
+  RATE_LIMITED: 'Too many attempts: retry after extensions.retryAfterSeconds.',
   SERVICE_UNAVAILABLE: 'A backing service is unavailable: retry later.',
   INTERNAL_SERVER_ERROR: 'Internal server error.',
 } as const;

@@ -1,7 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { ApolloServerPlugin } from '@apollo/server';
 import { DateTimeResolver } from 'graphql-scalars';
 import { buildSchema } from 'type-graphql';
 import { AuthResolver } from '../auth/auth.resolver';
@@ -9,7 +8,6 @@ import { authChecker } from '../auth/auth-checker';
 import { ProfileResolver } from '../profile/profile.resolver';
 import { PaymentResolver } from '../payment/payment.resolver';
 import { AppError, ERROR_CODES } from './errors';
-import type { Context } from './context';
 
 export const resolvers = [AuthResolver, ProfileResolver, PaymentResolver] as const;
 
@@ -48,23 +46,3 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   return { message: ERROR_CODES.INTERNAL_SERVER_ERROR, path, locations, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }
-
-/** Logs what formatError hides: the cause of unexpected errors, and the upstream cause of expected ones. */
-export const errorLogPlugin: ApolloServerPlugin<Context> = {
-  async requestDidStart() {
-    return {
-      async didEncounterErrors({ errors, contextValue, operationName }) {
-        for (const err of errors) {
-          const original = unwrapResolverError(err);
-          if (original instanceof AppError) {
-            if (original.cause !== undefined) {
-              contextValue.log.warn({ code: original.code, operation: operationName, cause: String(original.cause) }, original.code);
-            }
-          } else if (!(original instanceof GraphQLError && !original.originalError)) {
-            contextValue.log.error({ err: original, operation: operationName }, 'unexpected error');
-          }
-        }
-      },
-    };
-  },
-};

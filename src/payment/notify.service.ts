@@ -36,6 +36,8 @@ export async function handleNotify(services: Services, em: EntityManager, raw: R
   record.verdict = outcome.verdict;
   record.processedAt = new Date();
   await em.flush();
+  services.metrics.notifies.inc({ verdict: outcome.verdict });
+  if (outcome.verdict === 'PAID') services.metrics.orderTransitions.inc({ to: 'PAID', via: 'notify' });
   const log = outcome.verdict === 'PAID' || outcome.verdict === 'DUPLICATE' ? 'info' : 'warn';
   services.logger[log]({ notifyId: record.id, outTradeNo: record.outTradeNo, verdict: outcome.verdict }, 'pay notify');
   return outcome;

@@ -59,6 +59,7 @@ export async function createPayment(services: Services, em: EntityManager, sessi
     order.status = OrderStatus.CLOSED;
     order.lastError = describeError(err);
     await em.flush();
+    services.metrics.orderTransitions.inc({ to: 'CLOSED', via: 'createPayment' });
     // After a timeout WeChat may still have created the prepay order: close it there too (best effort).
     if (err.code === 'WECHAT_UNAVAILABLE') {
       pay.closeOrder(order.outTradeNo).catch((e: unknown) => services.logger.warn({ outTradeNo: order.outTradeNo, cause: String((e as Error).cause ?? e) }, 'closeorder after failed unifiedorder'));
@@ -98,11 +99,13 @@ export async function refreshOrder(services: Services, em: EntityManager, order:
   const f = answer.fields;
   if (answer.tradeState === 'SUCCESS' && f.transaction_id) {
     const result = await settlePaid(em, { outTradeNo: order.outTradeNo, transactionId: f.transaction_id, totalFee: f.total_fee ?? '', timeEnd: f.time_end });
-    if (result.verdict !== 'PAID' && result.verdict !== 'DUPLICATE') {
+    if (result.verdict === 'PAID') services.metrics.orderTransitions.inc({ to: 'PAID', via: 'refresh' });
+    else if (result.verdict !== 'DUPLICATE') {
       services.logger.error({ outTradeNo: order.outTradeNo, verdict: result.verdict }, 'orderquery SUCCESS could not be applied');
     }
   } else if (answer.tradeState === 'CLOSED' || answer.tradeState === 'REVOKED') {
-    await em.nativeUpdate(Order, { id: order.id, status: OrderStatus.PENDING }, { status: OrderStatus.CLOSED, updatedAt: new Date() });
+    const closed = await em.nativeUpdate(Order, { id: order.id, status: OrderStatus.PENDING }, { status: OrderStatus.CLOSED, updatedAt: new Date() });
+    if (closed === 1) services.metrics.orderTransitions.inc({ to: 'CLOSED', via: 'refresh' });
   }
   return (await em.findOne(Order, { id: order.id }, { disableIdentityMap: true }))!;
 }

@@ -13,6 +13,8 @@ export interface LoginClientOptions {
   appid: string;
   secret: string;
   timeoutMs: number;
+  /** Told the outcome of every call ('ok' or our error code), for metrics. */
+  onCall?: (api: string, outcome: string) => void;
 }
 
 /** WeChat's errcodes for jscode2session, mapped to ours. Anything unlisted is WeChat misbehaving. */
@@ -29,8 +31,15 @@ export function createLoginClient(opts: LoginClientOptions) {
     /** auth.code2Session: exchanges a wx.login code for openid and session_key. */
     async code2Session(code: string): Promise<Code2SessionResult> {
       const query = new URLSearchParams({ appid: opts.appid, secret: opts.secret, js_code: code, grant_type: 'authorization_code' });
-      const res = await callWeChat(`${opts.apiBase()}/sns/jscode2session?${query}`, { method: 'GET' }, opts.timeoutMs, 'jscode2session');
-      return parseCode2Session(res.status, res.text);
+      try {
+        const res = await callWeChat(`${opts.apiBase()}/sns/jscode2session?${query}`, { method: 'GET' }, opts.timeoutMs, 'jscode2session');
+        const result = parseCode2Session(res.status, res.text);
+        opts.onCall?.('jscode2session', 'ok');
+        return result;
+      } catch (err) {
+        opts.onCall?.('jscode2session', (err as AppError).code ?? 'error');
+        throw err;
+      }
     },
   };
 }

@@ -12,6 +12,8 @@ export interface PayClientOptions {
   key: string;
   signType: SignType;
   timeoutMs: number;
+  /** Told the outcome of every call ('ok' or our error code), for metrics. */
+  onCall?: (api: string, outcome: string) => void;
 }
 
 export interface UnifiedOrderInput {
@@ -41,6 +43,17 @@ export function createPayClient(opts: PayClientOptions) {
    * answer's own sign: an unsigned "SUCCESS" could have come from anyone between us and WeChat.
    */
   async function call(api: string, fields: Record<string, string | number>): Promise<Record<string, string>> {
+    try {
+      const answer = await callUnobserved(api, fields);
+      opts.onCall?.(api, 'ok');
+      return answer;
+    } catch (err) {
+      opts.onCall?.(api, (err as AppError).code ?? 'error');
+      throw err;
+    }
+  }
+
+  async function callUnobserved(api: string, fields: Record<string, string | number>): Promise<Record<string, string>> {
     const params: Record<string, string> = { appid: opts.appid, mch_id: opts.mchId, nonce_str: nonceStr() };
     for (const [k, v] of Object.entries(fields)) params[k] = String(v);
     if (opts.signType === 'HMAC-SHA256') params.sign_type = 'HMAC-SHA256';

@@ -30,6 +30,7 @@ describeServices('when Redis becomes unreachable', () => {
   it('then requests get SERVICE_UNAVAILABLE, the process stays up, and it serves again once Redis is back', async () => {
     const a = await t.login();
     expect((await t.gql(ME, {}, a.token)).data).not.toBeNull();
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
 
     await proxy.cut();
 
@@ -42,13 +43,15 @@ describeServices('when Redis becomes unreachable', () => {
     const login = await t.gql(LOGIN, { code });
     expect(codeOf(login)).toBe('SERVICE_UNAVAILABLE');
 
-    const health = await fetch(`${t.url}/healthz`);
-    expect(health.status).toBe(503);
-    expect(await health.json()).toMatchObject({ store: 'down', database: 'ok' });
+    const ready = await fetch(`${t.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ store: 'down', database: 'ok' });
+    // Liveness stays up: restarting the process would not bring Redis back.
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
 
     await proxy.start();
 
-    expect(await eventually(async () => (await fetch(`${t.url}/healthz`)).status === 200, 15000)).toBe(true);
+    expect(await eventually(async () => (await fetch(`${t.url}/readyz`)).status === 200, 15000)).toBe(true);
     const after = await t.gql<{ me: { openid: string } }>(ME, {}, a.token);
     expect(after.data?.me.openid).toBe(a.openid);
     await t.login();

@@ -46,6 +46,9 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     DATABASE_URL: database.url,
+    // Generous login limits: suites log in hundreds of times from 127.0.0.1. The limits have their own tests.
+    LOGIN_RATE_PER_IP: '1000000',
+    LOGIN_RATE_PER_OPENID: '1000',
     ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl } : {}),
     ...options.env,
   };

@@ -1,0 +1,56 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
+import { AppError } from '../core/errors';
+import type { Context } from '../core/context';
+import type { Metrics } from './metrics';
+
+/** Root field names, sorted: a bounded, schema-defined name for an operation (client operationNames are not). */
+export function operationLabel(operation: OperationDefinitionNode | undefined): string {
+  if (!operation) return 'invalid';
+  const names = operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : '…')).sort();
+  return names.length ? names.join(',').slice(0, 100) : 'empty';
+}
+
+function outcomeOf(errors: readonly GraphQLError[] | undefined): string {
+  if (!errors?.length) return 'ok';
+  const original = unwrapResolverError(errors[0]);
+  if (original instanceof AppError) return original.code;
+  const code = errors[0].extensions?.code;
+  return typeof code === 'string' && original instanceof GraphQLError ? code : 'INTERNAL_SERVER_ERROR';
+}
+
+/**
+ * One log line and one metrics sample per GraphQL operation: its name, duration and outcome. Variables are never
+ * logged: they carry codes, encryptedData and iv. Errors' causes are logged here too, since formatError hides them.
+ */
+export function operationLogPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart({ contextValue }) {
+      const started = performance.now();
+      return {
+        async didEncounterErrors({ errors, operationName }) {
+          for (const err of errors) {
+            const original = unwrapResolverError(err);
+            if (original instanceof AppError) {
+              if (original.cause !== undefined) contextValue.log.warn({ code: original.code, operationName, cause: String(original.cause) }, original.code);
+            } else if (!(original instanceof GraphQLError && !original.originalError)) {
+              contextValue.log.error({ err: original, operationName }, 'unexpected error');
+            }
+          }
+        },
+        async willSendResponse({ operation, errors, request }) {
+          const seconds = (performance.now() - started) / 1000;
+          const label = operationLabel(operation ?? undefined);
+          const outcome = outcomeOf(errors);
+          metrics.operations.inc({ operation: label, outcome });
+          metrics.operationSeconds.observe({ operation: label }, seconds);
+          contextValue.log.info(
+            { graphql: { operation: label, operationName: request.operationName?.slice(0, 64), outcome, durationMs: Math.round(seconds * 10000) / 10 } },
+            'graphql operation',
+          );
+        },
+      };
+    },
+  };
+}
