@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
@@ -59,7 +59,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     trustProxy: config.trustProxy,
     bodyLimit: config.limits.bodyBytes,
     // One access line per request is written below; Fastify's two default lines would double the logging cost.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // A caller's X-Request-Id is kept when it is tame, so logs can be joined across services.
     requestIdHeader: false,
     genReqId: (req) => {
@@ -127,6 +127,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     schema: await buildAppSchema(),
     formatError,
     includeStacktraceInErrorResponses: false,
+    // Apollo would otherwise install its own SIGTERM handler that re-raises the signal mid-drain (exit 143);
+    // main.ts owns shutdown.
+    stopOnTerminationSignals: false,
     introspection: config.playground,
     // In production, no "Did you mean …?" hints that map the schema for a stranger.
     hideSchemaDetailsFromClientErrors: config.env === 'production',
@@ -180,10 +183,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     close() {
       closing ??= (async () => {
         // app.close() stops accepting and waits for in-flight requests; past the bound their sockets are cut.
+        // Keep-alive sockets that go idle while draining (a finished request's, or our own calls to the in-process
+        // simulator) would otherwise hold close() open until the bound.
+        const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
         const cut = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
         try {
           await app.close();
         } finally {
+          clearInterval(sweep);
           clearTimeout(cut);
         }
         await apollo.stop();

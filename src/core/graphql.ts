@@ -30,9 +30,15 @@ export async function emitSchema(path: string): Promise<void> {
   await writeFile(path, renderSchema(await buildAppSchema()));
 }
 
+/** GraphQL's own errors (parse, validation, variable coercion), as opposed to errors thrown while resolving. */
+export function isGraphQLLevelError(e: unknown): e is GraphQLError {
+  return e instanceof GraphQLError && (!e.originalError || e.originalError instanceof GraphQLError);
+}
+
 /**
  * The one place errors become client answers. AppErrors keep their code and safe message; GraphQL's own
- * errors (parse, validation, variable coercion) pass through; anything else is masked (and logged by errorLogPlugin).
+ * errors pass through (a validation rule's own code, e.g. QUERY_TOO_COMPLEX, is kept over Apollo's generic one);
+ * anything else is masked (and logged by the operation log plugin).
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
@@ -40,9 +46,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (original instanceof AppError) {
     return { message: original.message, path, locations, extensions: { ...original.extensions, code: original.code } };
   }
-  if (original instanceof GraphQLError && !original.originalError) {
+  if (isGraphQLLevelError(original)) {
     const { stacktrace: _, ...extensions } = formatted.extensions ?? {};
-    return { ...formatted, extensions };
+    const ruleCode = original.originalError instanceof GraphQLError ? original.originalError.extensions?.code : undefined;
+    return { ...formatted, extensions: ruleCode ? { ...extensions, code: ruleCode } : extensions };
   }
   return { message: ERROR_CODES.INTERNAL_SERVER_ERROR, path, locations, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }

@@ -1,7 +1,8 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
+import { Kind, type GraphQLError, type OperationDefinitionNode } from 'graphql';
 import { AppError } from '../core/errors';
+import { isGraphQLLevelError } from '../core/graphql';
 import type { Context } from '../core/context';
 import type { Metrics } from './metrics';
 
@@ -17,7 +18,7 @@ function outcomeOf(errors: readonly GraphQLError[] | undefined): string {
   const original = unwrapResolverError(errors[0]);
   if (original instanceof AppError) return original.code;
   const code = errors[0].extensions?.code;
-  return typeof code === 'string' && original instanceof GraphQLError ? code : 'INTERNAL_SERVER_ERROR';
+  return typeof code === 'string' && isGraphQLLevelError(original) ? code : 'INTERNAL_SERVER_ERROR';
 }
 
 /**
@@ -34,7 +35,7 @@ export function operationLogPlugin(metrics: Metrics): ApolloServerPlugin<Context
             const original = unwrapResolverError(err);
             if (original instanceof AppError) {
               if (original.cause !== undefined) contextValue.log.warn({ code: original.code, operationName, cause: String(original.cause) }, original.code);
-            } else if (!(original instanceof GraphQLError && !original.originalError)) {
+            } else if (!isGraphQLLevelError(original)) {
               contextValue.log.error({ err: original, operationName }, 'unexpected error');
             }
           }

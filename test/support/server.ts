@@ -59,7 +59,8 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       cb();
     },
   });
-  const server = await createApp(loadConfig(env), { logger: createLogger('info', sink) });
+  const config = loadConfig(env);
+  const server = await createApp(config, { logger: createLogger(config.logLevel, sink) });
   const url = await server.listen();
   recordServicesRun(server);
   const responses: string[] = [];

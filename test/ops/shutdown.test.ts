@@ -1,0 +1,74 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { LOGIN, startServer } from '../support/server';
+import { freshDatabase, target } from '../support/target';
+import { SIMULATOR_PREFIX } from '../../src/app';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('graceful shutdown', () => {
+  it('when close() starts while a request is in flight, then that request completes and new connections are refused', async () => {
+    const t = await startServer();
+    // The code exchange takes 800 ms at "WeChat", so the login is in flight when shutdown begins.
+    const { code } = await t.sim.loginCode({ fault: { delayMs: 800 } });
+    const inFlight = t.gql<{ login: { token: string } }>(LOGIN, { code });
+    await sleep(200);
+    const closing = t.close();
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(res.data?.login.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await closing;
+    await expect(fetch(`${t.url}/healthz`)).rejects.toThrow();
+  });
+
+  it('when in-flight requests outlast SHUTDOWN_TIMEOUT_MS, then their connections are cut and close() still finishes', async () => {
+    const t = await startServer({ env: { SHUTDOWN_TIMEOUT_MS: '200' } });
+    const { code } = await t.sim.loginCode({ fault: { delayMs: 4000 } });
+    const inFlight = t.gql(LOGIN, { code }).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await sleep(200);
+    await t.close();
+    expect(await inFlight).toBe('cut');
+  });
+
+  it('when the built server gets SIGTERM mid-request, then the request completes and the process exits 0', async () => {
+    const db = await freshDatabase();
+    const child = spawn(process.execPath, [join(__dirname, '../../dist/main.js')], {
+      env: {
+        PATH: process.env.PATH,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: db.url,
+        ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl } : {}),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      let base: string | undefined;
+      for (let i = 0; i < 100 && !base; i++) {
+        base = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+        if (!base) await sleep(100);
+      }
+      expect(base).toBeDefined();
+      const mint = await fetch(`${base}${SIMULATOR_PREFIX}/dev/login-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fault: { delayMs: 800 } }) });
+      const { code } = (await mint.json()) as { code: string };
+      const inFlight = fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: LOGIN, variables: { code } }) });
+      await sleep(200);
+      child.kill('SIGTERM');
+      const res = await inFlight;
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { data: { login: { token: string } } }).data.login.token).toBeDefined();
+      expect(await exited).toBe(0);
+      expect(output).toContain('shutting down');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await db.drop();
+    }
+  });
+});

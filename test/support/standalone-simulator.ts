@@ -1,0 +1,33 @@
+import Fastify from 'fastify';
+import { SIMULATOR_IDENTITY } from '../../src/core/config';
+import { simulatorPlugin } from '../../src/simulator/simulator.plugin';
+
+/**
+ * The simulator on its own port, as `npm run simulator` serves it: for servers that must not mount it in-process
+ * (NODE_ENV=production refuses to), pointed at it through WECHAT_API_BASE and WECHAT_PAY_BASE like real WeChat.
+ */
+export async function startStandaloneSimulator() {
+  const app = Fastify();
+  await app.register(simulatorPlugin, { ...SIMULATOR_IDENTITY });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address() as { port: number };
+  const base = `http://127.0.0.1:${address.port}`;
+  return {
+    base,
+    /** Env for a server that talks to this simulator as if it were WeChat. */
+    env: (notifyUrl = 'http://127.0.0.1:9/notify') => ({
+      WECHAT_APPID: SIMULATOR_IDENTITY.appid,
+      WECHAT_SECRET: SIMULATOR_IDENTITY.secret,
+      WECHAT_API_BASE: base,
+      WECHAT_MCH_ID: SIMULATOR_IDENTITY.mchId,
+      WECHAT_PAY_KEY: SIMULATOR_IDENTITY.payKey,
+      WECHAT_PAY_BASE: base,
+      WECHAT_NOTIFY_URL: notifyUrl,
+    }),
+    async loginCode(body: Record<string, unknown> = {}) {
+      const res = await fetch(`${base}/dev/login-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return (await res.json()) as { code: string; openid: string };
+    },
+    close: () => app.close(),
+  };
+}
