@@ -55,8 +55,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    // Only then is X-Forwarded-For believed for the client IP (sent to WeChat Pay, and rate-limit keys).
-    trustProxy: config.trustProxy,
+    // X-Forwarded-For is believed only for the proxies we run (sent to WeChat Pay, and rate-limit keys).
+    trustProxy: (_address: string, hop: number) => hop < config.trustProxy,
     bodyLimit: config.limits.bodyBytes,
     // One access line per request is written below; Fastify's two default lines would double the logging cost.
     logController: new LogController({ disableRequestLogging: true }),

@@ -4,8 +4,9 @@ import { createLogger } from '../core/logger';
 import { simulatorPlugin } from '../simulator/simulator.plugin';
 
 /**
- * `npm run simulator`: the WeChat simulator alone, on SIMULATOR_PORT (default 4001). Point a server at it with
- * WECHAT_APPID/WECHAT_SECRET equal to the simulator's and WECHAT_API_BASE=http://127.0.0.1:4001.
+ * `npm run simulator [port]`: the WeChat simulator alone, on the given port (default 4001). Point a server at it
+ * with WECHAT_APPID/WECHAT_SECRET/WECHAT_MCH_ID/WECHAT_PAY_KEY equal to the simulator's (SIMULATOR_IDENTITY in
+ * src/core/config.ts) and WECHAT_API_BASE=WECHAT_PAY_BASE=http://127.0.0.1:4001.
  */
 async function main() {
   const config = loadConfig();

@@ -94,7 +94,15 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
       await bounded('ping', keyv.get(pingKey));
     },
     close: async () => {
-      await keyv.disconnect().catch(() => undefined);
+      // With Redis unreachable, disconnect() never settles; shutdown must not wait on it forever.
+      await withTimeout(keyv.disconnect(), timeoutMs, () => new Error('disconnect timed out')).catch(() => {
+        const client = (keyv.store as { client?: { destroy?: () => void } }).client;
+        try {
+          client?.destroy?.();
+        } catch {
+          // Already closed: nothing left to release.
+        }
+      });
     },
   };
 }

@@ -67,7 +67,7 @@ const envSchema = z.object({
   WECHAT_NOTIFY_URL: z.preprocess(blankAsUndefined, httpUrl.optional()),
   PAY_MAX_AMOUNT: int(100000, 1, 2_000_000_000),
   PAY_DESCRIPTION: z.string().min(1).max(128).default('Mini-program order'),
-  TRUST_PROXY: flag('0'),
+  TRUST_PROXY: int(0, 0, 10),
   PLAYGROUND: z.preprocess(blankAsUndefined, z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional()),
   BODY_LIMIT_BYTES: int(102400, 1024, 10 * 1024 * 1024),
   GRAPHQL_MAX_DEPTH: int(10, 2, 100),
@@ -116,8 +116,11 @@ export interface Config {
     maxAmount: number;
     description: string;
   };
-  /** Honour X-Forwarded-For for the client IP (only behind a proxy you control). */
-  trustProxy: boolean;
+  /**
+   * How many proxies in front of us append to X-Forwarded-For (0 = none: the socket address is the client).
+   * Only that many hops from the right are believed; entries further left are whatever the client wrote.
+   */
+  trustProxy: number;
   /** GraphiQL at GET /graphql and introspection: on unless NODE_ENV=production, where PLAYGROUND=1 turns them on. */
   playground: boolean;
   limits: {

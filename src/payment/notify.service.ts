@@ -20,6 +20,13 @@ export interface NotifyOutcome {
 /** The cap on a notify body; WeChat's are about 1 KB. */
 export const NOTIFY_BODY_CAP = 64 * 1024;
 
+/**
+ * What is kept of a body that never proved it came from WeChat (unparseable, unsigned, too large): enough to
+ * see what it was, without letting anonymous POSTs fill the disk 64 KB at a time.
+ */
+export const UNVERIFIED_BODY_KEEP = 4 * 1024;
+const UNVERIFIED = new Set(['MALFORMED', 'DOCTYPE_REFUSED', 'BODY_TOO_LARGE', 'BAD_SIGN']);
+
 const fail = (httpStatus: number, verdict: string, message: string): NotifyOutcome => ({ httpStatus, verdict, body: notifyFail(message) });
 const ok = (verdict: string): NotifyOutcome => ({ httpStatus: 200, verdict, body: NOTIFY_SUCCESS });
 
@@ -34,6 +41,7 @@ export async function handleNotify(services: Services, em: EntityManager, raw: R
 
   const outcome = await judge(services, em, raw, record);
   record.verdict = outcome.verdict;
+  if (UNVERIFIED.has(outcome.verdict) && record.rawBody.length > UNVERIFIED_BODY_KEEP) record.rawBody = record.rawBody.slice(0, UNVERIFIED_BODY_KEEP);
   record.processedAt = new Date();
   await em.flush();
   services.metrics.notifies.inc({ verdict: outcome.verdict });

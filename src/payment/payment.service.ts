@@ -97,7 +97,8 @@ export async function refreshOrder(services: Services, em: EntityManager, order:
     return order;
   }
   const f = answer.fields;
-  if (answer.tradeState === 'SUCCESS' && f.transaction_id) {
+  // REFUND means it was paid and then refunded: the payment itself still happened.
+  if ((answer.tradeState === 'SUCCESS' || answer.tradeState === 'REFUND') && f.transaction_id) {
     const result = await settlePaid(em, { outTradeNo: order.outTradeNo, transactionId: f.transaction_id, totalFee: f.total_fee ?? '', timeEnd: f.time_end });
     if (result.verdict === 'PAID') services.metrics.orderTransitions.inc({ to: 'PAID', via: 'refresh' });
     else if (result.verdict !== 'DUPLICATE') {

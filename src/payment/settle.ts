@@ -21,7 +21,8 @@ export type SettleVerdict = 'PAID' | 'DUPLICATE' | 'UNKNOWN_ORDER' | 'AMOUNT_MIS
 export async function settlePaid(em: EntityManager, evidence: PaidEvidence): Promise<{ verdict: SettleVerdict; order?: Order }> {
   const order = await em.findOne(Order, { outTradeNo: evidence.outTradeNo }, { disableIdentityMap: true });
   if (!order) return { verdict: 'UNKNOWN_ORDER' };
-  if (!/^\d{1,12}$/.test(evidence.totalFee) || Number(evidence.totalFee) !== order.amount) return { verdict: 'AMOUNT_MISMATCH', order };
+  // The exact decimal string of the amount: "010" is not 10, whatever Number() thinks.
+  if (evidence.totalFee !== String(order.amount)) return { verdict: 'AMOUNT_MISMATCH', order };
 
   let affected: number;
   try {

@@ -28,7 +28,13 @@ export function parsePayXml(text: string): Record<string, string> {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new PayXmlError('DOCTYPE', 'DOCTYPE and ENTITY declarations are refused');
   const valid = XMLValidator.validate(text);
   if (valid !== true) throw new PayXmlError('MALFORMED', `malformed XML: ${valid.err.msg}`);
-  const doc = parser.parse(text) as Record<string, unknown>;
+  let doc: Record<string, unknown>;
+  try {
+    doc = parser.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    // The parser throws plain Errors for some names (e.g. a <constructor> tag); every refusal is ours to classify.
+    throw new PayXmlError('MALFORMED', `malformed XML: ${(err as Error).message}`);
+  }
   const root = doc.xml;
   if (root === '' || root === undefined) {
     if (root === '') return {};

@@ -43,10 +43,12 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 /** Strict base64: a `+` mangled into a space by URL-encoding is caught here instead of decrypting garbage. */
 export function decodeBase64Strict(value: string, field: string): Buffer {
-  if (!value || !BASE64.test(value)) {
+  const bytes = value && BASE64.test(value) ? Buffer.from(value, 'base64') : undefined;
+  // Non-zero spare bits (e.g. "AB==") decode, but are not what any encoder produced.
+  if (!bytes || bytes.toString('base64') !== value) {
     throw new AppError('BAD_USER_INPUT', `${field} is not valid base64.`, { field });
   }
-  return Buffer.from(value, 'base64');
+  return bytes;
 }
 
 const decryptFailed = (reason: string) => new AppError('WECHAT_DECRYPT_FAILED', undefined, {}, { cause: reason });

@@ -56,4 +56,16 @@ describeServices('when Redis becomes unreachable', () => {
     expect(after.data?.me.openid).toBe(a.openid);
     await t.login();
   });
+
+  it('when Redis is still unreachable at shutdown, then close() finishes anyway', async () => {
+    const cutProxy = new TcpProxy({ host: '127.0.0.1', port: 9 });
+    const port = await cutProxy.start();
+    await cutProxy.cut();
+    const s = await startServer({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, CACHE_TIMEOUT_MS: '300' } });
+    await s.gql(ME, {}, 'A'.repeat(43));
+    await s.gql(ME, {}, 'B'.repeat(43));
+    await fetch(`${s.url}/readyz`);
+    await s.close();
+    await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
+  });
 });

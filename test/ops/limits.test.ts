@@ -98,6 +98,12 @@ describe('login rate limits', () => {
     expect((await loginFrom(randomIp())).errors).toBeUndefined();
   });
 
+  it('when a client writes its own X-Forwarded-For entries, then only the hop our proxy added counts', async () => {
+    const proxySaw = randomIp();
+    for (let i = 0; i < 3; i++) expect((await loginFrom(`${randomIp()}, ${proxySaw}`)).errors).toBeUndefined();
+    expect(codeOf(await loginFrom(`6.6.6.6, ${proxySaw}`))).toBe('RATE_LIMITED');
+  });
+
   it('when one openid logs in more than LOGIN_RATE_PER_OPENID times, then RATE_LIMITED even from different IPs', async () => {
     const openid = `oRate${randomBytes(6).toString('hex')}`;
     expect((await loginFrom(randomIp(), openid)).errors).toBeUndefined();

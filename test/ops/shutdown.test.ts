@@ -41,6 +41,8 @@ describe('graceful shutdown', () => {
         PORT: '0',
         HOST: '127.0.0.1',
         DATABASE_URL: db.url,
+        // Suites share Redis and all log in from 127.0.0.1; the default per-IP login limit is not under test here.
+        LOGIN_RATE_PER_IP: '1000000',
         ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -63,7 +65,9 @@ describe('graceful shutdown', () => {
       child.kill('SIGTERM');
       const res = await inFlight;
       expect(res.status).toBe(200);
-      expect(((await res.json()) as { data: { login: { token: string } } }).data.login.token).toBeDefined();
+      const body = (await res.json()) as { data: { login: { token: string } } | null; errors?: unknown };
+      expect(body.errors).toBeUndefined();
+      expect(body.data?.login.token).toBeDefined();
       expect(await exited).toBe(0);
       expect(output).toContain('shutting down');
     } finally {

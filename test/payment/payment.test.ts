@@ -14,7 +14,9 @@ import {
   signedNotify,
   CREATE_PAYMENT,
 } from '../support/pay';
-import type { SignType } from '../../src/wechat/pay-sign';
+import { paySign, type SignType } from '../../src/wechat/pay-sign';
+import { buildPayXml, parsePayXml } from '../../src/wechat/pay-xml';
+import { startStandaloneSimulator } from '../support/standalone-simulator';
 
 type OrderView = { id: string; outTradeNo: string; amount: number; status: string; transactionId: string | null; paidAt: string | null };
 
@@ -215,7 +217,8 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
       const kept = (await notificationsFor(t, null)).filter((n) => n.raw_body.includes(marker));
       expect(kept.map((n) => n.verdict)).toEqual([verdict]);
       if (verdict === 'BODY_TOO_LARGE') {
-        expect(kept[0].raw_body.length).toBeLessThanOrEqual(64 * 1024);
+        // Unverified bodies keep only their first 4 KB; the size as received is recorded.
+        expect(kept[0].raw_body.length).toBe(4 * 1024);
         expect(kept[0].body_bytes).toBeGreaterThan(64 * 1024);
       }
     });
@@ -226,6 +229,71 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
       expect(returnCodeOf(res.text)).toBe('SUCCESS');
       expect((await orderRow(t, outTradeNo))!.status).toBe('PAID');
     });
+  });
+
+  it('when a notify comes without sign_type from an HMAC merchant, or without a Content-Type, then it is still verified and applied', async () => {
+    const a = await t.login();
+    const created = await createPayment(t, a.token, 6);
+    let body = signedNotify(t, { out_trade_no: created.order.outTradeNo, total_fee: '6' }, signType);
+    if (signType === 'HMAC-SHA256') {
+      // Re-sign without the sign_type field, as some HMAC merchants receive it.
+      const { key } = t.server.services.config.pay!;
+      const fields = parsePayXml(body);
+      delete fields.sign_type;
+      delete fields.sign;
+      body = buildPayXml({ ...fields, sign: paySign(fields, key, 'HMAC-SHA256') });
+    }
+    const res = await fetch(`${t.url}/notify`, { method: 'POST', body: new TextEncoder().encode(body) });
+    expect(returnCodeOf(await res.text())).toBe('SUCCESS');
+    expect((await orderRow(t, created.order.outTradeNo))!.status).toBe('PAID');
+  });
+
+  it('when total_fee is the amount with a leading zero, then it is an AMOUNT_MISMATCH even though it is signed', async () => {
+    const a = await t.login();
+    const created = await createPayment(t, a.token, 10);
+    const res = await postNotify(t, signedNotify(t, { out_trade_no: created.order.outTradeNo, total_fee: '010' }, signType));
+    expect(returnCodeOf(res.text)).toBe('FAIL');
+    expect((await orderRow(t, created.order.outTradeNo))!.status).toBe('PENDING');
+  });
+
+  it('when a notify carries a tag the XML parser chokes on, then it is MALFORMED with 400, not a 500', async () => {
+    const res = await postNotify(t, '<xml><constructor>PROBE-constructor</constructor></xml>');
+    expect(res.status).toBe(400);
+    const kept = (await notificationsFor(t, null)).filter((n) => n.raw_body.includes('PROBE-constructor'));
+    expect(kept.map((n) => n.verdict)).toEqual(['MALFORMED']);
+  });
+
+  it('when money arrives for an order we had CLOSED, then it is answered SUCCESS, the order stays CLOSED, and an error is logged', async () => {
+    const a = await t.login();
+    await armPayFault(t, a.openid, { errCode: 'SYSTEMERROR' });
+    await t.gql(CREATE_PAYMENT, { money: 12 }, a.token);
+    const [closed] = (await t.gql<{ orders: { outTradeNo: string; status: string }[] }>(ORDERS, {}, a.token)).data!.orders;
+    expect(closed.status).toBe('CLOSED');
+    const res = await postNotify(t, signedNotify(t, { out_trade_no: closed.outTradeNo, total_fee: '12' }, signType));
+    expect(returnCodeOf(res.text)).toBe('SUCCESS');
+    expect((await orderRow(t, closed.outTradeNo))!.status).toBe('CLOSED');
+    expect((await notificationsFor(t, closed.outTradeNo)).map((n) => n.verdict)).toEqual(['ORDER_CLOSED']);
+    expect(t.logs.some((l) => l.includes('refund needed') && l.includes(closed.outTradeNo))).toBe(true);
+  });
+
+  it('when a notify names a transaction already recorded on another order, then it is a CONFLICT and nothing changes', async () => {
+    const a = await t.login();
+    const first = await createPayment(t, a.token, 13);
+    const second = await createPayment(t, a.token, 14);
+    const txn = `4200${Date.now()}`.padEnd(28, '7');
+    expect(returnCodeOf((await postNotify(t, signedNotify(t, { out_trade_no: first.order.outTradeNo, total_fee: '13', transaction_id: txn }, signType))).text)).toBe('SUCCESS');
+    const before = await orderRow(t, second.order.outTradeNo);
+    const res = await postNotify(t, signedNotify(t, { out_trade_no: second.order.outTradeNo, total_fee: '14', transaction_id: txn }, signType));
+    expect(returnCodeOf(res.text)).toBe('FAIL');
+    expect(await orderRow(t, second.order.outTradeNo)).toEqual(before);
+    expect((await notificationsFor(t, second.order.outTradeNo)).map((n) => n.verdict)).toEqual(['CONFLICT']);
+  });
+
+  it('when WeChat reports a PENDING order CLOSED, then refresh closes it here too', async () => {
+    const a = await t.login();
+    const created = await createPayment(t, a.token, 15);
+    await t.server.services.wechatPay!.closeOrder(created.order.outTradeNo);
+    expect((await order(a.token, created.order.outTradeNo, true))!.status).toBe('CLOSED');
   });
 
   it('when a processed notify is delivered again, then it is answered SUCCESS and nothing changes', async () => {
@@ -243,6 +311,26 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
 
   it('when the suite is done, then no response body or log line carried a session_key or the pay key', () => {
     expect(secrets.leaks(t)).toEqual([]);
+  });
+});
+
+describe('a server without a merchant', () => {
+  it('when WeChat Pay is not configured, then createPayment is PAYMENTS_DISABLED and /notify answers FAIL, keeping the body', async () => {
+    const sim = await startStandaloneSimulator();
+    const { WECHAT_APPID, WECHAT_SECRET, WECHAT_API_BASE } = sim.env();
+    const t = await startServer({ env: { WECHAT_APPID, WECHAT_SECRET, WECHAT_API_BASE } });
+    try {
+      const { code } = await sim.loginCode();
+      const login = await t.gql<{ login: { token: string } }>(`mutation($c: String!) { login(code: $c) { token } }`, { c: code });
+      expect(codeOf(await t.gql(CREATE_PAYMENT, { money: 1 }, login.data!.login.token))).toBe('PAYMENTS_DISABLED');
+      const res = await postNotify(t, '<xml><out_trade_no>NoMerchant</out_trade_no></xml>');
+      expect(res.status).toBe(503);
+      expect(returnCodeOf(res.text)).toBe('FAIL');
+      expect((await notificationsFor(t, null)).some((n) => n.raw_body.includes('NoMerchant'))).toBe(true);
+    } finally {
+      await t.close();
+      await sim.close();
+    }
   });
 });
 
