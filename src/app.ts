@@ -176,7 +176,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     services,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
-      if (config.simulator) logger.info({ base: simulatorBase() }, 'WeChat simulator mounted in-process; WeChat API calls go to it');
+      if (config.simulator) {
+        // Its /dev endpoints mint logins for any openid and pay any order: fine on a laptop, fatal if exposed.
+        logger.warn(
+          { base: simulatorBase() },
+          'WeChat simulator mounted in-process (no WECHAT_APPID): WeChat calls go to it, and anyone who can reach this port can log in as any user and pay any order. Never expose it.',
+        );
+      }
       return url();
     },
     url,
