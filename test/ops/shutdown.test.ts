@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { LOGIN, startServer } from '../support/server';
 import { freshDatabase, target } from '../support/target';
+import { spawnServer } from '../support/process-server';
 import { SIMULATOR_PREFIX } from '../../src/app';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -35,32 +34,11 @@ describe('graceful shutdown', () => {
 
   it('when the built server gets SIGTERM mid-request, then the request completes and the process exits 0', async () => {
     const db = await freshDatabase();
-    const child = spawn(process.execPath, [join(__dirname, '../../dist/main.js')], {
-      env: {
-        PATH: process.env.PATH,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATABASE_URL: db.url,
-        // Suites share Redis and all log in from 127.0.0.1; the default per-IP login limit is not under test here.
-        LOGIN_RATE_PER_IP: '1000000',
-        ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl } : {}),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const child = await spawnServer({ DATABASE_URL: db.url, ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl } : {}) });
     try {
-      let base: string | undefined;
-      for (let i = 0; i < 100 && !base; i++) {
-        base = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-        if (!base) await sleep(100);
-      }
-      expect(base).toBeDefined();
-      const mint = await fetch(`${base}${SIMULATOR_PREFIX}/dev/login-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fault: { delayMs: 800 } }) });
+      const mint = await fetch(`${child.url}${SIMULATOR_PREFIX}/dev/login-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fault: { delayMs: 800 } }) });
       const { code } = (await mint.json()) as { code: string };
-      const inFlight = fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: LOGIN, variables: { code } }) });
+      const inFlight = fetch(`${child.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: LOGIN, variables: { code } }) });
       await sleep(200);
       child.kill('SIGTERM');
       const res = await inFlight;
@@ -68,10 +46,10 @@ describe('graceful shutdown', () => {
       const body = (await res.json()) as { data: { login: { token: string } } | null; errors?: unknown };
       expect(body.errors).toBeUndefined();
       expect(body.data?.login.token).toBeDefined();
-      expect(await exited).toBe(0);
-      expect(output).toContain('shutting down');
+      expect(await child.exited).toBe(0);
+      expect(child.output()).toContain('shutting down');
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      child.kill('SIGKILL');
       await db.drop();
     }
   });

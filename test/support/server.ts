@@ -120,8 +120,13 @@ export const codeOf = (r: GqlResult) => r.errors?.[0]?.extensions?.code;
  * appends its suite's path to TEST_SERVICES_LOG, which .ci/run checks against the list of suites.
  */
 function recordServicesRun(server: App) {
+  if (server.services.config.database.kind === 'mysql' && server.cache.kind === 'redis') markServicesSuite();
+}
+
+/** For suites that run servers as separate processes on MariaDB + Redis (they have no App to inspect). */
+export function markServicesSuite() {
   const log = process.env.TEST_SERVICES_LOG;
-  if (!log || server.services.config.database.kind !== 'mysql' || server.cache.kind !== 'redis') return;
+  if (!log) return;
   const suite = relative(process.cwd(), expect.getState().testPath ?? 'unknown');
   appendFileSync(log, `${suite}\n`);
 }
