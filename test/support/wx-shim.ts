@@ -1,0 +1,245 @@
+import { SIMULATOR_PREFIX } from '../../src/app';
+import type { TestServer } from './server';
+
+/**
+ * A phone running the mini-program, as far as its code can tell: the `wx` APIs it uses, answered the way WeChat
+ * answers them (success/fail callbacks, errMsg strings, '' for a missing storage key), backed by the simulator's
+ * developer endpoints and real HTTP to the server. No module of ours is replaced.
+ */
+
+export interface DeviceOptions {
+  /** A returning WeChat user; by default a new one, whose openid is fixed by the first wx.login. */
+  openid?: string;
+  /** What wx.checkSession answers until the next wx.login (WeChat's session_key still valid). Default true. */
+  sessionValid?: boolean;
+  /** The profile wx.getUserProfile seals; by default WeChat's anonymous one. */
+  profile?: Record<string, unknown>;
+  /** Make wx.getUserProfile fail outside a tap, as WeChat does ("can only be invoked by user TAP gesture"). */
+  requireTap?: boolean;
+}
+
+/** How the next wx.requestPayment goes. */
+export interface PaymentBehaviour {
+  /** The user closes the pay sheet. */
+  cancel?: boolean;
+  /** false: WeChat takes the money but its notify never reaches the server. */
+  deliver?: boolean;
+  /** The sheet says ok without any payment at WeChat (a success callback is not proof). */
+  fakeSuccess?: boolean;
+}
+
+export interface UiCall {
+  api: 'showToast' | 'showLoading' | 'hideLoading' | 'showModal' | 'navigateTo' | 'redirectTo';
+  options: Record<string, unknown>;
+}
+
+export interface RecordedRequest {
+  url: string;
+  body: { query?: string; variables?: Record<string, unknown> } | undefined;
+  authorization?: string;
+  status?: number;
+  /** extensions.code of each GraphQL error in the answer. */
+  errorCodes: string[];
+}
+
+type Callbacks<S> = { success?: (res: S) => void; fail?: (err: { errMsg: string }) => void; complete?: (res: unknown) => void };
+
+export class WxDevice {
+  openid?: string;
+  sessionValid: boolean;
+  profile?: Record<string, unknown>;
+  requireTap: boolean;
+  /** Set by PageHandle.tap during the synchronous part of a tap handler. */
+  inTap = false;
+  /** Storage holds JSON, as WeChat serialises what it stores. */
+  readonly storage = new Map<string, string>();
+  readonly ui: UiCall[] = [];
+  readonly requests: RecordedRequest[] = [];
+  readonly calls = { login: 0, checkSession: 0, getUserProfile: 0, requestPayment: 0 };
+  nextPayment: PaymentBehaviour = {};
+  readonly wx: WechatMiniprogram.Wx;
+
+  constructor(
+    private readonly server: TestServer,
+    options: DeviceOptions = {},
+  ) {
+    this.openid = options.openid;
+    this.sessionValid = options.sessionValid ?? true;
+    this.profile = options.profile;
+    this.requireTap = options.requireTap ?? false;
+    this.wx = this.buildWx();
+  }
+
+  /** GraphQL requests whose query is this operation (e.g. 'mutation Login'). */
+  requestsOf(operation: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.body?.query?.includes(operation));
+  }
+
+  setStorage(key: string, value: unknown) {
+    this.storage.set(key, JSON.stringify(value));
+  }
+
+  getStorage(key: string): unknown {
+    const raw = this.storage.get(key);
+    return raw === undefined ? '' : JSON.parse(raw);
+  }
+
+  private async simPost<T>(path: string, body: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.server.url}${SIMULATOR_PREFIX}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  /** Runs `work` and answers through the callbacks later, as WeChat does: never synchronously. */
+  private answer<S>(api: string, options: Callbacks<S>, work: () => Promise<S>) {
+    void (async () => {
+      let outcome: { ok: true; res: S } | { ok: false; err: { errMsg: string } };
+      try {
+        outcome = { ok: true, res: await work() };
+      } catch (err) {
+        const errMsg = err instanceof WxFail ? err.errMsg : `${api}:fail ${(err as Error).message}`;
+        outcome = { ok: false, err: { errMsg } };
+      }
+      if (outcome.ok) options.success?.(outcome.res);
+      else options.fail?.(outcome.err);
+      options.complete?.(outcome.ok ? outcome.res : outcome.err);
+    })();
+  }
+
+  private buildWx(): WechatMiniprogram.Wx {
+    const device = this;
+    const wx = {
+      login(options: Callbacks<{ code: string; errMsg: string }>) {
+        device.calls.login++;
+        device.answer('login', options, async () => {
+          const { status, body } = await device.simPost<{ code: string; openid: string }>('/dev/login-code', device.openid ? { openid: device.openid } : {});
+          if (status !== 200) throw new WxFail(`login:fail ${status}`);
+          device.openid = body.openid;
+          // A new login gives WeChat a new session: checkSession is fine again.
+          device.sessionValid = true;
+          return { code: body.code, errMsg: 'login:ok' };
+        });
+      },
+
+      checkSession(options: Callbacks<{ errMsg: string }>) {
+        device.calls.checkSession++;
+        device.answer('checkSession', options, async () => {
+          if (!device.sessionValid) throw new WxFail('checkSession:fail session time out, need relogin');
+          return { errMsg: 'checkSession:ok' };
+        });
+      },
+
+      request(options: Callbacks<{ data: unknown; statusCode: number; header: Record<string, string>; cookies: string[]; errMsg: string }> & {
+        url: string;
+        method?: string;
+        data?: unknown;
+        header?: Record<string, string>;
+        dataType?: string;
+      }) {
+        const header = Object.fromEntries(Object.entries(options.header ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+        const body = options.data === undefined || typeof options.data === 'string' ? options.data : JSON.stringify(options.data);
+        const record: RecordedRequest = {
+          url: options.url,
+          body: typeof options.data === 'object' ? (options.data as RecordedRequest['body']) : undefined,
+          authorization: header.authorization,
+          errorCodes: [],
+        };
+        device.requests.push(record);
+        device.answer('request', options, async () => {
+          const res = await fetch(options.url, { method: options.method ?? 'GET', headers: header, body: body as string | undefined });
+          const text = await res.text();
+          let data: unknown = text;
+          if ((options.dataType ?? 'json') === 'json') {
+            try {
+              data = JSON.parse(text);
+            } catch {
+              // WeChat hands over the raw text when it is not JSON.
+            }
+          }
+          record.status = res.status;
+          const errors = (data as { errors?: { extensions?: { code?: string } }[] } | null)?.errors;
+          if (Array.isArray(errors)) record.errorCodes = errors.map((e) => e.extensions?.code ?? '');
+          return { data, statusCode: res.status, header: Object.fromEntries(res.headers), cookies: [], errMsg: 'request:ok' };
+        });
+        return { abort() {} };
+      },
+
+      getUserProfile(options: Callbacks<Record<string, unknown>> & { desc: string }) {
+        device.calls.getUserProfile++;
+        // WeChat checks the gesture when the call is made, not when it answers.
+        const tapped = device.inTap;
+        device.answer('getUserProfile', options, async () => {
+          if (!options.desc) throw new WxFail('getUserProfile:fail desc is required');
+          if (device.requireTap && !tapped) throw new WxFail('getUserProfile:fail can only be invoked by user TAP gesture.');
+          if (!device.openid) throw new WxFail('getUserProfile:fail no login');
+          const { status, body } = await device.simPost<{ encryptedData: string; iv: string }>('/dev/user-data', {
+            openid: device.openid,
+            ...(device.profile ? { profile: device.profile } : {}),
+          });
+          if (status !== 200) throw new WxFail(`getUserProfile:fail ${status}`);
+          return { ...body, userInfo: device.profile ?? { nickName: '微信用户' }, rawData: '', signature: '', cloudID: '', errMsg: 'getUserProfile:ok' };
+        });
+      },
+
+      requestPayment(options: Callbacks<{ errMsg: string }> & Record<string, unknown>) {
+        device.calls.requestPayment++;
+        const behaviour = device.nextPayment;
+        device.nextPayment = {};
+        device.answer('requestPayment', options, async () => {
+          if (behaviour.fakeSuccess) return { errMsg: 'requestPayment:ok' };
+          const { timeStamp, nonceStr, package: pkg, signType, paySign } = options;
+          const { body } = await device.simPost<{ errMsg: string }>('/dev/request-payment', {
+            appId: device.server.server.services.config.wechat.appid,
+            timeStamp,
+            nonceStr,
+            package: pkg,
+            signType,
+            paySign,
+            ...(behaviour.cancel ? { cancel: true } : {}),
+            ...(behaviour.deliver === false ? { deliver: false } : {}),
+          });
+          if (body.errMsg !== 'requestPayment:ok') throw new WxFail(body.errMsg);
+          return { errMsg: body.errMsg };
+        });
+      },
+
+      getStorageSync(key: string) {
+        return device.getStorage(key);
+      },
+      setStorageSync(key: string, value: unknown) {
+        device.setStorage(key, value);
+      },
+      removeStorageSync(key: string) {
+        device.storage.delete(key);
+      },
+
+      showToast: (options: Record<string, unknown>) => device.recordUi('showToast', options),
+      showLoading: (options: Record<string, unknown>) => device.recordUi('showLoading', options),
+      hideLoading: (options: Record<string, unknown> = {}) => device.recordUi('hideLoading', options),
+      navigateTo: (options: Record<string, unknown>) => device.recordUi('navigateTo', options),
+      redirectTo: (options: Record<string, unknown>) => device.recordUi('redirectTo', options),
+      showModal(options: Callbacks<{ confirm: boolean; cancel: boolean; errMsg: string }> & Record<string, unknown>) {
+        device.recordUi('showModal', options);
+        device.answer('showModal', options, async () => ({ confirm: true, cancel: false, errMsg: 'showModal:ok' }));
+      },
+    };
+    return wx as unknown as WechatMiniprogram.Wx;
+  }
+
+  private recordUi(api: UiCall['api'], options: Record<string, unknown>) {
+    const plain = Object.fromEntries(Object.entries(options).filter(([, v]) => typeof v !== 'function'));
+    this.ui.push({ api, options: plain });
+    const success = options.success as ((res: { errMsg: string }) => void) | undefined;
+    if (success) setTimeout(() => success({ errMsg: `${api}:ok` }), 0);
+  }
+}
+
+/** A fail callback with WeChat's errMsg. */
+class WxFail extends Error {
+  constructor(readonly errMsg: string) {
+    super(errMsg);
+  }
+}
