@@ -12,11 +12,12 @@ async function main() {
     if (stopping) return;
     stopping = true;
     server.app.log.info({ signal }, 'shutting down');
+    const exit = (code: number) => server.services.logger.flush(() => process.exit(code));
     server.close().then(
-      () => process.exit(0),
+      () => exit(0),
       (err) => {
         server.app.log.error({ err }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       },
     );
   };

@@ -21,6 +21,9 @@ export function ormOptions(target: DatabaseTarget): Partial<Options> {
     discovery: { checkDuplicateTableNames: true },
     // Entities are loaded per request through a forked EntityManager; the global one must never be used.
     allowGlobalContext: false,
+    // Every flush here writes one row (an order, a profile, a notify record), so BEGIN/COMMIT around it would only
+    // add two round trips; the money transition itself is a single conditional UPDATE (payment/settle.ts).
+    implicitTransactions: false,
     debug: false,
   } satisfies Partial<Options>;
 

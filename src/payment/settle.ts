@@ -24,20 +24,25 @@ export async function settlePaid(em: EntityManager, evidence: PaidEvidence): Pro
   // The exact decimal string of the amount: "010" is not 10, whatever Number() thinks.
   if (evidence.totalFee !== String(order.amount)) return { verdict: 'AMOUNT_MISMATCH', order };
 
+  const paidAt = parseTimeEnd(evidence.timeEnd);
   let affected: number;
   try {
     affected = await em.nativeUpdate(
       Order,
       { id: order.id, status: OrderStatus.PENDING },
-      { status: OrderStatus.PAID, transactionId: evidence.transactionId, paidAt: parseTimeEnd(evidence.timeEnd), updatedAt: new Date() },
+      { status: OrderStatus.PAID, transactionId: evidence.transactionId, paidAt, updatedAt: new Date() },
     );
   } catch (err) {
     // Another order already carries this transaction_id: never mark a second order paid with it.
     if (err instanceof UniqueConstraintViolationException) return { verdict: 'CONFLICT', order };
     throw err;
   }
+  if (affected === 1) {
+    // We made the transition, so the row is exactly what we wrote: no need to read it back.
+    Object.assign(order, { status: OrderStatus.PAID, transactionId: evidence.transactionId, paidAt });
+    return { verdict: 'PAID', order };
+  }
   const current = (await em.findOne(Order, { id: order.id }, { disableIdentityMap: true }))!;
-  if (affected === 1) return { verdict: 'PAID', order: current };
   if (current.status === OrderStatus.PAID) {
     return { verdict: current.transactionId === evidence.transactionId ? 'DUPLICATE' : 'CONFLICT', order: current };
   }
