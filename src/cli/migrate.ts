@@ -19,7 +19,7 @@ async function main() {
     return;
   }
   if (command === 'create') {
-    const options = ormOptions(config.database);
+    const options = await ormOptions(config.database);
     const folder = config.database.kind === 'mysql' ? 'mysql' : 'sqlite';
     const orm = await MikroORM.init({
       ...options,

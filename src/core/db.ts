@@ -1,8 +1,6 @@
 import { MikroORM, type Options } from '@mikro-orm/core';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { Migrator } from '@mikro-orm/migrations';
-import { MariaDbDriver } from '@mikro-orm/mariadb';
-import { LibSqlDriver } from '@mikro-orm/libsql';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DatabaseTarget } from './config';
@@ -11,8 +9,11 @@ import { migrationsFor } from '../migrations';
 
 export type Orm = MikroORM;
 
-/** ORM options for a target. The driver follows the URL's scheme; clientUrl alone does not pick it. */
-export function ormOptions(target: DatabaseTarget): Partial<Options> {
+/**
+ * ORM options for a target. The driver follows the URL's scheme; clientUrl alone does not pick it. Only that driver
+ * is loaded: the other one (libsql's native library, or the MySQL client) would just sit in memory.
+ */
+export async function ormOptions(target: DatabaseTarget): Promise<Partial<Options>> {
   const common = {
     entities,
     metadataProvider: ReflectMetadataProvider,
@@ -30,7 +31,7 @@ export function ormOptions(target: DatabaseTarget): Partial<Options> {
   if (target.kind === 'mysql') {
     return {
       ...common,
-      driver: MariaDbDriver,
+      driver: (await import('@mikro-orm/mariadb')).MariaDbDriver,
       clientUrl: target.url,
       // Tables, columns and the connection all utf8mb4, so 4-byte emoji survive byte for byte.
       charset: 'utf8mb4',
@@ -39,7 +40,7 @@ export function ormOptions(target: DatabaseTarget): Partial<Options> {
       pool: { min: 0, max: 10 },
     };
   }
-  return { ...common, driver: LibSqlDriver, dbName: libsqlPath(target.url) };
+  return { ...common, driver: (await import('@mikro-orm/libsql')).LibSqlDriver, dbName: libsqlPath(target.url) };
 }
 
 function libsqlPath(url: string): string {
@@ -51,7 +52,7 @@ function libsqlPath(url: string): string {
 
 /** Connects eagerly so a bad DATABASE_URL fails at start, not on the first request. */
 export async function openDatabase(target: DatabaseTarget, migrate: boolean): Promise<Orm> {
-  const orm = await MikroORM.init(ormOptions(target));
+  const orm = await MikroORM.init(await ormOptions(target));
   await orm.connect();
   if (migrate) await orm.migrator.up();
   return orm;

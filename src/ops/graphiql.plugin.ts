@@ -1,5 +1,4 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 
 /**
  * GraphiQL as Apollo's landing page (GET /graphql from a browser), rendered from the local npm package: one
@@ -12,6 +11,8 @@ export function graphiqlPlugin(): ApolloServerPlugin {
     async serverWillStart() {
       return {
         async renderLandingPage() {
+          // Loaded on first use: the package is one 9 MB string that a server nobody browses need not hold.
+          const { renderGraphiQL } = await import('@graphql-yoga/render-graphiql');
           html ??= renderGraphiQL({
             endpoint: '/graphql',
             title: 'wxmp-graphql',
