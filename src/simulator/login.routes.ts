@@ -8,6 +8,9 @@ export interface SimulatorLoginOptions {
   state: SimulatorState;
 }
 
+/** The most codes one /dev/login-codes call mints (about 70 bytes of JSON each). */
+export const MAX_BULK_CODES = 10_000;
+
 const ERRMSG: Record<number, string> = {
   [-1]: 'system error',
   40013: 'invalid appid',
@@ -68,6 +71,16 @@ export function registerLoginRoutes(app: FastifyInstance, opts: SimulatorLoginOp
   app.post<{ Body: { openid?: string; unionid?: string; fault?: LoginFault } | undefined }>('/dev/login-code', async (req) => {
     const body = req.body ?? {};
     return state.mintCode(body.openid || undefined, body.unionid || undefined, body.fault);
+  });
+
+  /** Developer endpoint for load tests: many wx.login codes in one call, each for a new user, or all for `openid`. */
+  app.post<{ Body: { count?: unknown; openid?: unknown } | undefined }>('/dev/login-codes', async (req, reply) => {
+    const { count, openid } = req.body ?? {};
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_BULK_CODES) {
+      return reply.code(400).send({ error: `count must be an integer from 1 to ${MAX_BULK_CODES}` });
+    }
+    if (openid !== undefined && (typeof openid !== 'string' || !openid)) return reply.code(400).send({ error: 'openid must be a non-empty string' });
+    return { codes: state.mintCodes(count, openid) };
   });
 
   /**

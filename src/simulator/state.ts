@@ -36,6 +36,16 @@ export class SimulatorState {
 
   mintCode(openid = newOpenid(), unionid?: string, fault?: LoginFault): { code: string; openid: string } {
     this.sweep();
+    return this.mint(openid, unionid, fault);
+  }
+
+  /** `count` codes in one go (one sweep, not one per code): each for a new user, or all for `openid`. */
+  mintCodes(count: number, openid?: string): { code: string; openid: string }[] {
+    this.sweep();
+    return Array.from({ length: count }, () => this.mint(openid ?? newOpenid()));
+  }
+
+  private mint(openid: string, unionid?: string, fault?: LoginFault): { code: string; openid: string } {
     const user = this.users.get(openid) ?? { openid };
     if (unionid) user.unionid = unionid;
     this.users.set(openid, user);
