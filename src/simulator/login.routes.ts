@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { encryptUserData } from '../wechat/user-data';
+import { sleepUnlessGone } from './sleep';
 import { type LoginFault, rid, type SimulatorState } from './state';
 
 export interface SimulatorLoginOptions {
@@ -30,17 +31,6 @@ function wechatError(reply: FastifyReply, errcode: number) {
   return wechatJson(reply, { errcode, errmsg: `${ERRMSG[errcode] ?? 'error'}, rid: ${rid()}` });
 }
 
-function sleep(ms: number, req: FastifyRequest): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    // A client that gave up should not keep the simulator (and its server's close) waiting.
-    req.raw.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
 export function registerLoginRoutes(app: FastifyInstance, opts: SimulatorLoginOptions) {
   const { state } = opts;
 
@@ -52,8 +42,8 @@ export function registerLoginRoutes(app: FastifyInstance, opts: SimulatorLoginOp
     if (grantType !== 'authorization_code' || !code) return wechatError(reply, 40029);
 
     const fault = state.faultOf(code);
-    if (fault?.delayMs) await sleep(fault.delayMs, req);
-    if (req.raw.destroyed) return reply;
+    if (fault?.delayMs) await sleepUnlessGone(fault.delayMs, reply);
+    if (reply.raw.destroyed || req.raw.destroyed) return reply;
     if (fault?.httpStatus) return reply.code(fault.httpStatus).type('text/html').send('<html><body>Bad Gateway</body></html>');
     if (fault?.garbage) return reply.type('text/html').send('<html>upstream garbage, not JSON');
     if (fault?.errcode !== undefined) return wechatError(reply, fault.errcode);

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { paySign, SIGN_TYPES, type SignType, verifyPaySign } from '../wechat/pay-sign';
 import { buildPayXml, parsePayXml } from '../wechat/pay-xml';
 import type { DeliveryResult, NotifyDelivery } from './notify-delivery';
+import { sleepUnlessGone } from './sleep';
 import { newNonce, type PayFault, type PayState, type SimOrder } from './pay-state';
 
 export interface SimulatorPayOptions {
@@ -336,20 +337,6 @@ function signTypeOf(fields: Record<string, string>): SignType {
 
 function sendXml(reply: FastifyReply, xml: string) {
   return reply.type('text/xml').send(xml);
-}
-
-/**
- * Waits, but not for a caller that hung up. It watches the response, not the request: a POST request's own
- * 'close' fires as soon as its body has been read.
- */
-function sleepUnlessGone(ms: number, reply: FastifyReply): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    reply.raw.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
