@@ -28,6 +28,8 @@ interface Measure {
 
 /** A list field costs its page size (`first`) times its selection; everything else costs 1 plus its selection. */
 const DEFAULT_LIST_SIZE = 20;
+/** When `first` is a variable its value is unknown here, so the largest page the server serves is assumed. */
+const MAX_LIST_SIZE = 100;
 
 /**
  * Refuses operations deeper, more aliased or costlier than the limits, before anything executes. Introspection
@@ -39,6 +41,7 @@ export function queryLimitsRule(limits: QueryLimits): ValidationRule {
     for (const def of context.getDocument().definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
 
     const schema = context.getSchema();
+    const measured = new Map<string, Measure>();
     const fieldOf = (parent: GraphQLNamedType | undefined, name: string) =>
       parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[name] : undefined;
 
@@ -55,7 +58,13 @@ export function queryLimitsRule(limits: QueryLimits): ValidationRule {
           if (sel.selectionSet) inner = measure(sel.selectionSet, field ? getNamedType(field.type) : undefined, seen);
           const first = sel.arguments?.find((a) => a.name.value === 'first');
           const isList = field ? isListType(getNullableType(field.type)) : false;
-          const size = !isList ? 1 : first?.value.kind === Kind.INT ? Math.max(1, Number(first.value.value)) : DEFAULT_LIST_SIZE;
+          const size = !isList
+            ? 1
+            : first?.value.kind === Kind.INT
+              ? Math.max(1, Number(first.value.value))
+              : first?.value.kind === Kind.VARIABLE
+                ? MAX_LIST_SIZE
+                : DEFAULT_LIST_SIZE;
           depth = Math.max(depth, 1 + inner.depth);
           aliases += inner.aliases;
           cost += sel.selectionSet ? 1 + size * inner.cost : 1;
@@ -68,7 +77,14 @@ export function queryLimitsRule(limits: QueryLimits): ValidationRule {
           const fragment = fragments.get(name);
           // A fragment cycle is reported by graphql's own NoFragmentCycles rule; here it just stops the walk.
           if (!fragment || seen.has(name)) continue;
-          inner = measure(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value), new Set(seen).add(name));
+          // Each fragment is measured once: re-walking it at every spread would let a few hundred bytes of nested
+          // fragments (F0 spreads F1 twice, F1 spreads F2 twice, …) cost exponential time before any limit applies.
+          let known = measured.get(name);
+          if (!known) {
+            known = measure(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value), new Set(seen).add(name));
+            measured.set(name, known);
+          }
+          inner = known;
         }
         depth = Math.max(depth, inner.depth);
         aliases += inner.aliases;

@@ -40,7 +40,17 @@ export async function handleNotify(services: Services, em: EntityManager, raw: R
   const id = await em.insert(PaymentNotification, { rawBody: raw.text, bodyBytes: raw.bytes, receivedAt: new Date(), verdict: 'RECEIVED' });
 
   const found: NotifyFindings = {};
-  const outcome = await judge(services, em, raw, found);
+  let outcome: NotifyOutcome;
+  try {
+    outcome = await judge(services, em, raw, found);
+  } catch (err) {
+    // The route answers 500 and WeChat retries; the row says why instead of staying RECEIVED.
+    await em
+      .nativeUpdate(PaymentNotification, { id }, { ...found, verdict: 'ERROR', detail: String((err as Error).message).slice(0, 255), processedAt: new Date() })
+      .catch(() => undefined);
+    services.metrics.notifies.inc({ verdict: 'ERROR' });
+    throw err;
+  }
   const rawBody = UNVERIFIED.has(outcome.verdict) && raw.text.length > UNVERIFIED_BODY_KEEP ? raw.text.slice(0, UNVERIFIED_BODY_KEEP) : undefined;
   await em.nativeUpdate(PaymentNotification, { id }, { ...found, verdict: outcome.verdict, processedAt: new Date(), ...(rawBody !== undefined ? { rawBody } : {}) });
   services.metrics.notifies.inc({ verdict: outcome.verdict });
@@ -91,7 +101,7 @@ async function judge(services: Services, em: EntityManager, raw: RawNotify, reco
     case 'UNKNOWN_ORDER':
       return fail(200, verdict, 'unknown order');
     case 'AMOUNT_MISMATCH':
-      record.detail = `total_fee ${fields.total_fee} but order amount ${order?.amount}`;
+      record.detail = `total_fee ${fields.total_fee} but order amount ${order?.amount}`.slice(0, 255);
       return fail(200, verdict, 'amount mismatch');
     case 'ORDER_CLOSED':
       // Money arrived for an order we had closed: acknowledging stops pointless retries; the log asks a human to refund.

@@ -46,6 +46,11 @@ describe('request limits', () => {
     expect(costly.errors![0].message).toMatch(/cost 301 exceeds the limit of 120/);
   });
 
+  it('when the page size is a variable, then the largest page is assumed', async () => {
+    const res = await t.gql(`query($n: Int) { orders(first: $n) { id amount status } }`, { n: 1 });
+    expect(codeOf(res)).toBe('QUERY_TOO_COMPLEX');
+  });
+
   it('when nesting comes through fragments, then it is still measured', async () => {
     const res = await t.gql(`{ ...Q } fragment Q on Query { orders(first: 50) { ...O } } fragment O on Order { id amount status }`);
     expect(codeOf(res)).toBe('QUERY_TOO_COMPLEX');

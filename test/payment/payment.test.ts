@@ -334,6 +334,25 @@ describe('a server without a merchant', () => {
   });
 });
 
+describe('a notify the server fails to process', () => {
+  it('when the database fails mid-judgement, then the answer is a 500 FAIL (WeChat retries) and the row says ERROR, not RECEIVED', async () => {
+    const t = await startServer();
+    try {
+      const a = await t.login();
+      const created = await createPayment(t, a.token, 21);
+      const body = signedNotify(t, { out_trade_no: created.order.outTradeNo, total_fee: '21' });
+      await t.server.orm.em.fork().getConnection().execute('alter table orders rename to orders_gone');
+      const res = await postNotify(t, body);
+      expect(res.status).toBe(500);
+      expect(returnCodeOf(res.text)).toBe('FAIL');
+      const rows = await t.server.orm.em.fork().getConnection().execute('select verdict, detail from payment_notifications where out_trade_no = ?', [created.order.outTradeNo]);
+      expect(rows.map((r: { verdict: string }) => r.verdict)).toEqual(['ERROR']);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('a WeChat Pay that answers too slowly', () => {
   it('when unifiedorder outlasts the timeout, then WECHAT_UNAVAILABLE and the order is CLOSED', async () => {
     const t = await startServer({ env: { WECHAT_TIMEOUT_MS: '300' } });
