@@ -48,7 +48,7 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
     }
   });
 
-  const bounded = <T>(what: string, p: Promise<T>) =>
+  const bounded = <T>(p: Promise<T>) =>
     withTimeout(p, timeoutMs, () => new AppError('SERVICE_UNAVAILABLE', 'The session store did not answer: retry later.')).catch(
       (err: unknown) => {
         if (err instanceof AppError) throw err;
@@ -82,16 +82,16 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
 
   return {
     kind: redisUrl ? 'redis' : 'memory',
-    get: <T>(key: string) => bounded('get', keyv.get<T>(key)) as Promise<T | undefined>,
+    get: <T>(key: string) => bounded(keyv.get<T>(key)) as Promise<T | undefined>,
     set: async (key, value, ttlMs) => {
-      await bounded('set', keyv.set(key, value, ttlMs));
+      await bounded(keyv.set(key, value, ttlMs));
     },
     delete: async (key) => {
-      await bounded('delete', keyv.delete(key));
+      await bounded(keyv.delete(key));
     },
-    incr: (key, windowMs) => (redisUrl ? bounded('incr', incrRedis(key, windowMs)) : Promise.resolve(incrMemory(key, windowMs))),
+    incr: (key, windowMs) => (redisUrl ? bounded(incrRedis(key, windowMs)) : Promise.resolve(incrMemory(key, windowMs))),
     ping: async () => {
-      await bounded('ping', keyv.get(pingKey));
+      await bounded(keyv.get(pingKey));
     },
     close: async () => {
       // With Redis unreachable, disconnect() never settles; shutdown must not wait on it forever.

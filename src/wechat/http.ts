@@ -1,5 +1,20 @@
 import { AppError } from '../core/errors';
 
+/** Told the outcome of every call to WeChat ('ok' or our error code), for metrics. */
+export type CallObserver = (api: string, outcome: string) => void;
+
+/** Runs one WeChat call and reports its outcome to `observe`, whichever way it ends. */
+export async function observed<T>(api: string, observe: CallObserver | undefined, run: () => Promise<T>): Promise<T> {
+  try {
+    const result = await run();
+    observe?.(api, 'ok');
+    return result;
+  } catch (err) {
+    observe?.(api, (err as AppError).code ?? 'error');
+    throw err;
+  }
+}
+
 export interface UpstreamResponse {
   status: number;
   text: string;

@@ -1,5 +1,5 @@
 import { AppError, type ErrorCode } from '../core/errors';
-import { callWeChat } from './http';
+import { callWeChat, observed, type CallObserver } from './http';
 
 export interface Code2SessionResult {
   openid: string;
@@ -13,8 +13,7 @@ export interface LoginClientOptions {
   appid: string;
   secret: string;
   timeoutMs: number;
-  /** Told the outcome of every call ('ok' or our error code), for metrics. */
-  onCall?: (api: string, outcome: string) => void;
+  onCall?: CallObserver;
 }
 
 /** WeChat's errcodes for jscode2session, mapped to ours. Anything unlisted is WeChat misbehaving. */
@@ -31,15 +30,10 @@ export function createLoginClient(opts: LoginClientOptions) {
     /** auth.code2Session: exchanges a wx.login code for openid and session_key. */
     async code2Session(code: string): Promise<Code2SessionResult> {
       const query = new URLSearchParams({ appid: opts.appid, secret: opts.secret, js_code: code, grant_type: 'authorization_code' });
-      try {
+      return observed('jscode2session', opts.onCall, async () => {
         const res = await callWeChat(`${opts.apiBase()}/sns/jscode2session?${query}`, { method: 'GET' }, opts.timeoutMs, 'jscode2session');
-        const result = parseCode2Session(res.status, res.text);
-        opts.onCall?.('jscode2session', 'ok');
-        return result;
-      } catch (err) {
-        opts.onCall?.('jscode2session', (err as AppError).code ?? 'error');
-        throw err;
-      }
+        return parseCode2Session(res.status, res.text);
+      });
     },
   };
 }

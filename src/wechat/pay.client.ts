@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../core/errors';
-import { callWeChat } from './http';
+import { callWeChat, observed, type CallObserver } from './http';
 import { paySign, verifyPaySign, type SignType } from './pay-sign';
 import { buildPayXml, parsePayXml } from './pay-xml';
 
@@ -12,8 +12,7 @@ export interface PayClientOptions {
   key: string;
   signType: SignType;
   timeoutMs: number;
-  /** Told the outcome of every call ('ok' or our error code), for metrics. */
-  onCall?: (api: string, outcome: string) => void;
+  onCall?: CallObserver;
 }
 
 export interface UnifiedOrderInput {
@@ -42,18 +41,9 @@ export function createPayClient(opts: PayClientOptions) {
    * One signed v2 call. Checks return_code (the call itself), then result_code (the business answer), then the
    * answer's own sign: an unsigned "SUCCESS" could have come from anyone between us and WeChat.
    */
-  async function call(api: string, fields: Record<string, string | number>): Promise<Record<string, string>> {
-    try {
-      const answer = await callUnobserved(api, fields);
-      opts.onCall?.(api, 'ok');
-      return answer;
-    } catch (err) {
-      opts.onCall?.(api, (err as AppError).code ?? 'error');
-      throw err;
-    }
-  }
+  const call = (api: string, fields: Record<string, string | number>) => observed(api, opts.onCall, () => signedCall(api, fields));
 
-  async function callUnobserved(api: string, fields: Record<string, string | number>): Promise<Record<string, string>> {
+  async function signedCall(api: string, fields: Record<string, string | number>): Promise<Record<string, string>> {
     const params: Record<string, string> = { appid: opts.appid, mch_id: opts.mchId, nonce_str: nonceStr() };
     for (const [k, v] of Object.entries(fields)) params[k] = String(v);
     if (opts.signType === 'HMAC-SHA256') params.sign_type = 'HMAC-SHA256';
@@ -88,8 +78,6 @@ export function createPayClient(opts: PayClientOptions) {
   }
 
   return {
-    signType: opts.signType,
-
     async unifiedOrder(input: UnifiedOrderInput): Promise<{ prepayId: string }> {
       const answer = await call('unifiedorder', {
         body: input.body,
