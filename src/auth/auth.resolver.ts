@@ -1,5 +1,7 @@
-import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Authorized, Ctx, Info, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../core/context';
+import { subfieldNames } from '../core/selection';
 import { CurrentSession } from './current-session.decorator';
 import { LoginPayload } from './login.payload';
 import type { Session } from './session';
@@ -9,8 +11,8 @@ import { currentUser, login } from './auth.service';
 @Resolver()
 export class AuthResolver {
   @Mutation(() => LoginPayload, { description: 'Exchanges a wx.login code for a session token.' })
-  async login(@Arg('code') code: string, @Ctx() ctx: Context): Promise<LoginPayload> {
-    return login(ctx.services, ctx.em, code, ctx.ip);
+  async login(@Arg('code') code: string, @Ctx() ctx: Context, @Info() info: GraphQLResolveInfo): Promise<LoginPayload> {
+    return login(ctx.services, ctx.em, code, ctx.ip, subfieldNames(info, 'user'));
   }
 
   @Authorized()

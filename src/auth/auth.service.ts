@@ -5,25 +5,58 @@ import type { Session } from './session';
 import { User } from './user.entity';
 import { enforceRateLimit } from './rate-limit';
 
-export async function login(services: Services, em: EntityManager, code: string, ip: string) {
+/**
+ * `userFields`: the User fields the caller selected (undefined: all of them). When the upsert itself knows every one
+ * of them, the row is not read back: one statement per login instead of two.
+ */
+export async function login(services: Services, em: EntityManager, code: string, ip: string, userFields?: ReadonlySet<string>) {
   if (!code || code.length > 256 || /\s/.test(code)) throw new AppError('BAD_USER_INPUT', 'code must be the string wx.login returned.');
   const { loginPerIp, loginPerOpenid, loginWindowSeconds } = services.config.limits;
   // Per IP before WeChat is called, so a flood cannot burn the AppID's jscode2session quota.
   await enforceRateLimit(services.cache, `login-ip:${ip}`, loginPerIp, loginWindowSeconds);
   const wx = await services.wechatLogin.code2Session(code);
   await enforceRateLimit(services.cache, `login-openid:${wx.openid}`, loginPerOpenid, loginWindowSeconds);
-  const user = await upsertUser(em, wx.openid, wx.unionid);
+  const user = await upsertUser(em, services.config.database.kind, wx.openid, wx.unionid, userFields);
   // Every login stores the session_key WeChat returned this time: an older one may already be rotated.
   const { token, expiresAt } = await services.sessions.issue({ userId: user.id, openid: user.openid, sessionKey: wx.sessionKey });
   return { token, expiresAt, user };
 }
 
+/** The user as a login knows it: every field when the row was read back, else only those the upsert wrote. */
+export type LoginUser = Pick<User, 'id' | 'openid'> & Partial<User>;
+
+/** What an upsert knows of the row without reading it back: the id, the openid, and a unionid it was given. */
+function knownWithoutReadBack(field: string, unionid: string | undefined): boolean {
+  return field === 'id' || field === 'openid' || field === '__typename' || (field === 'unionid' && unionid !== undefined);
+}
+
+const UPSERT_USER = {
+  // LAST_INSERT_ID(id) hands back the id of the row that already existed, so one statement serves both cases.
+  plain: 'insert into `users` (`openid`, `unionid`, `created_at`, `updated_at`) values (?, null, ?, ?) on duplicate key update `id` = last_insert_id(`id`), `updated_at` = ?',
+  withUnionid:
+    'insert into `users` (`openid`, `unionid`, `created_at`, `updated_at`) values (?, ?, ?, ?) on duplicate key update `id` = last_insert_id(`id`), `unionid` = ?, `updated_at` = ?',
+};
+
 /**
  * One row per openid however many first logins race: the unique index arbitrates through an
  * INSERT … ON CONFLICT/ON DUPLICATE KEY UPDATE, never a read-then-insert.
  */
-export async function upsertUser(em: EntityManager, openid: string, unionid?: string): Promise<User> {
+export async function upsertUser(
+  em: EntityManager,
+  dialect: 'mysql' | 'libsql',
+  openid: string,
+  unionid?: string,
+  fields?: ReadonlySet<string>,
+): Promise<LoginUser> {
   const now = new Date();
+  if (dialect === 'mysql') {
+    const sql = unionid ? UPSERT_USER.withUnionid : UPSERT_USER.plain;
+    const params = unionid ? [openid, unionid, now, now, unionid, now] : [openid, now, now, now];
+    const { insertId } = await em.getConnection().execute<{ insertId: number }>(sql, params, 'run');
+    if (fields && [...fields].every((f) => knownWithoutReadBack(f, unionid))) return unionid ? { id: insertId, openid, unionid } : { id: insertId, openid };
+    return (await findUser(em, insertId))!;
+  }
+  // SQLite answers the upsert with RETURNING *: one statement, the whole row.
   const data: Partial<User> = { openid, updatedAt: now, createdAt: now };
   if (unionid) data.unionid = unionid;
   return em.upsert(User, data, {
@@ -35,11 +68,17 @@ export async function upsertUser(em: EntityManager, openid: string, unionid?: st
 
 const USER_BY_ID = 'select * from users where id = ?';
 
+/**
+ * The hottest read there is (every `me`, every profile update): a fixed primary-key SELECT mapped into a managed
+ * entity, instead of building the query through the ORM's query builder on every request.
+ */
+async function findUser(em: EntityManager, id: number): Promise<User | null> {
+  const [row] = await em.getConnection().execute<Record<string, unknown>[]>(USER_BY_ID, [id]);
+  return row ? em.map(User, row) : null;
+}
+
 export async function currentUser(em: EntityManager, session: Session): Promise<User> {
-  // The hottest read there is (every `me`, every profile update): a prepared primary-key SELECT mapped into a managed
-  // entity, instead of building the query through the ORM's query builder on every request.
-  const [row] = await em.getConnection().execute<Record<string, unknown>[]>(USER_BY_ID, [session.userId]);
-  const user = row ? em.map(User, row) : null;
+  const user = await findUser(em, session.userId);
   // A session whose user row is gone is as good as revoked.
   if (!user) throw new AppError('UNAUTHENTICATED');
   return user;

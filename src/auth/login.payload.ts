@@ -1,5 +1,6 @@
 import { Field, ObjectType } from 'type-graphql';
 import { User } from './user.entity';
+import type { LoginUser } from './auth.service';
 
 @ObjectType()
 export class LoginPayload {
@@ -9,6 +10,7 @@ export class LoginPayload {
   @Field()
   expiresAt!: Date;
 
+  /** Holds at least the fields the operation selected (see login in auth.service). */
   @Field(() => User)
-  user!: User;
+  user!: LoginUser;
 }

@@ -118,6 +118,55 @@ describe('login and sessions', () => {
     for (const r of results) await secrets.watchToken(t, r.data!.login.token);
   });
 
+  describe('the user in the login payload', () => {
+    const MINIMAL = `mutation Login($code: String!) { login(code: $code) { token user { id openid } } }`;
+    const WITH_UNIONID = `mutation Login($code: String!) { login(code: $code) { token user { id openid unionid } } }`;
+    const VIA_FRAGMENTS = `mutation Login($code: String!) { login(code: $code) { token ...P } }
+      fragment P on LoginPayload { user { id ... on User { ...N } } }
+      fragment N on User { nickname createdAt }`;
+    type Payload = { login: { token: string; user: { id: string; openid?: string; unionid?: string | null; nickname?: string | null; createdAt?: string } } };
+    const loginWith = async (query: string, codeOptions: Record<string, unknown>) => {
+      const { code } = await t.sim.loginCode(codeOptions);
+      const res = await t.gql<Payload>(query, { code });
+      expect(res.errors).toBeUndefined();
+      await secrets.watchToken(t, res.data!.login.token);
+      return res.data!.login.user;
+    };
+    const setNickname = (openid: string, nickname: string) =>
+      t.server.orm.em.fork().getConnection().execute('update users set nickname = ? where openid = ?', [nickname, openid]);
+
+    it('when 20 first logins of one new openid race with the mini-program selection (id, openid), then one row and one id', async () => {
+      const openid = `oRaceMin${Date.now()}`;
+      const users = await Promise.all(Array.from({ length: 20 }, () => loginWith(MINIMAL, { openid })));
+      expect(new Set(users.map((u) => u.id)).size).toBe(1);
+      expect(users[0].openid).toBe(openid);
+      const rows = await t.server.orm.em.fork().getConnection().execute('select id from users where openid = ?', [openid]);
+      expect(rows.map((r: { id: number }) => String(r.id))).toEqual([users[0].id]);
+    });
+
+    it('when a returning user logs in, then the id is the existing row and profile fields asked for (through fragments too) come from it', async () => {
+      const openid = `oBack${Date.now()}`;
+      const first = await loginWith(MINIMAL, { openid });
+      await setNickname(openid, '回来了🐱');
+      const again = await loginWith(MINIMAL, { openid });
+      expect(again).toEqual({ id: first.id, openid });
+      const full = await loginWith(VIA_FRAGMENTS, { openid });
+      expect(full.id).toBe(first.id);
+      expect(full.nickname).toBe('回来了🐱');
+      expect(Number.isNaN(Date.parse(full.createdAt!))).toBe(false);
+    });
+
+    it('when WeChat sends a unionid, then login stores it and answers it; without one, the stored unionid is answered', async () => {
+      const openid = `oUnion${Date.now()}`;
+      expect((await loginWith(WITH_UNIONID, { openid })).unionid).toBeNull();
+      expect((await loginWith(WITH_UNIONID, { openid, unionid: 'oUnionAAA' })).unionid).toBe('oUnionAAA');
+      expect((await loginWith(WITH_UNIONID, { openid })).unionid).toBe('oUnionAAA');
+      expect((await loginWith(WITH_UNIONID, { openid, unionid: 'oUnionBBB' })).unionid).toBe('oUnionBBB');
+      const rows = await t.server.orm.em.fork().getConnection().execute('select unionid from users where openid = ?', [openid]);
+      expect(rows[0].unionid).toBe('oUnionBBB');
+    });
+  });
+
   it('when the suite is done, then no response body or log line carried a session_key', () => {
     expect(secrets.size).toBeGreaterThan(10);
     expect(secrets.leaks(t)).toEqual([]);

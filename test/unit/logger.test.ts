@@ -1,0 +1,64 @@
+import { Writable } from 'node:stream';
+import { censorSecrets, createLogger } from '../../src/core/logger';
+
+/** A logger whose lines land in an array, written synchronously. */
+function capture() {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = createLogger('info', sink as unknown as Parameters<typeof createLogger>[1]);
+  return { logger, lines: () => lines.join('') };
+}
+
+describe('log censoring', () => {
+  it('when an object holds no secret key, then the very same object comes back (no copy)', () => {
+    const obj = { graphql: { operation: 'me', outcome: 'ok', durationMs: 1.5 }, list: [{ a: 1 }] };
+    expect(censorSecrets(obj)).toBe(obj);
+  });
+
+  it('when secret keys sit at the top, nested, in arrays and in headers, then each is censored and the input is untouched', () => {
+    const obj = {
+      token: 't0p',
+      nested: { sessionKey: 'k3y', fine: 'yes' },
+      req: { headers: { authorization: 'Bearer abc', host: 'h' } },
+      calls: [{ sign: 'S1GN' }, { ok: true }],
+      variables: { code: 'c0de' },
+    };
+    const out = censorSecrets(obj);
+    expect(out).toEqual({
+      token: '[redacted]',
+      nested: { sessionKey: '[redacted]', fine: 'yes' },
+      req: { headers: { authorization: '[redacted]', host: 'h' } },
+      calls: [{ sign: '[redacted]' }, { ok: true }],
+      variables: '[redacted]',
+    });
+    expect(obj.nested.sessionKey).toBe('k3y');
+    expect(obj.calls[0].sign).toBe('S1GN');
+  });
+
+  it('when a logged error carries a secret property, then the line keeps its message and type but not the secret', () => {
+    const { logger, lines } = capture();
+    const err = Object.assign(new TypeError('boom'), { payKey: 'PAYKEY123' });
+    logger.error({ err, secret: 'APPSECRET9' }, 'failed');
+    logger.flush();
+    const text = lines();
+    expect(text).toContain('boom');
+    expect(text).toContain('TypeError');
+    expect(text).not.toContain('PAYKEY123');
+    expect(text).not.toContain('APPSECRET9');
+  });
+
+  it('when a child logger is bound to a secret, then its lines do not carry it', () => {
+    const { logger, lines } = capture();
+    logger.child({ iv: 'IVVALUE0', reqId: 'r1' }).info({ encryptedData: 'ENCDATA0' }, 'hello');
+    logger.flush();
+    const text = lines();
+    expect(text).toContain('"reqId":"r1"');
+    expect(text).not.toContain('IVVALUE0');
+    expect(text).not.toContain('ENCDATA0');
+  });
+});
