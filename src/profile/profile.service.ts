@@ -15,7 +15,7 @@ export async function updateProfile(services: Services, em: EntityManager, sessi
     openid: session.openid,
     maxAgeSeconds: services.config.wechat.dataMaxAgeSeconds,
   });
-  const user = await currentUser(em, session);
+  const user = await currentUser(em, session, { forUpdate: true });
   em.assign(user, profileFields(data));
   await em.flush();
   return user;

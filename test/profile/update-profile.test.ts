@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { User } from '../../src/auth/user.entity';
 import { ME, UPDATE_PROFILE, codeOf, startServer, type TestServer } from '../support/server';
 import { SecretWatch } from '../support/secrets';
 import { onServices } from '../support/target';
@@ -45,6 +46,13 @@ describe('updateProfile', () => {
       province: 'Guangdong',
       country: 'China',
     });
+  });
+
+  it('when me is read, then its timestamps are the row\'s own, as the ORM reads them', async () => {
+    const a = await loggedIn();
+    const me = await t.gql<{ me: { createdAt: string; updatedAt: string } }>('query { me { createdAt updatedAt } }', {}, a.token);
+    const row = await t.server.orm.em.fork().findOneOrFail(User, { id: Number(a.userId) });
+    expect(me.data!.me).toEqual({ createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() });
   });
 
   if (onServices) {
