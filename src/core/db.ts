@@ -1,4 +1,4 @@
-import { MikroORM, type Options } from '@mikro-orm/core';
+import { MikroORM, type EntityManager, type Options } from '@mikro-orm/core';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { Migrator } from '@mikro-orm/migrations';
 import { mkdirSync } from 'node:fs';
@@ -56,4 +56,36 @@ export async function openDatabase(target: DatabaseTarget, migrate: boolean): Pr
   await orm.connect();
   if (migrate) await orm.migrator.up();
   return orm;
+}
+
+/** What a write statement reports. */
+export interface RunResult {
+  affectedRows: number;
+  insertId: number;
+}
+
+/**
+ * Fixed SQL statements through the request's EntityManager: its connection and transaction, its escaping, its
+ * driver exceptions (e.g. UniqueConstraintViolationException), with dates converted the way the ORM stores them on
+ * this platform. For the hot paths only: building the same one-row statement through MikroORM's query builder or a
+ * flush cost 150–350 µs of CPU every time (bench/RESULTS.md), which the load of a campaign or a sale pays per request.
+ * The statements must be valid on both dialects: backquoted names and `?` placeholders are.
+ */
+export function sqlOf(em: EntityManager) {
+  const platform = em.getPlatform();
+  const exec = async (sql: string, params: readonly unknown[], method: 'all' | 'run') => {
+    const values = params.map((v) => (v instanceof Date ? platform.processDateProperty(v) : v));
+    try {
+      return await em.getConnection().execute(sql, values, method, em.getTransactionContext());
+    } catch (err) {
+      throw em.getDriver().convertException(err as Error);
+    }
+  };
+  return {
+    all: async <T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []) => (await exec(sql, params, 'all')) as T[],
+    run: async (sql: string, params: readonly unknown[] = []) => (await exec(sql, params, 'run')) as RunResult,
+    /** A row as a detached entity of `entity` (column names → properties, types converted; no identity map). */
+    detached: <T extends object>(entity: new () => T, row: Record<string, unknown>): T =>
+      Object.assign(new entity(), em.getDriver().mapResult(row, em.getMetadata().get(entity))),
+  };
 }

@@ -3,9 +3,13 @@ import type { Services } from '../core/context';
 import type { Session } from '../auth/session';
 import { currentUser } from '../auth/auth.service';
 import { decryptUserData, type UserData } from '../wechat/user-data';
+import { sqlOf } from '../core/db';
 import type { User } from '../auth/user.entity';
 
-/** Decrypts wx.getUserProfile's data with the session's session_key and stores the profile. Nothing is written unless every check passes. */
+/**
+ * Decrypts wx.getUserProfile's data with the session's session_key and stores the profile. Nothing is written unless
+ * every check passes. One SELECT and one UPDATE of exactly the fields WeChat sent.
+ */
 export async function updateProfile(services: Services, em: EntityManager, session: Session, iv: string, encryptedData: string): Promise<User> {
   const data = decryptUserData({
     sessionKey: session.sessionKey,
@@ -15,18 +19,38 @@ export async function updateProfile(services: Services, em: EntityManager, sessi
     openid: session.openid,
     maxAgeSeconds: services.config.wechat.dataMaxAgeSeconds,
   });
-  const user = await currentUser(em, session, { forUpdate: true });
-  em.assign(user, profileFields(data));
-  await em.flush();
-  return user;
+  const user = await currentUser(em, session);
+  const fields = profileFields(data);
+  // Whole seconds: the column keeps no fraction, so the answer matches what `me` reads back later.
+  const updatedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const set = Object.keys(fields) as (keyof typeof PROFILE_COLUMNS)[];
+  await sqlOf(em).run(
+    `update \`users\` set ${[...set.map((k) => `\`${PROFILE_COLUMNS[k]}\` = ?`), '`updated_at` = ?'].join(', ')} where \`id\` = ?`,
+    [...set.map((k) => fields[k]), updatedAt, user.id],
+  );
+  return Object.assign(user, fields, { updatedAt });
 }
+
+/** The profile's properties and their columns: the only names that ever go into the UPDATE. */
+const PROFILE_COLUMNS = {
+  nickname: 'nickname',
+  avatarUrl: 'avatar_url',
+  gender: 'gender',
+  language: 'language',
+  city: 'city',
+  province: 'province',
+  country: 'country',
+  unionid: 'unionid',
+} as const satisfies Partial<Record<keyof User, string>>;
+
+type ProfileFields = Partial<Pick<User, keyof typeof PROFILE_COLUMNS>>;
 
 // Cut by code points, not UTF-16 units, so an emoji at the limit is never split in half.
 const str = (v: unknown, max: number) => (typeof v === 'string' ? Array.from(v).slice(0, max).join('') : undefined);
 
 /** WeChat's field names → ours. Absent fields stay as they were. */
-export function profileFields(d: UserData): Partial<User> {
-  const out: Partial<User> = {
+export function profileFields(d: UserData): ProfileFields {
+  const out: ProfileFields = {
     nickname: str(d.nickName, 255),
     avatarUrl: str(d.avatarUrl, 1024),
     gender: typeof d.gender === 'number' && Number.isInteger(d.gender) ? d.gender : undefined,
@@ -36,6 +60,6 @@ export function profileFields(d: UserData): Partial<User> {
     country: str(d.country, 128),
     unionid: str(d.unionId, 64) || undefined,
   };
-  for (const k of Object.keys(out) as (keyof User)[]) if (out[k] === undefined) delete out[k];
+  for (const k of Object.keys(out) as (keyof ProfileFields)[]) if (out[k] === undefined) delete out[k];
   return out;
 }

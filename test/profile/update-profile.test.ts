@@ -48,6 +48,21 @@ describe('updateProfile', () => {
     });
   });
 
+  it('when a profile is stored, then the answer is the row as me reads it afterwards, updatedAt included', async () => {
+    const a = await loggedIn();
+    const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: EMOJI_NICK, city: 'Shenzhen', gender: 1 } });
+    const fields = 'id openid nickname city gender country unionid createdAt updatedAt';
+    const res = await t.gql<{ updateProfile: Record<string, unknown> }>(
+      `mutation U($iv: String!, $encryptedData: String!) { updateProfile(iv: $iv, encryptedData: $encryptedData) { ${fields} } }`,
+      sealed,
+      a.token,
+    );
+    expect(res.errors).toBeUndefined();
+    const me = await t.gql<{ me: Record<string, unknown> }>(`query { me { ${fields} } }`, {}, a.token);
+    expect(res.data!.updateProfile).toEqual(me.data!.me);
+    expect(me.data!.me).toMatchObject({ nickname: EMOJI_NICK, city: 'Shenzhen', gender: 1, country: null });
+  });
+
   it('when me is read, then its timestamps are the row\'s own, as the ORM reads them', async () => {
     const a = await loggedIn();
     const me = await t.gql<{ me: { createdAt: string; updatedAt: string } }>('query { me { createdAt updatedAt } }', {}, a.token);
