@@ -84,6 +84,14 @@ export function sqlOf(em: EntityManager) {
   return {
     all: async <T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []) => (await exec(sql, params, 'all')) as T[],
     run: async (sql: string, params: readonly unknown[] = []) => (await exec(sql, params, 'run')) as RunResult,
+    /**
+     * UPDATE `table` SET the given columns WHERE id = ?. Table and column names go into the statement as they are:
+     * they must be constants of the code, never input.
+     */
+    updateById: async (table: string, id: number, set: Record<string, unknown>) => {
+      const columns = Object.keys(set);
+      return (await exec(`update \`${table}\` set ${columns.map((c) => `\`${c}\` = ?`).join(', ')} where \`id\` = ?`, [...columns.map((c) => set[c]), id], 'run')) as RunResult;
+    },
     /** A row as a detached entity of `entity` (column names → properties, types converted; no identity map). */
     detached: <T extends object>(entity: new () => T, row: Record<string, unknown>): T =>
       Object.assign(new entity(), em.getDriver().mapResult(row, em.getMetadata().get(entity))),

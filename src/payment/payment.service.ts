@@ -7,6 +7,7 @@ import { User } from '../auth/user.entity';
 import type { PayClient } from '../wechat/pay.client';
 import { Order, OrderStatus } from './order.entity';
 import { settlePaid } from './settle';
+import { sqlOf } from '../core/db';
 import type { PaymentPayload } from './payment.types';
 
 /** Time-ordered prefix + 96 random bits: unique without a lookup, 29 chars of [0-9A-Za-z_-] (WeChat allows 32). */
@@ -31,15 +32,26 @@ export async function createPayment(services: Services, em: EntityManager, sessi
     throw new AppError('BAD_USER_INPUT', `money must be an integer number of fen between 1 and ${maxAmount}.`, { field: 'money' });
   }
 
-  // Persisted before WeChat hears of it, so a notify can never arrive for an order we don't have.
-  const order = em.create(Order, {
+  // Persisted before WeChat hears of it, so a notify can never arrive for an order we don't have. Fixed statements
+  // (sqlOf) rather than the unit of work: every createPayment writes this row twice.
+  const sql = sqlOf(em);
+  // Whole seconds: the columns keep no fraction, so the answer matches what `order` reads back later.
+  const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const order = new Order();
+  Object.assign(order, {
     outTradeNo: newOutTradeNo(),
     user: em.getReference(User, session.userId),
     amount: money,
     description,
     status: OrderStatus.PENDING,
+    prepayId: null,
+    transactionId: null,
+    paidAt: null,
+    lastError: null,
+    createdAt: now,
+    updatedAt: now,
   });
-  await em.flush();
+  ({ insertId: order.id } = await sql.run(INSERT_ORDER, [order.outTradeNo, session.userId, money, description, now, now]));
 
   try {
     const { prepayId } = await pay.unifiedOrder({
@@ -50,15 +62,15 @@ export async function createPayment(services: Services, em: EntityManager, sessi
       clientIp: normalizeIp(clientIp),
       notifyUrl: services.notifyUrl(),
     });
+    await sql.updateById('orders', order.id, { prepay_id: prepayId, updated_at: new Date() });
     order.prepayId = prepayId;
-    await em.flush();
     return { order, payParams: pay.requestPaymentParams(prepayId) };
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
     // Never leave an order looking payable when the client got no way to pay it.
     order.status = OrderStatus.CLOSED;
     order.lastError = describeError(err);
-    await em.flush();
+    await sql.updateById('orders', order.id, { status: OrderStatus.CLOSED, last_error: order.lastError, updated_at: new Date() });
     services.metrics.orderTransitions.inc({ to: 'CLOSED', via: 'createPayment' });
     // After a timeout WeChat may still have created the prepay order: close it there too (best effort).
     if (err.code === 'WECHAT_UNAVAILABLE') {
@@ -67,6 +79,9 @@ export async function createPayment(services: Services, em: EntityManager, sessi
     throw err;
   }
 }
+
+const INSERT_ORDER =
+  "insert into `orders` (`out_trade_no`, `user_id`, `amount`, `description`, `status`, `created_at`, `updated_at`) values (?, ?, ?, ?, 'PENDING', ?, ?)";
 
 function describeError(err: AppError): string {
   const wx = err.extensions.wechatErrCode;

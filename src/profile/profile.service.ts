@@ -23,11 +23,9 @@ export async function updateProfile(services: Services, em: EntityManager, sessi
   const fields = profileFields(data);
   // Whole seconds: the column keeps no fraction, so the answer matches what `me` reads back later.
   const updatedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const set = Object.keys(fields) as (keyof typeof PROFILE_COLUMNS)[];
-  await sqlOf(em).run(
-    `update \`users\` set ${[...set.map((k) => `\`${PROFILE_COLUMNS[k]}\` = ?`), '`updated_at` = ?'].join(', ')} where \`id\` = ?`,
-    [...set.map((k) => fields[k]), updatedAt, user.id],
-  );
+  const set: Record<string, unknown> = { updated_at: updatedAt };
+  for (const k of Object.keys(fields) as (keyof ProfileFields)[]) set[PROFILE_COLUMNS[k]] = fields[k];
+  await sqlOf(em).updateById('users', user.id, set);
   return Object.assign(user, fields, { updatedAt });
 }
 

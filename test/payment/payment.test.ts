@@ -55,6 +55,22 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
     expect(notes.map((n) => n.verdict)).toEqual(['PAID']);
   });
 
+  it('when an order is created, then the answer is the row as order reads it afterwards, createdAt included', async () => {
+    const a = await t.login();
+    await secrets.watchToken(t, a.token);
+    const fields = 'id outTradeNo amount description status transactionId paidAt createdAt';
+    const res = await t.gql<{ createPayment: { order: Record<string, unknown> } }>(
+      `mutation C($money: Int!) { createPayment(money: $money) { order { ${fields} } } }`,
+      { money: 321 },
+      a.token,
+    );
+    expect(res.errors).toBeUndefined();
+    const created = res.data!.createPayment.order;
+    const read = await t.gql<{ order: Record<string, unknown> }>(`query O($n: String!) { order(outTradeNo: $n) { ${fields} } }`, { n: created.outTradeNo }, a.token);
+    expect(read.data!.order).toEqual(created);
+    expect(created).toMatchObject({ amount: 321, status: 'PENDING', transactionId: null, paidAt: null });
+  });
+
   it('when the paySign is not the second signature, then the simulated client refuses to pay', async () => {
     const a = await t.login();
     const created = await createPayment(t, a.token, 2);
