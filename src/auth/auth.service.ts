@@ -28,7 +28,7 @@ export type LoginUser = Pick<User, 'id' | 'openid'> & Partial<User>;
 
 /** What an upsert knows of the row without reading it back: the id, the openid, and a unionid it was given. */
 function knownWithoutReadBack(field: string, unionid: string | undefined): boolean {
-  return field === 'id' || field === 'openid' || field === '__typename' || (field === 'unionid' && unionid !== undefined);
+  return field === 'id' || field === 'openid' || field === '__typename' || (field === 'unionid' && Boolean(unionid));
 }
 
 const UPSERT_USER = {

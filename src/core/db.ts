@@ -92,8 +92,14 @@ export function sqlOf(em: EntityManager) {
       const columns = Object.keys(set);
       return (await exec(`update \`${table}\` set ${columns.map((c) => `\`${c}\` = ?`).join(', ')} where \`id\` = ?`, [...columns.map((c) => set[c]), id], 'run')) as RunResult;
     },
-    /** A row as a detached entity of `entity` (column names → properties, types converted; no identity map). */
-    detached: <T extends object>(entity: new () => T, row: Record<string, unknown>): T =>
-      Object.assign(new entity(), em.getDriver().mapResult(row, em.getMetadata().get(entity))),
+    /**
+     * A row as a detached entity of `entity`: column names → properties, types converted, no identity map. A relation
+     * comes back as its bare foreign key (e.g. Order.user is the user's id), so read none through it.
+     */
+    detached: <T extends object>(entity: new () => T, row: Record<string, unknown> | undefined): T => {
+      // An absent row is the caller's bug to see, never an entity made of defaults.
+      if (!row) throw new Error(`no ${entity.name} row to map`);
+      return Object.assign(new entity(), em.getDriver().mapResult(row, em.getMetadata().get(entity)));
+    },
   };
 }

@@ -46,9 +46,14 @@ export function censorSecrets<T>(value: T, depth = 0): T {
   return (out ?? value) as T;
 }
 
-/** A shallow copy that keeps an Error an Error (message, stack and cause are not enumerable), for pino's serializer. */
+/**
+ * A shallow copy that keeps what serializers read: the prototype's getters (a Fastify request's url, method, ip), and
+ * an Error's message, stack and cause, which are not enumerable.
+ */
 function copyOf(source: Record<string, unknown>): Record<string, unknown> {
-  if (!(source instanceof Error)) return { ...source };
+  const proto = Object.getPrototypeOf(source) as object | null;
+  if (proto === Object.prototype || proto === null) return { ...source };
+  if (!(source instanceof Error)) return Object.assign(Object.create(proto) as Record<string, unknown>, source);
   const copy = Object.assign(Object.create(Object.getPrototypeOf(source) as object) as Error, source);
   copy.message = source.message;
   copy.stack = source.stack;

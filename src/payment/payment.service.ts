@@ -35,7 +35,8 @@ export async function createPayment(services: Services, em: EntityManager, sessi
   // Persisted before WeChat hears of it, so a notify can never arrive for an order we don't have. Fixed statements
   // (sqlOf) rather than the unit of work: every createPayment writes this row twice.
   const sql = sqlOf(em);
-  // Whole seconds: the columns keep no fraction, so the answer matches what `order` reads back later.
+  // Whole seconds: MySQL's datetime keeps no fraction (MySQL rounds, MariaDB truncates), so only whole seconds make the
+  // answer match what `order` reads back later on every dialect.
   const now = new Date(Math.floor(Date.now() / 1000) * 1000);
   const order = new Order();
   Object.assign(order, {

@@ -4,6 +4,7 @@ import type { Session } from '../auth/session';
 import { currentUser } from '../auth/auth.service';
 import { decryptUserData, type UserData } from '../wechat/user-data';
 import { sqlOf } from '../core/db';
+import { AppError } from '../core/errors';
 import type { User } from '../auth/user.entity';
 
 /**
@@ -21,11 +22,14 @@ export async function updateProfile(services: Services, em: EntityManager, sessi
   });
   const user = await currentUser(em, session);
   const fields = profileFields(data);
-  // Whole seconds: the column keeps no fraction, so the answer matches what `me` reads back later.
+  // Whole seconds: MySQL's datetime keeps no fraction (MySQL rounds, MariaDB truncates), so only whole seconds make the
+  // answer match what `me` reads back later on every dialect.
   const updatedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
   const set: Record<string, unknown> = { updated_at: updatedAt };
   for (const k of Object.keys(fields) as (keyof ProfileFields)[]) set[PROFILE_COLUMNS[k]] = fields[k];
-  await sqlOf(em).updateById('users', user.id, set);
+  const { affectedRows } = await sqlOf(em).updateById('users', user.id, set);
+  // The row went away since the SELECT: as good as revoked, like a session whose user is gone.
+  if (affectedRows === 0) throw new AppError('UNAUTHENTICATED');
   return Object.assign(user, fields, { updatedAt });
 }
 

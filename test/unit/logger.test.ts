@@ -40,6 +40,25 @@ describe('log censoring', () => {
     expect(obj.calls[0].sign).toBe('S1GN');
   });
 
+  it('when an object with prototype getters is censored, then the copy still answers them (a Fastify request keeps url and method)', () => {
+    class Request {
+      constructor(readonly raw: { url: string; method: string }, readonly body: unknown) {}
+      get url() {
+        return this.raw.url;
+      }
+      get method() {
+        return this.raw.method;
+      }
+    }
+    const req = new Request({ url: '/graphql', method: 'POST' }, { variables: { code: 'c0de' } });
+    const out = censorSecrets({ req });
+    expect(out.req).not.toBe(req);
+    expect(out.req).toBeInstanceOf(Request);
+    expect(out.req.url).toBe('/graphql');
+    expect(out.req.method).toBe('POST');
+    expect(out.req.body).toEqual({ variables: '[redacted]' });
+  });
+
   it('when a logged error carries a secret property, then the line keeps its message and type but not the secret', () => {
     const { logger, lines } = capture();
     const err = Object.assign(new TypeError('boom'), { payKey: 'PAYKEY123' });
