@@ -38,8 +38,9 @@ export async function createPayment(services: Services, em: EntityManager, sessi
   // Whole seconds: MySQL's datetime keeps no fraction (MySQL rounds, MariaDB truncates), so only whole seconds make the
   // answer match what `order` reads back later on every dialect.
   const now = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const order = new Order();
-  Object.assign(order, {
+  // A plain snapshot of the row, as sqlOf's detached rows are: nothing flushes it.
+  const order: Order = {
+    id: 0,
     outTradeNo: newOutTradeNo(),
     user: em.getReference(User, session.userId),
     amount: money,
@@ -51,7 +52,7 @@ export async function createPayment(services: Services, em: EntityManager, sessi
     lastError: null,
     createdAt: now,
     updatedAt: now,
-  });
+  };
   ({ insertId: order.id } = await sql.run(INSERT_ORDER, [order.outTradeNo, session.userId, money, description, now, now]));
 
   try {
