@@ -15,7 +15,8 @@
  *   BENCH_USERS         1000   logged-in users per target (tokens cycle through them)
  *   BENCH_LOG_LEVEL     info   the server's LOG_LEVEL (e.g. warn, to see what logging costs)
  *   BENCH_CPU_PROF      0      1: run both targets under --cpu-prof and summarise each scenario's window
- *   BENCH_NODE_ARGS     (none) extra node flags for both targets, e.g. "--max-semi-space-size=8"
+ *   BENCH_NODE_ARGS     (none) extra node flags for both targets, e.g. "--trace-gc" (the server always gets the
+ *                              heap flags of package.json's start script first: it runs as `npm start` runs it)
  *   BENCH_MYSQL_URL     mysql://root@127.0.0.1:3306
  *   BENCH_REDIS_URL     redis://127.0.0.1:6379   (the bench claims an empty logical database and flushes it after)
  *   BENCH_REDIS_DB      (auto) force that logical database
@@ -32,7 +33,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import type { Connection } from 'mysql2/promise';
-import { DIST, SIMULATOR_IDENTITY } from './lib/dist.ts';
+import { DIST, SIMULATOR_IDENTITY, serverStartFlags } from './lib/dist.ts';
 import { runLoad, stopCurrentLoad, type LoadResult } from './lib/load.ts';
 import { answers200, findPid, freePort, killAllChildrenNow, machineCpu, sampleUsage, startNode, statusMb, stopAllChildren, waitUntil, type Child, type Usage } from './lib/procs.ts';
 import { benchProfile, loginThrough, pooled, SCENARIOS, scenarios, simulatorClient, type Batch, type ScenarioName, type Target } from './lib/scenarios.ts';
@@ -416,6 +417,7 @@ async function main(): Promise<number> {
     serverDist = buildServerAt(opts.serverRef, `${opts.out}/server-build`);
   }
   const serverMain = `${serverDist}/main.js`;
+  const serverFlags = serverStartFlags(opts.serverRef);
   const serverMigrate = `${serverDist}/cli/migrate.js`;
   const profDir = `${opts.out}/profiles`;
   if (opts.cpuProf) mkdirSync(profDir, { recursive: true });
@@ -467,7 +469,7 @@ async function main(): Promise<number> {
     const common = { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: admin.urlFor(dbNames[name]), REDIS_URL: redisSlot.url, ...wechatEnv(port) };
     const child =
       name === 'server'
-        ? startNode('server', [...profArgs('server'), serverMain], { ...common, NODE_ENV: 'production', LOG_LEVEL: opts.logLevel, MIGRATE_ON_START: '0' }, `${opts.out}/server.log`)
+        ? startNode('server', [...serverFlags, ...profArgs('server'), serverMain], { ...common, NODE_ENV: 'production', LOG_LEVEL: opts.logLevel, MIGRATE_ON_START: '0' }, `${opts.out}/server.log`)
         : startNode('baseline', [...profArgs('baseline'), new URL('./baseline.ts', import.meta.url).pathname], common, `${opts.out}/baseline.log`);
     const url = `http://127.0.0.1:${port}`;
     await waitUntil(child, 'GET /readyz 200', () => answers200(`${url}/readyz`));
@@ -537,7 +539,7 @@ async function main(): Promise<number> {
   const disturbed = runs.filter((r) => (r.usage.cpuPct.other ?? 0) > OTHER_CPU_DISTURBED);
   const settings =
     `${opts.connections} connections, ${opts.duration} s per run, ${opts.rounds} round(s), pre-warm ${opts.prewarm} s per scenario, warm-up ${opts.warmup} s / ${opts.warmupRequests} requests, ` +
-    `${opts.users} users per target, server ${opts.serverRef ? `built at ${opts.serverRef}${gitRev(opts.serverRef) !== opts.serverRef ? ` (${gitRev(opts.serverRef)})` : ''}` : `from the working tree (HEAD ${gitRev('HEAD')}${gitDirty() ? ' + uncommitted changes in src/' : ''})`}, LOG_LEVEL=${opts.logLevel}${opts.nodeArgs.length ? `, node ${opts.nodeArgs.join(' ')}` : ''}${opts.cpuProf ? ', UNDER --cpu-prof (figures not comparable with unprofiled runs)' : ''}`;
+    `${opts.users} users per target, server ${opts.serverRef ? `built at ${opts.serverRef}${gitRev(opts.serverRef) !== opts.serverRef ? ` (${gitRev(opts.serverRef)})` : ''}` : `from the working tree (HEAD ${gitRev('HEAD')}${gitDirty() ? ' + uncommitted changes in src/' : ''})`}, LOG_LEVEL=${opts.logLevel}, server started as \`npm start\` does: node ${serverStartFlags(opts.serverRef).join(' ') || '(no flags)'} dist/main.js${opts.nodeArgs.length ? `, node ${opts.nodeArgs.join(' ')}` : ''}${opts.cpuProf ? ', UNDER --cpu-prof (figures not comparable with unprofiled runs)' : ''}`;
   const report = [
     `# Bench ${stamp}`,
     '',

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 /**
@@ -21,3 +23,18 @@ export const DIST = {
   simulator: new URL('../../dist/cli/simulator.js', import.meta.url).pathname,
   migrate: new URL('../../dist/cli/migrate.js', import.meta.url).pathname,
 };
+
+/**
+ * The node flags `npm start` gives the server (package.json's `start`: `node <flags> dist/main.js`), so the bench runs
+ * the server as it is deployed. `ref`: read them from that commit's package.json instead of this checkout's.
+ */
+export function serverStartFlags(ref?: string): string[] {
+  const root = new URL('../..', import.meta.url).pathname;
+  const text = ref
+    ? spawnSync('git', ['-C', root, 'show', `${ref}:package.json`], { encoding: 'utf8' }).stdout
+    : readFileSync(`${root}/package.json`, 'utf8');
+  const start = (JSON.parse(text) as { scripts?: { start?: string } }).scripts?.start ?? '';
+  const match = /^node((?:\s+--[\w-]+(?:=\S+)?)*)\s+dist\/main\.js$/.exec(start.trim());
+  if (!match) throw new Error(`package.json's start script is not "node [--flags] dist/main.js": ${start}`);
+  return match[1].split(/\s+/).filter(Boolean);
+}
