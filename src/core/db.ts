@@ -58,6 +58,14 @@ export async function openDatabase(target: DatabaseTarget, migrate: boolean): Pr
   return orm;
 }
 
+/**
+ * Now, in whole seconds. MySQL's datetime keeps no fraction (MySQL rounds, MariaDB truncates), so a row written with
+ * this answers with exactly what is read back later, on every dialect.
+ */
+export function wholeSecondsNow(): Date {
+  return new Date(Math.floor(Date.now() / 1000) * 1000);
+}
+
 /** What a write statement reports. */
 export interface RunResult {
   affectedRows: number;
@@ -85,12 +93,19 @@ export function sqlOf(em: EntityManager) {
     all: async <T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []) => (await exec(sql, params, 'all')) as T[],
     run: async (sql: string, params: readonly unknown[] = []) => (await exec(sql, params, 'run')) as RunResult,
     /**
-     * UPDATE `table` SET the given columns WHERE id = ?. Table and column names go into the statement as they are:
-     * they must be constants of the code, never input.
+     * UPDATE one row of `entity` by id: `set` is keyed by property, and the table and column names come from the
+     * entity's metadata (never from input). Undefined values are left out, as the unit of work would.
      */
-    updateById: async (table: string, id: number, set: Record<string, unknown>) => {
-      const columns = Object.keys(set);
-      return (await exec(`update \`${table}\` set ${columns.map((c) => `\`${c}\` = ?`).join(', ')} where \`id\` = ?`, [...columns.map((c) => set[c]), id], 'run')) as RunResult;
+    update: async <T extends object>(entity: new () => T, id: number, set: Partial<T>) => {
+      const meta = em.getMetadata().get(entity);
+      const keys = (Object.keys(set) as (keyof T & string)[]).filter((k) => set[k] !== undefined);
+      const columns = keys.map((k) => {
+        const prop = meta.properties[k];
+        if (!prop) throw new Error(`${entity.name} has no property ${k}`);
+        return `\`${prop.fieldNames[0]}\` = ?`;
+      });
+      const sql = `update \`${meta.tableName}\` set ${columns.join(', ')} where \`id\` = ?`;
+      return (await exec(sql, [...keys.map((k) => set[k]), id], 'run')) as RunResult;
     },
     /**
      * A row as a detached snapshot of `entity`: a plain object with its properties (column names mapped, types

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Services } from '../core/context';
 import { NOTIFY_SUCCESS, notifyFail, parsePayXml, PayXmlError } from '../wechat/pay-xml';
-import type { PaymentNotification } from './payment-notification.entity';
+import { PaymentNotification } from './payment-notification.entity';
 import { sqlOf } from '../core/db';
 import { settlePaid } from './settle';
 
@@ -48,18 +48,13 @@ export async function handleNotify(services: Services, em: EntityManager, raw: R
   } catch (err) {
     // The route answers 500 and WeChat retries; the row says why instead of staying RECEIVED.
     await sql
-      .updateById('payment_notifications', id, { ...columnsOf(found), verdict: 'ERROR', detail: String((err as Error).message).slice(0, 255), processed_at: new Date() })
+      .update(PaymentNotification, id, { ...found, verdict: 'ERROR', detail: String((err as Error).message).slice(0, 255), processedAt: new Date() })
       .catch(() => undefined);
     services.metrics.notifies.inc({ verdict: 'ERROR' });
     throw err;
   }
   const rawBody = UNVERIFIED.has(outcome.verdict) && raw.text.length > UNVERIFIED_BODY_KEEP ? raw.text.slice(0, UNVERIFIED_BODY_KEEP) : undefined;
-  await sql.updateById('payment_notifications', id, {
-    ...columnsOf(found),
-    verdict: outcome.verdict,
-    processed_at: new Date(),
-    ...(rawBody !== undefined ? { raw_body: rawBody } : {}),
-  });
+  await sql.update(PaymentNotification, id, { ...found, verdict: outcome.verdict, processedAt: new Date(), rawBody });
   services.metrics.notifies.inc({ verdict: outcome.verdict });
   if (outcome.verdict === 'PAID') services.metrics.orderTransitions.inc({ to: 'PAID', via: 'notify' });
   const log = outcome.verdict === 'PAID' || outcome.verdict === 'DUPLICATE' ? 'info' : 'warn';
@@ -71,15 +66,6 @@ export async function handleNotify(services: Services, em: EntityManager, raw: R
 type NotifyFindings = Partial<Pick<PaymentNotification, 'outTradeNo' | 'transactionId' | 'detail'>>;
 
 const INSERT_NOTIFICATION = "insert into `payment_notifications` (`received_at`, `raw_body`, `body_bytes`, `verdict`) values (?, ?, ?, 'RECEIVED')";
-
-/** The findings as payment_notifications columns (only those found). */
-function columnsOf(found: NotifyFindings): Record<string, unknown> {
-  const set: Record<string, unknown> = {};
-  if (found.outTradeNo !== undefined) set.out_trade_no = found.outTradeNo;
-  if (found.transactionId !== undefined) set.transaction_id = found.transactionId;
-  if (found.detail !== undefined) set.detail = found.detail;
-  return set;
-}
 
 async function judge(services: Services, em: EntityManager, raw: RawNotify, record: NotifyFindings): Promise<NotifyOutcome> {
   const pay = services.wechatPay;

@@ -7,7 +7,7 @@ import { User } from '../auth/user.entity';
 import type { PayClient } from '../wechat/pay.client';
 import { Order, OrderStatus } from './order.entity';
 import { settlePaid } from './settle';
-import { sqlOf } from '../core/db';
+import { sqlOf, wholeSecondsNow } from '../core/db';
 import type { PaymentPayload } from './payment.types';
 
 /** Time-ordered prefix + 96 random bits: unique without a lookup, 29 chars of [0-9A-Za-z_-] (WeChat allows 32). */
@@ -35,9 +35,7 @@ export async function createPayment(services: Services, em: EntityManager, sessi
   // Persisted before WeChat hears of it, so a notify can never arrive for an order we don't have. Fixed statements
   // (sqlOf) rather than the unit of work: every createPayment writes this row twice.
   const sql = sqlOf(em);
-  // Whole seconds: MySQL's datetime keeps no fraction (MySQL rounds, MariaDB truncates), so only whole seconds make the
-  // answer match what `order` reads back later on every dialect.
-  const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const now = wholeSecondsNow();
   // A plain snapshot of the row, as sqlOf's detached rows are: nothing flushes it.
   const order: Order = {
     id: 0,
@@ -64,7 +62,7 @@ export async function createPayment(services: Services, em: EntityManager, sessi
       clientIp: normalizeIp(clientIp),
       notifyUrl: services.notifyUrl(),
     });
-    await sql.updateById('orders', order.id, { prepay_id: prepayId, updated_at: new Date() });
+    await sql.update(Order, order.id, { prepayId, updatedAt: new Date() });
     order.prepayId = prepayId;
     return { order, payParams: pay.requestPaymentParams(prepayId) };
   } catch (err) {
@@ -72,7 +70,7 @@ export async function createPayment(services: Services, em: EntityManager, sessi
     // Never leave an order looking payable when the client got no way to pay it.
     order.status = OrderStatus.CLOSED;
     order.lastError = describeError(err);
-    await sql.updateById('orders', order.id, { status: OrderStatus.CLOSED, last_error: order.lastError, updated_at: new Date() });
+    await sql.update(Order, order.id, { status: OrderStatus.CLOSED, lastError: order.lastError, updatedAt: new Date() });
     services.metrics.orderTransitions.inc({ to: 'CLOSED', via: 'createPayment' });
     // After a timeout WeChat may still have created the prepay order: close it there too (best effort).
     if (err.code === 'WECHAT_UNAVAILABLE') {

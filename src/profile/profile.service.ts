@@ -3,9 +3,9 @@ import type { Services } from '../core/context';
 import type { Session } from '../auth/session';
 import { currentUser } from '../auth/auth.service';
 import { decryptUserData, type UserData } from '../wechat/user-data';
-import { sqlOf } from '../core/db';
+import { sqlOf, wholeSecondsNow } from '../core/db';
 import { AppError } from '../core/errors';
-import type { User } from '../auth/user.entity';
+import { User } from '../auth/user.entity';
 
 /**
  * Decrypts wx.getUserProfile's data with the session's session_key and stores the profile. Nothing is written unless
@@ -21,38 +21,19 @@ export async function updateProfile(services: Services, em: EntityManager, sessi
     maxAgeSeconds: services.config.wechat.dataMaxAgeSeconds,
   });
   const user = await currentUser(em, session);
-  const fields = profileFields(data);
-  // Whole seconds: MySQL's datetime keeps no fraction (MySQL rounds, MariaDB truncates), so only whole seconds make the
-  // answer match what `me` reads back later on every dialect.
-  const updatedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const set: Record<string, unknown> = { updated_at: updatedAt };
-  for (const k of Object.keys(fields) as (keyof ProfileFields)[]) set[PROFILE_COLUMNS[k]] = fields[k];
-  const { affectedRows } = await sqlOf(em).updateById('users', user.id, set);
+  const fields = { ...profileFields(data), updatedAt: wholeSecondsNow() };
+  const { affectedRows } = await sqlOf(em).update(User, user.id, fields);
   // The row went away since the SELECT: as good as revoked, like a session whose user is gone.
   if (affectedRows === 0) throw new AppError('UNAUTHENTICATED');
-  return Object.assign(user, fields, { updatedAt });
+  return Object.assign(user, fields);
 }
-
-/** The profile's properties and their columns: the only names that ever go into the UPDATE. */
-const PROFILE_COLUMNS = {
-  nickname: 'nickname',
-  avatarUrl: 'avatar_url',
-  gender: 'gender',
-  language: 'language',
-  city: 'city',
-  province: 'province',
-  country: 'country',
-  unionid: 'unionid',
-} as const satisfies Partial<Record<keyof User, string>>;
-
-type ProfileFields = Partial<Pick<User, keyof typeof PROFILE_COLUMNS>>;
 
 // Cut by code points, not UTF-16 units, so an emoji at the limit is never split in half.
 const str = (v: unknown, max: number) => (typeof v === 'string' ? Array.from(v).slice(0, max).join('') : undefined);
 
 /** WeChat's field names → ours. Absent fields stay as they were. */
-export function profileFields(d: UserData): ProfileFields {
-  const out: ProfileFields = {
+export function profileFields(d: UserData): Partial<User> {
+  const out: Partial<User> = {
     nickname: str(d.nickName, 255),
     avatarUrl: str(d.avatarUrl, 1024),
     gender: typeof d.gender === 'number' && Number.isInteger(d.gender) ? d.gender : undefined,
@@ -62,6 +43,6 @@ export function profileFields(d: UserData): ProfileFields {
     country: str(d.country, 128),
     unionid: str(d.unionId, 64) || undefined,
   };
-  for (const k of Object.keys(out) as (keyof ProfileFields)[]) if (out[k] === undefined) delete out[k];
+  for (const k of Object.keys(out) as (keyof User)[]) if (out[k] === undefined) delete out[k];
   return out;
 }
