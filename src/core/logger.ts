@@ -53,12 +53,13 @@ export function censorSecrets<T>(value: T, depth = 0): T {
 function copyOf(source: Record<string, unknown>): Record<string, unknown> {
   const proto = Object.getPrototypeOf(source) as object | null;
   if (proto === Object.prototype || proto === null) return { ...source };
-  if (!(source instanceof Error)) return Object.assign(Object.create(proto) as Record<string, unknown>, source);
-  const copy = Object.assign(Object.create(Object.getPrototypeOf(source) as object) as Error, source);
-  copy.message = source.message;
-  copy.stack = source.stack;
-  if (source.cause !== undefined) copy.cause = source.cause;
-  return copy as unknown as Record<string, unknown>;
+  const copy = Object.assign(Object.create(proto) as Record<string, unknown>, source);
+  if (source instanceof Error) {
+    copy.message = source.message;
+    copy.stack = source.stack;
+    if (source.cause !== undefined) copy.cause = source.cause;
+  }
+  return copy;
 }
 
 interface RequestLike {
