@@ -539,7 +539,7 @@ async function main(): Promise<number> {
   const disturbed = runs.filter((r) => (r.usage.cpuPct.other ?? 0) > OTHER_CPU_DISTURBED);
   const settings =
     `${opts.connections} connections, ${opts.duration} s per run, ${opts.rounds} round(s), pre-warm ${opts.prewarm} s per scenario, warm-up ${opts.warmup} s / ${opts.warmupRequests} requests, ` +
-    `${opts.users} users per target, server ${opts.serverRef ? `built at ${opts.serverRef}${gitRev(opts.serverRef) !== opts.serverRef ? ` (${gitRev(opts.serverRef)})` : ''}` : `from the working tree (HEAD ${gitRev('HEAD')}${gitDirty() ? ' + uncommitted changes in src/' : ''})`}, LOG_LEVEL=${opts.logLevel}, server started as \`npm start\` does: node ${serverStartFlags(opts.serverRef).join(' ') || '(no flags)'} dist/main.js${opts.nodeArgs.length ? `, node ${opts.nodeArgs.join(' ')}` : ''}${opts.cpuProf ? ', UNDER --cpu-prof (figures not comparable with unprofiled runs)' : ''}`;
+    `${opts.users} users per target, server ${opts.serverRef ? `built at ${opts.serverRef}${gitRev(opts.serverRef) !== opts.serverRef ? ` (${gitRev(opts.serverRef)})` : ''}` : `from the working tree (HEAD ${gitRev('HEAD')}${gitDirty() ? ' + uncommitted changes in src/' : ''})`}, LOG_LEVEL=${opts.logLevel}, server started as \`npm start\` does: node ${serverFlags.join(' ') || '(no flags)'} dist/main.js${opts.nodeArgs.length ? `, node ${opts.nodeArgs.join(' ')}` : ''}${opts.cpuProf ? ', UNDER --cpu-prof (figures not comparable with unprofiled runs)' : ''}`;
   const report = [
     `# Bench ${stamp}`,
     '',

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { parseStartFlags } from './start-flags.ts';
 
 /**
  * The built server's pure helpers (pay sign, pay XML, encrypted user data), loaded from dist/ at run time and typed
@@ -33,8 +34,5 @@ export function serverStartFlags(ref?: string): string[] {
   const text = ref
     ? spawnSync('git', ['-C', root, 'show', `${ref}:package.json`], { encoding: 'utf8' }).stdout
     : readFileSync(`${root}/package.json`, 'utf8');
-  const start = (JSON.parse(text) as { scripts?: { start?: string } }).scripts?.start ?? '';
-  const match = /^node((?:\s+--[\w-]+(?:=\S+)?)*)\s+dist\/main\.js$/.exec(start.trim());
-  if (!match) throw new Error(`package.json's start script is not "node [--flags] dist/main.js": ${start}`);
-  return match[1].split(/\s+/).filter(Boolean);
+  return parseStartFlags((JSON.parse(text) as { scripts?: { start?: string } }).scripts?.start ?? '');
 }

@@ -1,15 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseStartFlags } from '../../bench/lib/start-flags';
 
 const root = join(__dirname, '..', '..');
-
-/** The node flags before dist/main.js in package.json's start script. */
-function startFlags(): string[] {
-  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const match = /^node((?:\s+--[\w-]+(?:=\S+)?)*)\s+dist\/main\.js$/.exec(start.trim());
-  expect(match).not.toBeNull();
-  return match![1].split(/\s+/).filter(Boolean);
-}
+const startFlags = () => parseStartFlags((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start);
 
 describe('how the server is started', () => {
   it('when the Docker image starts the server, then it runs the same command as npm start, node flags included', () => {
