@@ -320,7 +320,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 function runsTable(runs: RunRecord[]): string {
   return table(
-    ['scenario', 'target', 'round', 'requests', 'secs', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'peak RSS MB', 'CPU ms/req', 'SQL/req', 'Redis/req', 'CPU% target', 'CPU% gen', 'CPU% sim', 'CPU% db', 'CPU% redis', 'CPU% other', 'steal%'],
+    ['scenario', 'target', 'round', 'requests', 'secs', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'peak RSS MB', 'of which anon / file', 'CPU ms/req', 'SQL/req', 'Redis/req', 'CPU% target', 'CPU% gen', 'CPU% sim', 'CPU% db', 'CPU% redis', 'CPU% other', 'steal%'],
     runs.map((r) => [
       r.scenario,
       r.target,
@@ -334,6 +334,7 @@ function runsTable(runs: RunRecord[]): string {
       f(r.result.max, 1),
       r.result.errors,
       f(r.usage.peakRssMb),
+      `${f(r.usage.peakAnonMb)} / ${f(r.usage.peakFileMb)}`,
       f(((r.usage.cpuSec.target ?? NaN) * 1000) / r.result.requests, 2),
       f(r.sqlPerReq, 1),
       f(r.redisPerReq, 1),

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { parseStartFlags } from './start-flags.ts';
+import { startFlagsOf } from './start-flags.ts';
 
 /**
  * The built server's pure helpers (pay sign, pay XML, encrypted user data), loaded from dist/ at run time and typed
@@ -34,5 +34,5 @@ export function serverStartFlags(ref?: string): string[] {
   const text = ref
     ? spawnSync('git', ['-C', root, 'show', `${ref}:package.json`], { encoding: 'utf8' }).stdout
     : readFileSync(`${root}/package.json`, 'utf8');
-  return parseStartFlags((JSON.parse(text) as { scripts?: { start?: string } }).scripts?.start ?? '');
+  return startFlagsOf(text);
 }

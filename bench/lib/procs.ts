@@ -135,6 +135,18 @@ export function statusMb(pid: number, field = 'VmRSS'): number | undefined {
   }
 }
 
+/** VmRSS with its anonymous and file-backed parts (RssAnon, RssFile: the node binary's mapped pages are most of the latter), MB. */
+export function rssMb(pid: number): { rss: number; anon: number; file: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+    const rss = kb('VmRSS');
+    return Number.isNaN(rss) ? undefined : { rss, anon: kb('RssAnon'), file: kb('RssFile') };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The first process whose /proc/<pid>/comm is one of `names` (e.g. the MariaDB and Redis servers, for CPU figures). */
 export function findPid(names: string[]): number | undefined {
   for (const entry of readdirSync('/proc')) {
@@ -158,6 +170,9 @@ export function machineCpu(): { busy: number; steal: number } {
 export interface Usage {
   /** Peak VmRSS seen while sampling, MB (only for the pid sampled for memory). */
   peakRssMb: number;
+  /** RssAnon and RssFile at that peak, MB. */
+  peakAnonMb: number;
+  peakFileMb: number;
   /**
    * CPU used per named process over the window, as % of one core; plus `other` (every other process and the kernel's
    * own work, e.g. network softirqs: high means something else was competing) and `steal` (taken by the hypervisor).
@@ -177,14 +192,17 @@ export function sampleUsage(rssPid: number, cpuPids: Record<string, number | und
   const selfStart = process.cpuUsage();
   const machineStart = machineCpu();
   const t0 = process.hrtime.bigint();
-  let peak = statusMb(rssPid) ?? 0;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, statusMb(rssPid) ?? 0);
-  }, intervalMs);
+  let peak = { rss: 0, anon: NaN, file: NaN };
+  const sample = () => {
+    const now = rssMb(rssPid);
+    if (now && now.rss > peak.rss) peak = now;
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
   return {
     stop(): Usage {
       clearInterval(timer);
-      peak = Math.max(peak, statusMb(rssPid) ?? 0);
+      sample();
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpuSec: Record<string, number> = {};
       for (const [name, pid] of Object.entries(cpuPids)) if (pid && name in startCpu) cpuSec[name] = (cpuSeconds(pid) ?? startCpu[name]) - startCpu[name];
@@ -196,7 +214,7 @@ export function sampleUsage(rssPid: number, cpuPids: Record<string, number | und
       cpuSec.steal = machine.steal - machineStart.steal;
       const cpuPct: Record<string, number> = {};
       for (const [name, s] of Object.entries(cpuSec)) cpuPct[name] = wall > 0 ? (100 * s) / wall : 0;
-      return { peakRssMb: peak, cpuPct, cpuSec };
+      return { peakRssMb: peak.rss, peakAnonMb: peak.anon, peakFileMb: peak.file, cpuPct, cpuSec };
     },
   };
 }

@@ -8,3 +8,8 @@ export function parseStartFlags(start: string): string[] {
   if (!match) throw new Error(`package.json's start script is not "node [--flags] dist/main.js": ${start}`);
   return match[1].split(/\s+/).filter(Boolean);
 }
+
+/** The node flags of the `start` script in a package.json's text. */
+export function startFlagsOf(packageJson: string): string[] {
+  return parseStartFlags((JSON.parse(packageJson) as { scripts?: { start?: string } }).scripts?.start ?? '');
+}

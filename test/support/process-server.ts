@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startFlagsOf } from '../../bench/lib/start-flags';
 
 export interface ServerProcess {
   url: string;
@@ -10,11 +12,14 @@ export interface ServerProcess {
 }
 
 /**
- * The built server (dist/main.js) as a separate OS process, as production runs it. `npm test` builds first.
+ * The built server (dist/main.js) as a separate OS process, as production runs it: with `npm start`'s node flags
+ * (package.json's `start`). `npm test` builds first.
  * Only the given env reaches it (plus PATH), so nothing leaks in from the developer's shell.
  */
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [join(__dirname, '../../dist/main.js')], {
+  const root = join(__dirname, '..', '..');
+  const flags = startFlagsOf(readFileSync(join(root, 'package.json'), 'utf8'));
+  const child = spawn(process.execPath, [...flags, join(root, 'dist', 'main.js')], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOGIN_RATE_PER_IP: '1000000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
