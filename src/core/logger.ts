@@ -73,18 +73,24 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   // Asynchronous stdout: a synchronous write() per line was the biggest single cost under load. Lines written while
   // one write is in flight are coalesced into the next. main.ts flushes before exiting.
   destination ??= pino.destination({ dest: 1, sync: false });
-  return pino(
+  const logger = pino(
     {
       level,
       formatters: { log: censorSecrets },
       serializers: {
-        // pino runs no formatter over a child logger's bindings, but it does run serializers on their keys: secret
-        // keys are censored there at the top level, the only level bindings are ever given here.
-        ...Object.fromEntries([...SECRET_KEYS].map((key) => [key, () => CENSOR])),
         // Query strings can carry codes and secrets (jscode2session takes the AppSecret in its query), so only the path is logged.
         req: (req: RequestLike) => ({ id: req.id, method: req.method, path: req.url?.split('?')[0], ip: req.ip }),
       },
     },
     destination,
   );
+  // pino runs no formatter over a child logger's bindings (child() resets `formatters.bindings`), so they are censored
+  // on the way in. Children are created from their parent with Object.create, so grandchildren (Fastify's per-request
+  // loggers included) inherit this method.
+  const child = logger.child;
+  const censoredChild: (this: Logger, bindings: pino.Bindings, ...rest: unknown[]) => unknown = function (bindings, ...rest) {
+    return Reflect.apply(child, this, [censorSecrets(bindings), ...rest]);
+  };
+  logger.child = censoredChild as Logger['child'];
+  return logger;
 }

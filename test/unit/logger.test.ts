@@ -80,4 +80,16 @@ describe('log censoring', () => {
     expect(text).not.toContain('IVVALUE0');
     expect(text).not.toContain('ENCDATA0');
   });
+
+  it('when a child or grandchild logger is bound to a secret nested in an object, then its lines do not carry it', () => {
+    const { logger, lines } = capture();
+    const bindings = { ctx: { user: 'u1', session: { token: 'T0KEN42' } } };
+    logger.child(bindings).child({ wechat: { sessionKey: 'SK3Y99' } }).info('hello');
+    logger.flush();
+    const text = lines();
+    expect(text).toContain('"user":"u1"');
+    expect(text).not.toContain('T0KEN42');
+    expect(text).not.toContain('SK3Y99');
+    expect(bindings.ctx.session.token).toBe('T0KEN42');
+  });
 });
