@@ -80,6 +80,44 @@ describe('updateProfile', () => {
     });
   }
 
+  it('when the same profile is stored twice within one second, then both succeed (a row that matched but did not change is not a vanished row)', async () => {
+    const a = await loggedIn();
+    const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: 'same', city: 'Xi\'an' } });
+    const first = await t.gql<{ updateProfile: { nickname: string } }>(UPDATE_PROFILE, sealed, a.token);
+    const second = await t.gql<{ updateProfile: { nickname: string } }>(UPDATE_PROFILE, sealed, a.token);
+    expect(first.errors).toBeUndefined();
+    expect(second.errors).toBeUndefined();
+    expect(second.data!.updateProfile.nickname).toBe('same');
+  });
+
+  if (onServices) {
+    it('when the user row is deleted while the UPDATE waits for its lock, then UNAUTHENTICATED and no row comes back', async () => {
+      const a = await loggedIn();
+      const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: 'gone' } });
+      const { createConnection } = await import('mysql2/promise');
+      const url = t.server.services.config.database.url;
+      const [deleter, watcher] = await Promise.all([createConnection(url), createConnection(url)]);
+      try {
+        // The DELETE holds the row's lock: updateProfile's SELECT (a consistent read) still sees the row, its UPDATE waits.
+        await deleter.query('BEGIN');
+        await deleter.query('DELETE FROM users WHERE id = ?', [Number(a.userId)]);
+        const answer = t.gql(UPDATE_PROFILE, sealed, a.token);
+        let waiting = false;
+        for (let i = 0; i < 100 && !waiting; i++) {
+          const [rows] = await watcher.query("SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO LIKE 'update `users`%' AND DB = DATABASE()");
+          waiting = (rows as unknown[]).length > 0;
+          if (!waiting) await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(waiting).toBe(true);
+        await deleter.query('COMMIT');
+        expect(codeOf(await answer)).toBe('UNAUTHENTICATED');
+        expect(await userRow(a.userId)).toBeUndefined();
+      } finally {
+        await Promise.all([deleter.end(), watcher.end()]);
+      }
+    });
+  }
+
   it('when the plaintext carries a unionId, then it is stored', async () => {
     const { code, openid } = await t.sim.loginCode({ unionid: 'oUnionProfile_1' });
     const login = await t.gql<{ login: { token: string } }>(`mutation($code:String!){login(code:$code){token}}`, { code });
