@@ -467,7 +467,8 @@ async function main(): Promise<number> {
   const targets: LiveTarget[] = [];
   for (const name of opts.targets) {
     const port = await freePort();
-    const common = { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: admin.urlFor(dbNames[name]), REDIS_URL: redisSlot.url, ...wechatEnv(port) };
+    // MEMORY_PROBE_DIR: where bench/memory-probe.ts writes, when BENCH_NODE_ARGS preloads it.
+    const common = { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: admin.urlFor(dbNames[name]), REDIS_URL: redisSlot.url, MEMORY_PROBE_DIR: opts.out, ...wechatEnv(port) };
     const child =
       name === 'server'
         ? startNode('server', [...serverFlags, ...profArgs('server'), serverMain], { ...common, NODE_ENV: 'production', LOG_LEVEL: opts.logLevel, MIGRATE_ON_START: '0' }, `${opts.out}/server.log`)
