@@ -92,4 +92,18 @@ describe('log censoring', () => {
     expect(text).not.toContain('SK3Y99');
     expect(bindings.ctx.session.token).toBe('T0KEN42');
   });
+
+  it('when a child is made with options (level, msgPrefix, serializers), then they still apply and its bindings are still censored', () => {
+    const { logger, lines } = capture();
+    const child = logger.child({ session: { sessionKey: 'SK3Y77' } }, { level: 'warn', msgPrefix: '[pay] ', serializers: { order: (o: { id: number }) => ({ id: o.id }) } });
+    child.info('dropped below the level');
+    child.warn({ order: { id: 7, note: 'n0te' } }, 'late');
+    logger.flush();
+    const text = lines();
+    expect(text).not.toContain('dropped below the level');
+    expect(text).toContain('"msg":"[pay] late"');
+    expect(text).toContain('"order":{"id":7}');
+    expect(text).not.toContain('n0te');
+    expect(text).not.toContain('SK3Y77');
+  });
 });
