@@ -16,7 +16,7 @@
  *   BENCH_LOG_LEVEL     info   the server's LOG_LEVEL (e.g. warn, to see what logging costs)
  *   BENCH_CPU_PROF      0      1: run both targets under --cpu-prof and summarise each scenario's window
  *   BENCH_NODE_ARGS     (none) extra node flags for both targets, e.g. "--trace-gc" (the server always gets the
- *                              heap flags of package.json's start script first: it runs as `npm start` runs it)
+ *                              node flags of package.json's start script first: it runs as `npm start` runs it)
  *   BENCH_MYSQL_URL     mysql://root@127.0.0.1:3306
  *   BENCH_REDIS_URL     redis://127.0.0.1:6379   (the bench claims an empty logical database and flushes it after)
  *   BENCH_REDIS_DB      (auto) force that logical database

@@ -125,26 +125,28 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
-/** VmRSS (or another kB field of /proc/<pid>/status, e.g. VmHWM) in MB. */
-export function statusMb(pid: number, field = 'VmRSS'): number | undefined {
+/** kB fields of /proc/<pid>/status (VmRSS, VmHWM, RssAnon, …) in MB, one read of the file; NaN for a field it lacks. */
+function statusFieldsMb<F extends string>(pid: number, fields: readonly F[]): Record<F, number> | undefined {
+  let status: string;
   try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : undefined;
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {
     return undefined;
   }
+  const mb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+  return Object.fromEntries(fields.map((f) => [f, mb(f)])) as Record<F, number>;
+}
+
+/** VmRSS (or another kB field of /proc/<pid>/status, e.g. VmHWM) in MB. */
+export function statusMb(pid: number, field = 'VmRSS'): number | undefined {
+  const value = statusFieldsMb(pid, [field])?.[field];
+  return value === undefined || Number.isNaN(value) ? undefined : value;
 }
 
 /** VmRSS with its anonymous and file-backed parts (RssAnon, RssFile: the node binary's mapped pages are most of the latter), MB. */
 export function rssMb(pid: number): { rss: number; anon: number; file: number } | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
-    const rss = kb('VmRSS');
-    return Number.isNaN(rss) ? undefined : { rss, anon: kb('RssAnon'), file: kb('RssFile') };
-  } catch {
-    return undefined;
-  }
+  const m = statusFieldsMb(pid, ['VmRSS', 'RssAnon', 'RssFile'] as const);
+  return !m || Number.isNaN(m.VmRSS) ? undefined : { rss: m.VmRSS, anon: m.RssAnon, file: m.RssFile };
 }
 
 /** The first process whose /proc/<pid>/comm is one of `names` (e.g. the MariaDB and Redis servers, for CPU figures). */

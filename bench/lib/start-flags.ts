@@ -1,7 +1,7 @@
 /**
  * The node flags of a `start` script of the form `node [--flag[=value] …] dist/main.js`, or an error for any other
- * form. Shared by the bench (which starts the server as `npm start` does) and the test that keeps the Dockerfile's
- * CMD equal to it; plain TypeScript with no import.meta, so jest can load it too.
+ * form. Shared by the bench and the test suites that start the built server (both start it as `npm start` does) and
+ * by the test that keeps the Dockerfile's CMD equal to it; plain TypeScript with no import.meta, so jest can load it too.
  */
 export function parseStartFlags(start: string): string[] {
   const match = /^node((?:\s+--[\w-]+(?:=\S+)?)*)\s+dist\/main\.js$/.exec(start.trim());
