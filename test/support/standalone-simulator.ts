@@ -14,6 +14,8 @@ export async function startStandaloneSimulator() {
   const base = `http://127.0.0.1:${address.port}`;
   return {
     base,
+    /** Its HTTP server, to watch for requests arriving (test/support/arrival.ts). */
+    server: app.server,
     /** Env for a server that talks to this simulator as if it were WeChat. */
     env: (notifyUrl = 'http://127.0.0.1:9/notify') => ({
       WECHAT_APPID: SIMULATOR_IDENTITY.appid,
