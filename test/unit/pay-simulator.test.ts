@@ -23,6 +23,9 @@ let merchantUrl: string;
 const inbox = new Map<string, Received[]>();
 /** How many times a slot answers badly before it answers SUCCESS, and how. */
 const failures = new Map<string, { left: number; how: 'fail' | 'http500' | 'garbage' }>();
+/** Waiters for a request to reach its handler (body read, hooks run), keyed by the request's URL. */
+const handlerWaiters = new Map<string, () => void>();
+const handlerReached = (url: string) => new Promise<void>((resolve) => handlerWaiters.set(url, resolve));
 
 async function listen(app: FastifyInstance): Promise<string> {
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -36,7 +39,15 @@ async function startSimulator(): Promise<{ app: FastifyInstance; url: string }> 
 }
 
 beforeAll(async () => {
-  ({ app: sim, url: simUrl } = await startSimulator());
+  const app = Fastify();
+  // Callback style, so the handler runs in the same tick as the waiter is told.
+  app.addHook('preHandler', (req, _reply, done) => {
+    handlerWaiters.get(req.url)?.();
+    handlerWaiters.delete(req.url);
+    done();
+  });
+  await app.register(simulatorPlugin, ID);
+  ({ app: sim, url: simUrl } = { app, url: await listen(app) });
   merchant = Fastify();
   merchant.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
   merchant.post<{ Params: { slot: string }; Body: string }>('/notify/:slot', async (req, reply) => {
@@ -232,7 +243,14 @@ describe('POST /dev/pay-fault', () => {
 
     await arm(openid, { delayMs: 60_000 });
     const fields = signed(orderFields({ openid }));
-    const call = fetch(`${simUrl}/pay/unifiedorder`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: buildPayXml(fields), signal: AbortSignal.timeout(100) });
+    // The caller gives up once the simulator is handling its request, not after a fixed time: a loaded machine
+    // could spend that time before the request was even read, and then there would be no order.
+    const giveUp = new AbortController();
+    const handling = handlerReached('/pay/unifiedorder');
+    const call = fetch(`${simUrl}/pay/unifiedorder`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: buildPayXml(fields), signal: giveUp.signal });
+    await handling;
+    await new Promise((r) => setImmediate(r));
+    giveUp.abort();
     await expect(call).rejects.toThrow();
     await waitFor(async () => (await simOrder(fields.out_trade_no)).status === 200);
     expect((await simOrder(fields.out_trade_no)).body).toMatchObject({ outTradeNo: fields.out_trade_no, tradeState: 'NOTPAY' });
