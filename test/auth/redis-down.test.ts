@@ -20,7 +20,7 @@ describeServices('when Redis becomes unreachable', () => {
     const redis = new URL(target.redisUrl);
     proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
     const port = await proxy.start();
-    t = await startServer({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, CACHE_TIMEOUT_MS: '500' } });
+    t = await startServer({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, CACHE_TIMEOUT_MS: '2000' } });
   });
   afterAll(async () => {
     await proxy?.stop();

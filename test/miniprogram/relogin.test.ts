@@ -122,7 +122,7 @@ describe('mini-program client: an expired token', () => {
   let t: TestServer;
 
   beforeAll(async () => {
-    t = await startServer({ env: { SESSION_TTL_SECONDS: '1' } });
+    t = await startServer({ env: { SESSION_TTL_SECONDS: '3' } });
   });
   afterAll(async () => {
     await t?.close();

@@ -49,8 +49,10 @@ describeBrowser('GraphiQL at GET /graphql, in a real browser, offline', () => {
     expect(html).not.toMatch(/<(script|link)[^>]+(src|href)=["']https?:/i);
 
     // The query editor.
-    const queryEditor = page.locator('.graphiql-query-editor .monaco-editor, .graphiql-query-editor').first();
-    await queryEditor.waitFor({ state: 'visible', timeout: 20000 });
+    // The editor itself, not its section: the section shows a spinner until Monaco has loaded, and keys typed
+    // into it would be lost.
+    const queryEditor = page.locator('.graphiql-query-editor .monaco-editor');
+    await queryEditor.waitFor({ state: 'visible', timeout: 40000 });
     await queryEditor.click();
     await page.keyboard.press('ControlOrMeta+A');
     await page.keyboard.press('Delete');
@@ -58,7 +60,8 @@ describeBrowser('GraphiQL at GET /graphql, in a real browser, offline', () => {
 
     // The headers editor, for the Bearer token.
     await page.getByText('Headers', { exact: true }).click();
-    const headersEditor = page.locator('.graphiql-editor-tool .monaco-editor, .graphiql-editor-tool').last();
+    const headersEditor = page.locator('.graphiql-editor-tool .monaco-editor').last();
+    await headersEditor.waitFor({ state: 'visible', timeout: 20000 });
     await headersEditor.click();
     await page.keyboard.press('ControlOrMeta+A');
     await page.keyboard.press('Delete');
@@ -75,5 +78,6 @@ describeBrowser('GraphiQL at GET /graphql, in a real browser, offline', () => {
 
     await context.close();
     expect(external).toEqual([]);
-  });
+    // A 9 MB page in a real browser: jest's 30 s default is too tight on a loaded machine.
+  }, 90_000);
 });

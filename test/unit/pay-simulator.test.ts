@@ -355,7 +355,7 @@ describe('POST /dev/request-payment', () => {
     expect(res).toEqual({ status: 200, body: { errMsg: 'requestPayment:fail cancel' } });
     await sleep(50);
     expect(received(order.slot)).toHaveLength(0);
-    expect((await simOrder(order.outTradeNo)).body).toMatchObject({ tradeState: 'NOTPAY' });
+    expect((await simOrder(order.outTradeNo)).body).toMatchObject({ tradeState: 'NOTPAY', notifyAttempts: 0 });
   });
 
   it.each<SignType>(['MD5', 'HMAC-SHA256'])('when paid (%s), then a signed notify as WeChat sends it reaches notify_url', async (signType) => {
