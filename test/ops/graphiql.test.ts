@@ -51,7 +51,7 @@ describeBrowser('GraphiQL at GET /graphql, in a real browser, offline', () => {
     // The query editor.
     // The editor itself, not its section: the section shows a spinner until Monaco has loaded, and keys typed
     // into it would be lost.
-    const queryEditor = page.locator('.graphiql-query-editor .monaco-editor');
+    const queryEditor = page.locator('.graphiql-query-editor .monaco-editor').first();
     await queryEditor.waitFor({ state: 'visible', timeout: 40000 });
     await queryEditor.click();
     await page.keyboard.press('ControlOrMeta+A');
@@ -78,6 +78,6 @@ describeBrowser('GraphiQL at GET /graphql, in a real browser, offline', () => {
 
     await context.close();
     expect(external).toEqual([]);
-    // A 9 MB page in a real browser: jest's 30 s default is too tight on a loaded machine.
+    // A 9 MB page in a real browser: jest.config.js's 30 s testTimeout is too tight on a loaded machine.
   }, 90_000);
 });

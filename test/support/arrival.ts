@@ -14,3 +14,13 @@ export function arrivalOf(server: Server, path: string): Promise<void> {
     server.on('request', onRequest);
   });
 }
+
+/** `arrival`, or a clear failure if `request` settles first (it never made the call the test waits for). */
+export function beforeAnswer(arrival: Promise<void>, request: Promise<unknown>, what: string): Promise<void> {
+  const answered = request.then(
+    () => Promise.reject(new Error(`answered before ${what}`)),
+    (err) => Promise.reject(new Error(`failed before ${what}: ${err}`)),
+  );
+  answered.catch(() => undefined);
+  return Promise.race([arrival, answered]);
+}
