@@ -32,22 +32,23 @@ async function listen(app: FastifyInstance): Promise<string> {
   return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 }
 
-async function startSimulator(): Promise<{ app: FastifyInstance; url: string }> {
+/** `before` runs on the new app before the simulator is registered (e.g. to add a hook its routes get). */
+async function startSimulator(before?: (app: FastifyInstance) => void): Promise<{ app: FastifyInstance; url: string }> {
   const app = Fastify();
+  before?.(app);
   await app.register(simulatorPlugin, ID);
   return { app, url: await listen(app) };
 }
 
 beforeAll(async () => {
-  const app = Fastify();
-  // Callback style, so the handler runs in the same tick as the waiter is told.
-  app.addHook('preHandler', (req, _reply, done) => {
-    handlerWaiters.get(req.url)?.();
-    handlerWaiters.delete(req.url);
-    done();
-  });
-  await app.register(simulatorPlugin, ID);
-  ({ app: sim, url: simUrl } = { app, url: await listen(app) });
+  ({ app: sim, url: simUrl } = await startSimulator((app) =>
+    // Callback style, so the handler runs in the same tick as the waiter is told.
+    app.addHook('preHandler', (req, _reply, done) => {
+      handlerWaiters.get(req.url)?.();
+      handlerWaiters.delete(req.url);
+      done();
+    }),
+  ));
   merchant = Fastify();
   merchant.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
   merchant.post<{ Params: { slot: string }; Body: string }>('/notify/:slot', async (req, reply) => {
