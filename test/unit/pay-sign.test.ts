@@ -57,6 +57,18 @@ describe('pay XML', () => {
   });
 
   it.each([
+    ['a newline between elements', '<xml><appid><![CDATA[wx1]]></appid>\n<total_fee>1</total_fee>\n</xml>'],
+    ['CRLF and indentation', '<xml>\r\n  <appid><![CDATA[wx1]]></appid>\r\n  <total_fee>1</total_fee>\r\n</xml>\r\n'],
+    ['an XML declaration and a BOM', '\uFEFF<?xml version="1.0" encoding="UTF-8"?>\n<xml>\n\t<appid><![CDATA[wx1]]></appid>\n\t<total_fee>1</total_fee>\n</xml>'],
+  ])('when the XML has %s, then the layout is no field and the values are exact', (_name, text) => {
+    expect(parsePayXml(text)).toEqual({ appid: 'wx1', total_fee: '1' });
+  });
+
+  it('when whitespace is inside a value or its CDATA, then it is kept', () => {
+    expect(parsePayXml('<xml>\n<a><![CDATA[ x ]]></a>\n<b> 1 </b>\n</xml>')).toEqual({ a: ' x ', b: ' 1 ' });
+  });
+
+  it.each([
     ['a DOCTYPE', '<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">]><xml><x>&a;</x></xml>', 'DOCTYPE'],
     ['an ENTITY alone', '<xml><!ENTITY a "b"><x>1</x></xml>', 'DOCTYPE'],
     ['an unclosed tag', '<xml><a>1</a>', 'MALFORMED'],
@@ -65,6 +77,8 @@ describe('pay XML', () => {
     ['another root', '<root><a>1</a></root>', 'MALFORMED'],
     ['a repeated field', '<xml><a>1</a><a>2</a></xml>', 'NOT_FLAT'],
     ['a nested field', '<xml><a><b>1</b></a></xml>', 'NOT_FLAT'],
+    ['text between the fields', '<xml><a>1</a>junk\n<b>2</b></xml>', 'MALFORMED'],
+    ['text as the only content', '<xml>junk</xml>', 'MALFORMED'],
   ])('when the body is %s, then it is refused as %s', (_name, text, reason) => {
     expect(() => parsePayXml(text)).toThrow(PayXmlError);
     try {
