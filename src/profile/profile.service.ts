@@ -31,7 +31,7 @@ export async function updateProfile(services: Services, em: EntityManager, sessi
 // Cut by code points, not UTF-16 units, so an emoji at the limit is never split in half.
 const str = (v: unknown, max: number) => (typeof v === 'string' ? Array.from(v).slice(0, max).join('') : undefined);
 
-/** WeChat's field names → ours. Absent fields stay as they were. */
+/** WeChat's profile field names → ours. Absent fields stay as they were. */
 export function profileFields(d: UserData): Partial<User> {
   const out: Partial<User> = {
     nickname: str(d.nickName, 255),
@@ -41,7 +41,7 @@ export function profileFields(d: UserData): Partial<User> {
     city: str(d.city, 128),
     province: str(d.province, 128),
     country: str(d.country, 128),
-    unionid: str(d.unionId, 64) || undefined,
+    // No unionid: data an iv rewrite can forge never sets an identity; it comes from jscode2session at login.
   };
   for (const k of Object.keys(out) as (keyof User)[]) if (out[k] === undefined) delete out[k];
   return out;

@@ -75,7 +75,8 @@ export function registerLoginRoutes(app: FastifyInstance, opts: SimulatorLoginOp
 
   /**
    * Developer endpoint, plays wx.getUserProfile: encrypts a profile with the user's *current* session_key,
-   * stamped with a watermark. `appid`, `timestamp` and `openId` override what WeChat would stamp, for tests.
+   * stamped with a watermark. openId comes first, as WeChat writes it. `appid`, `timestamp` and `openId` (null: none)
+   * override what WeChat would stamp, and a `unionId` in `profile` overrides the user's, for tests.
    */
   app.post<{
     Body: { openid: string; profile?: Record<string, unknown>; appid?: string; timestamp?: number; openId?: string | null };
@@ -84,10 +85,11 @@ export function registerLoginRoutes(app: FastifyInstance, opts: SimulatorLoginOp
     const user = body?.openid ? state.user(body.openid) : undefined;
     if (!user?.sessionKey) return reply.code(404).send({ error: 'no session for this openid: log in with a code from /dev/login-code first' });
     const openId = body.openId === null ? undefined : (body.openId ?? user.openid);
+    const { unionId = user.unionid, ...profile } = body.profile ?? defaultProfile();
     const payload = {
       ...(openId ? { openId } : {}),
-      ...(body.profile ?? defaultProfile()),
-      ...(user.unionid ? { unionId: user.unionid } : {}),
+      ...profile,
+      ...(unionId ? { unionId } : {}),
       watermark: { appid: body.appid ?? opts.appid, timestamp: body.timestamp ?? Math.floor(Date.now() / 1000) },
     };
     return encryptUserData(payload, user.sessionKey);

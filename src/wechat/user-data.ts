@@ -5,7 +5,9 @@ import { AppError } from '../core/errors';
  * WeChat's encrypted open data (wx.getUserProfile & co.): AES-128-CBC, key = base64(session_key),
  * iv = base64(iv), PKCS#7 padding, JSON plaintext with a watermark {appid, timestamp}.
  * CBC has no integrity of its own, so every check here (padding, strict UTF-8, JSON, watermark, openId)
- * is what stands between tampered bytes and the database.
+ * is what stands between tampered bytes and the database. Whoever picks the iv rewrites the first 16 bytes of the
+ * plaintext at will (iv' = iv XOR P1 XOR P1'). WeChat puts openId there, so requiring it to be the session's
+ * openid is what catches such a rewrite; nothing else in the data is proof of anything.
  */
 
 export interface Watermark {
@@ -15,6 +17,7 @@ export interface Watermark {
 
 export interface UserData {
   openId?: string;
+  /** Present when WeChat knows one, but never trusted: the unionid comes from jscode2session alone. */
   unionId?: string;
   nickName?: string;
   avatarUrl?: string;
@@ -32,7 +35,7 @@ export interface DecryptInput {
   iv: string;
   encryptedData: string;
   appid: string;
-  /** The openid the data must belong to, when the plaintext names one. */
+  /** The session's openid: the plaintext must carry it as openId. */
   openid: string;
   /** 0 = no age check. */
   maxAgeSeconds: number;
@@ -99,7 +102,9 @@ export function decryptUserData(input: DecryptInput): UserData {
       throw decryptFailed('watermark too old');
     }
   }
-  if (out.openId !== undefined && out.openId !== input.openid) throw decryptFailed('openId is not the session user');
+  // Data without an openId may have had it rewritten away through the iv: refused, not trusted less.
+  if (out.openId === undefined) throw decryptFailed('no openId');
+  if (out.openId !== input.openid) throw decryptFailed('openId is not the session user');
   return out;
 }
 

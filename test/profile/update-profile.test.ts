@@ -124,7 +124,7 @@ describe('updateProfile', () => {
     });
   }
 
-  it('when the plaintext carries a unionId, then it is stored', async () => {
+  it('when the login carried a unionid, then updateProfile answers it', async () => {
     const { code, openid } = await t.sim.loginCode({ unionid: 'oUnionProfile_1' });
     const login = await t.gql<{ login: { token: string } }>(`mutation($code:String!){login(code:$code){token}}`, { code });
     const token = login.data!.login.token;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createDecipheriv, randomBytes } from 'node:crypto';
 import { decodeBase64Strict, decryptUserData, encryptUserData, padPkcs7, unpadPkcs7 } from '../../src/wechat/user-data';
 import { AppError } from '../../src/core/errors';
 
@@ -51,6 +51,27 @@ describe('decryptUserData', () => {
 
   it('when openId is another user, then it is rejected', () => {
     expect(codeOf(() => decrypt(sealed({ ...profile, openId: 'oSomebodyElse' })))).toBe('WECHAT_DECRYPT_FAILED');
+  });
+
+  it('when the plaintext has no openId, then it is rejected', () => {
+    const { openId: _, ...rest } = profile;
+    expect(codeOf(() => decrypt(sealed(rest)))).toBe('WECHAT_DECRYPT_FAILED');
+    expect(codeOf(() => decrypt(sealed({ ...profile, openId: null })))).toBe('WECHAT_DECRYPT_FAILED');
+  });
+
+  it('when the iv is rewritten so the first block reads {"unionId":"EVIL, then the forged JSON is well-formed but rejected', () => {
+    const s = sealed(profile);
+    const original = Buffer.from(JSON.stringify(profile)).subarray(0, 16);
+    const wanted = Buffer.from('{"unionId":"EVIL');
+    const iv = Buffer.from(s.iv, 'base64');
+    for (let i = 0; i < 16; i++) iv[i] ^= original[i] ^ wanted[i];
+    const forged = { ...s, iv: iv.toString('base64') };
+    // The attack works on the bytes: padding, UTF-8, JSON and watermark all still pass.
+    const decipher = createDecipheriv('aes-128-cbc', Buffer.from(sessionKey, 'base64'), iv).setAutoPadding(false);
+    const plain = JSON.parse(unpadPkcs7(Buffer.concat([decipher.update(Buffer.from(s.encryptedData, 'base64')), decipher.final()])).toString('utf8'));
+    expect(plain).toMatchObject({ unionId: `EVIL${openid.slice(5)}`, nickName: profile.nickName, watermark: profile.watermark });
+    expect(plain.openId).toBeUndefined();
+    expect(codeOf(() => decrypt(forged))).toBe('WECHAT_DECRYPT_FAILED');
   });
 
   it('when a max age is set and the watermark is older, then it is rejected; within it, accepted', () => {
