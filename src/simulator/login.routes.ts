@@ -85,7 +85,7 @@ export function registerLoginRoutes(app: FastifyInstance, opts: SimulatorLoginOp
     const user = body?.openid ? state.user(body.openid) : undefined;
     if (!user?.sessionKey) return reply.code(404).send({ error: 'no session for this openid: log in with a code from /dev/login-code first' });
     const openId = body.openId === null ? undefined : (body.openId ?? user.openid);
-    const { unionId = user.unionid, ...profile } = body.profile ?? defaultProfile();
+    const { unionId = user.unionid, ...profile }: Record<string, unknown> = body.profile ?? defaultProfile();
     const payload = {
       ...(openId ? { openId } : {}),
       ...profile,
