@@ -1,4 +1,4 @@
-import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 /**
  * WeChat Pay v2 speaks flat XML: <xml><key>value</key>…</xml>. fast-xml-parser's defaults are unsafe for money
@@ -12,17 +12,20 @@ export class PayXmlError extends Error {
   }
 }
 
+/** XML's five predefined entities: the only named ones a document without a DTD may use. */
+const XML_ENTITIES = new Set(['amp', 'apos', 'gt', 'lt', 'quot']);
+
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   parseAttributeValue: false,
   processEntities: true,
-  htmlEntities: false,
+  // Turns on numeric character references (&#20013; is 中): every XML parser decodes them, and fast-xml-parser
+  // otherwise leaves them as text. It turns on HTML's named entities too, but findBadReference refuses those first.
+  htmlEntities: true,
   trimValues: false,
   ignoreDeclaration: true,
 });
-
-const builder = new XMLBuilder({ format: false, processEntities: true, suppressEmptyNode: false });
 
 export function parsePayXml(input: string): Record<string, string> {
   // A BOM in front is an encoding mark, not content; the validator would call it text before the root.
@@ -30,6 +33,8 @@ export function parsePayXml(input: string): Record<string, string> {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new PayXmlError('DOCTYPE', 'DOCTYPE and ENTITY declarations are refused');
   const valid = XMLValidator.validate(text);
   if (valid !== true) throw new PayXmlError('MALFORMED', `malformed XML: ${valid.err.msg}`);
+  const badReference = findBadReference(text);
+  if (badReference) throw new PayXmlError('MALFORMED', `malformed XML: ${badReference} is not a character XML allows or an entity it defines`);
   let doc: Record<string, unknown>;
   try {
     doc = parser.parse(text) as Record<string, unknown>;
@@ -61,14 +66,76 @@ export function parsePayXml(input: string): Record<string, string> {
 
 /** fast-xml-parser's name for an element's own text (its `textNodeName` default). */
 const TEXT_NODE = '#text';
-/** XML's whitespace: space, tab, LF and CR (CRLF already reads as LF: XML 1.0 §2.11 line-end handling). */
+/**
+ * XML's whitespace: space, tab, LF and CR. Line ends read as LF everywhere, values and CDATA included (XML 1.0
+ * §2.11, as WeChat's own parser and every SDK's read them; the parser does it before anything else), so a CR
+ * survives only as the reference &#13;.
+ */
 const isLayout = (value: unknown) => typeof value === 'string' && /^[ \t\r\n]*$/.test(value);
 
-/** Builds <xml>…</xml>; text is entity-escaped, so `<`, `&` and emoji in a body are safe. */
-export function buildPayXml(fields: Record<string, string | number | undefined>): string {
-  const clean: Record<string, string> = {};
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== '') clean[k] = String(v);
-  return builder.build({ xml: clean }) as string;
+/**
+ * A reference an XML parser refuses: a named entity other than XML's five (no DTD is allowed to declare one), or a
+ * character reference to a code point that is no XML Char (NUL, C0 controls, surrogates, U+FFFE/U+FFFF). Text in
+ * CDATA is not markup, so it is left out of the search.
+ */
+function findBadReference(text: string): string | undefined {
+  const outsideCdata = text.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, '');
+  for (const [ref, body] of outsideCdata.matchAll(/&([^;&\s<]*);/g)) {
+    const num = /^#(?:x([0-9A-Fa-f]+)|([0-9]+))$/.exec(body);
+    if (!num) {
+      if (!XML_ENTITIES.has(body)) return ref;
+      continue;
+    }
+    const cp = num[1] !== undefined ? Number.parseInt(num[1], 16) : Number.parseInt(num[2], 10);
+    const isChar = cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+    if (!isChar) return ref;
+  }
+  return undefined;
+}
+
+/**
+ * How a message is laid out. The wire meaning is the same for all: whitespace between elements is layout.
+ * - compact: `<xml><a>v</a><b>1</b></xml>`, text entity-escaped (what our client sends).
+ * - newline: WeChat's own: `<xml><appid><![CDATA[wx…]]></appid>\n<total_fee>1</total_fee>\n</xml>`,
+ *   strings in CDATA, numbers bare.
+ * - crlf: the same with CRLF line ends.
+ * - indented: WeChat's documented samples: each field on its own line, indented.
+ */
+export type PayXmlLayout = 'compact' | 'newline' | 'crlf' | 'indented';
+
+export const PAY_XML_LAYOUTS: readonly PayXmlLayout[] = ['compact', 'newline', 'crlf', 'indented'];
+
+/**
+ * Builds <xml>…</xml> in the given layout. Empty and undefined fields are left out (they are not signed either).
+ * Every value reads back exactly: `<`, `&`, `]]>`, CR and emoji included.
+ */
+export function buildPayXml(fields: Record<string, string | number | undefined>, layout: PayXmlLayout = 'compact'): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined || v === '') continue;
+    const text = typeof v === 'number' || layout === 'compact' ? escapeText(String(v)) : cdata(v);
+    parts.push(`<${k}>${text}</${k}>`);
+  }
+  switch (layout) {
+    case 'compact':
+      return `<xml>${parts.join('')}</xml>`;
+    case 'newline':
+      return `<xml>${parts.join('\n')}\n</xml>`;
+    case 'crlf':
+      return `<xml>${parts.join('\r\n')}\r\n</xml>`;
+    case 'indented':
+      return `<xml>\n${parts.map((p) => `  ${p}\n`).join('')}</xml>`;
+  }
+}
+
+/** A CR is written as a reference: a literal one would read back as LF. */
+function escapeText(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
+}
+
+/** CDATA cannot hold `]]>` or keep a CR, so those close the section, go as markup, and open a new one. */
+function cdata(value: string): string {
+  return `<![CDATA[${value.replace(/]]>/g, ']]]]><![CDATA[>').replace(/\r/g, ']]>&#13;<![CDATA[')}]]>`;
 }
 
 /** The two answers a notify endpoint gives, exactly as WeChat documents them. */
