@@ -1,6 +1,7 @@
 import { OptionalProps } from '@mikro-orm/core';
 import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { EXACT } from '../core/collation';
 
 /** A WeChat user of this mini-program, keyed by openid. Profile fields come from updateProfile. */
 @ObjectType()
@@ -12,14 +13,15 @@ export class User {
   @PrimaryKey({ autoincrement: true })
   id!: number;
 
+  /** Compared byte for byte (EXACT): `oAbc`, `oabc` and `oAbc ` are three users. */
   @Field()
   @Unique()
-  @Property({ length: 64 })
+  @Property({ length: 64, collation: EXACT })
   openid!: string;
 
   @Field(() => String, { nullable: true })
   @Index()
-  @Property({ length: 64, nullable: true })
+  @Property({ length: 64, nullable: true, collation: EXACT })
   unionid?: string | null;
 
   @Field(() => String, { nullable: true })

@@ -4,6 +4,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DatabaseTarget } from './config';
+import { dropMysqlCollations } from './collation';
 import { entities } from '../entities';
 import { migrationsFor } from '../migrations';
 
@@ -40,7 +41,12 @@ export async function ormOptions(target: DatabaseTarget): Promise<Partial<Option
       pool: { min: 0, max: 10 },
     };
   }
-  return { ...common, driver: (await import('@mikro-orm/libsql')).LibSqlDriver, dbName: libsqlPath(target.url) };
+  return {
+    ...common,
+    driver: (await import('@mikro-orm/libsql')).LibSqlDriver,
+    dbName: libsqlPath(target.url),
+    discovery: { ...common.discovery, onMetadata: dropMysqlCollations },
+  };
 }
 
 function libsqlPath(url: string): string {

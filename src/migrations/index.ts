@@ -3,6 +3,8 @@ import { Migration20261123132313_Initial as MysqlInitial } from './mysql/Migrati
 import { Migration20261123132314_Initial as SqliteInitial } from './sqlite/Migration20261123132314_Initial';
 import { Migration20261123133502_Payments as MysqlPayments } from './mysql/Migration20261123133502_Payments';
 import { Migration20261123133502_Payments as SqlitePayments } from './sqlite/Migration20261123133502_Payments';
+import { Migration20261202100000_ExactIdentifiers as MysqlExactIdentifiers } from './mysql/Migration20261202100000_ExactIdentifiers';
+import { Migration20261202100000_ExactIdentifiers as SqliteExactIdentifiers } from './sqlite/Migration20261202100000_ExactIdentifiers';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk, so the same list works from
@@ -12,10 +14,12 @@ import { Migration20261123133502_Payments as SqlitePayments } from './sqlite/Mig
 const mysql: MigrationObject[] = [
   { name: 'Migration20261123132313_Initial', class: MysqlInitial },
   { name: 'Migration20261123133502_Payments', class: MysqlPayments },
+  { name: 'Migration20261202100000_ExactIdentifiers', class: MysqlExactIdentifiers },
 ];
 const sqlite: MigrationObject[] = [
   { name: 'Migration20261123132314_Initial', class: SqliteInitial },
   { name: 'Migration20261123133502_Payments', class: SqlitePayments },
+  { name: 'Migration20261202100000_ExactIdentifiers', class: SqliteExactIdentifiers },
 ];
 
 export function migrationsFor(kind: 'mysql' | 'libsql'): MigrationObject[] {

@@ -2,6 +2,7 @@ import { OptionalProps } from '@mikro-orm/core';
 import { Entity, Enum, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { User } from '../auth/user.entity';
+import { EXACT } from '../core/collation';
 
 export enum OrderStatus {
   PENDING = 'PENDING',
@@ -20,10 +21,14 @@ export class Order {
   @PrimaryKey({ autoincrement: true })
   id!: number;
 
-  /** Our order number as WeChat knows it: at most 32 of [0-9A-Za-z_-]. */
+  /**
+   * Our order number as WeChat knows it: at most 32 of [0-9A-Za-z_-]. Identifiers compare byte for byte (EXACT), so a
+   * notify or a lookup for `abc`, `ABC ` or `Abc` never finds order `Abc`. WeChat's lengths: out_trade_no and
+   * transaction_id 32, prepay_id 64, the same in every table.
+   */
   @Field()
   @Unique()
-  @Property({ length: 32 })
+  @Property({ length: 32, collation: EXACT })
   outTradeNo!: string;
 
   @ManyToOne(() => User, { deleteRule: 'restrict' })
@@ -41,12 +46,12 @@ export class Order {
   @Enum({ items: () => OrderStatus, default: OrderStatus.PENDING })
   status: OrderStatus = OrderStatus.PENDING;
 
-  @Property({ length: 64, nullable: true })
+  @Property({ length: 64, nullable: true, collation: EXACT })
   prepayId?: string | null;
 
   @Field(() => String, { nullable: true })
   @Unique()
-  @Property({ length: 32, nullable: true })
+  @Property({ length: 32, nullable: true, collation: EXACT })
   transactionId?: string | null;
 
   @Field(() => Date, { nullable: true })

@@ -1,5 +1,6 @@
 import { OptionalProps } from '@mikro-orm/core';
 import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { EXACT } from '../core/collation';
 
 /**
  * Every pay-result notify exactly as received, with the verdict we reached. Nothing WeChat sent is lost,
@@ -23,11 +24,12 @@ export class PaymentNotification {
   @Property({ type: 'integer' })
   bodyBytes!: number;
 
+  /** As sent, cut to the orders' column length (a longer one matches no order; raw_body keeps it whole). */
   @Index()
-  @Property({ length: 64, nullable: true })
+  @Property({ length: 32, nullable: true, collation: EXACT })
   outTradeNo?: string | null;
 
-  @Property({ length: 64, nullable: true })
+  @Property({ length: 32, nullable: true, collation: EXACT })
   transactionId?: string | null;
 
   /** RECEIVED until processed; then PAID, DUPLICATE or one of the rejection verdicts (see notify.service.ts). */
