@@ -44,6 +44,8 @@ describe('updateProfile with data an iv rewrite can forge', () => {
     const rowBefore = await userRow(a.userId);
 
     const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: 'forged', city: 'Nowhere' } });
+    // As WeChat writes it, openId comes first: its first 16 bytes are the block the iv controls.
+    expect(await plaintextOf(a.token, sealed)).toMatch(new RegExp(`^\\{"openId":"${a.openid}",`));
     const original = Buffer.from(`{"openId":"${a.openid}`).subarray(0, 16);
     const wanted = Buffer.from('{"unionId":"EVIL');
     const iv = Buffer.from(sealed.iv, 'base64');
