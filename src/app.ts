@@ -94,6 +94,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       secret: config.wechat.secret,
       mchId: config.pay!.mchId,
       payKey: config.pay!.key,
+      xmlLayout: config.simulatorXmlLayout,
     });
   }
   const simulatorBase = () => `${url()}${SIMULATOR_PREFIX}`;

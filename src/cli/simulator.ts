@@ -6,7 +6,8 @@ import { simulatorPlugin } from '../simulator/simulator.plugin';
 /**
  * `npm run simulator [port]`: the WeChat simulator alone, on the given port (default 4001). Point a server at it
  * with WECHAT_APPID/WECHAT_SECRET/WECHAT_MCH_ID/WECHAT_PAY_KEY equal to the simulator's (SIMULATOR_IDENTITY in
- * src/core/config.ts) and WECHAT_API_BASE=WECHAT_PAY_BASE=http://127.0.0.1:4001.
+ * src/core/config.ts) and WECHAT_API_BASE=WECHAT_PAY_BASE=http://127.0.0.1:4001. SIMULATOR_XML_LAYOUT sets how its pay
+ * XML is laid out.
  */
 async function main() {
   const config = loadConfig();
@@ -17,6 +18,7 @@ async function main() {
     secret: config.wechat.secret,
     mchId: config.pay?.mchId ?? SIMULATOR_IDENTITY.mchId,
     payKey: config.pay?.key ?? SIMULATOR_IDENTITY.payKey,
+    xmlLayout: config.simulatorXmlLayout,
   });
   await app.listen({ port, host: config.host });
   app.log.info({ appid: config.wechat.appid }, 'WeChat simulator listening');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { SimulatorXmlLayout } from '../simulator/xml-layout';
 import type { SignType } from '../wechat/pay-sign';
 
 /**
@@ -56,6 +57,9 @@ const envSchema = z.object({
   WECHAT_SECRET: z.preprocess(blankAsUndefined, z.string().min(8, 'must be the AppSecret').optional()),
   WECHAT_API_BASE: httpUrl.default('https://api.weixin.qq.com'),
   WECHAT_SIMULATOR: flag('0'),
+  SIMULATOR_XML_LAYOUT: z
+    .enum(['wechat', 'vary', 'compact', 'newline', 'crlf', 'indented'], { message: 'must be wechat, vary, compact, newline, crlf or indented' })
+    .default('wechat'),
   WECHAT_TIMEOUT_MS: int(5000, 10, 60000),
   WECHAT_DATA_MAX_AGE_SECONDS: int(0, 0),
   SESSION_TTL_SECONDS: int(604800, 1),
@@ -104,6 +108,8 @@ export interface Config {
   };
   /** True when the built-in WeChat simulator is mounted in-process. */
   simulator: boolean;
+  /** How the simulator lays out its pay XML: WeChat's own by default; `vary` changes it per message (the test suites). */
+  simulatorXmlLayout: SimulatorXmlLayout;
   /** Undefined when payments are not configured (no WECHAT_MCH_ID/WECHAT_PAY_KEY and no simulator). */
   pay?: {
     mchId: string;
@@ -195,6 +201,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
       dataMaxAgeSeconds: e.WECHAT_DATA_MAX_AGE_SECONDS,
     },
     simulator,
+    simulatorXmlLayout: e.SIMULATOR_XML_LAYOUT,
     pay: payEnabled
       ? {
           mchId: e.WECHAT_MCH_ID ?? SIMULATOR_IDENTITY.mchId,

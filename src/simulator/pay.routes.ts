@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { paySign, SIGN_TYPES, type SignType, verifyPaySign } from '../wechat/pay-sign';
-import { buildPayXml, parsePayXml } from '../wechat/pay-xml';
+import { buildPayXml, parsePayXml, type PayXmlLayout } from '../wechat/pay-xml';
 import type { DeliveryResult, NotifyDelivery } from './notify-delivery';
 import { sleepUnlessGone } from './sleep';
 import { newNonce, type PayFault, type PayState, type SimOrder } from './pay-state';
@@ -11,6 +11,8 @@ export interface SimulatorPayOptions {
   payKey: string;
   state: PayState;
   delivery: NotifyDelivery;
+  /** The layout of the next message (answer or notify): WeChat's own by default, varied for the test suites. */
+  layout: () => PayXmlLayout;
 }
 
 type Fields = Record<string, string | number | undefined>;
@@ -37,7 +39,6 @@ const TRADE_STATE_DESC: Record<SimOrder['tradeState'], string> = {
 
 const UNIFIEDORDER_REQUIRED = ['body', 'out_trade_no', 'total_fee', 'spbill_create_ip', 'notify_url', 'trade_type', 'openid'] as const;
 const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{1,32}$/;
-const XML_FORMAT_ERROR = buildPayXml({ return_code: 'FAIL', return_msg: 'XML格式错误' });
 
 export function registerPayRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
   // The XML parser lives in a child scope, so it reaches neither the app nor the simulator's JSON routes.
@@ -48,21 +49,23 @@ export function registerPayRoutes(app: FastifyInstance, opts: SimulatorPayOption
 /** /pay/*: WeChat Pay v2 as api.mch.weixin.qq.com serves it. */
 function registerWireRoutes(wire: FastifyInstance, opts: SimulatorPayOptions) {
   const { state } = opts;
-  const xmlTypes = ['text/xml', 'application/xml'];
-  // Whatever the app parses XML into, the simulator wants the exact text, as its sign checks depend on it.
-  wire.removeContentTypeParser(xmlTypes);
-  wire.addContentTypeParser(xmlTypes, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  // WeChat reads the XML whatever the Content-Type says (none, text/plain, form or JSON included), and the sign
+  // check needs the exact text: every body here is read as a string. This scope is the routes' own, so the
+  // app's and the /dev routes' parsers are untouched.
+  wire.removeAllContentTypeParsers();
+  wire.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   const answers = payAnswers(opts);
+  const xmlFormatError = () => buildPayXml({ return_code: 'FAIL', return_msg: 'XML格式错误' }, opts.layout());
 
   wire.post('/pay/unifiedorder', async (req, reply) => {
     const fields = readXml(req.body);
-    if (!fields) return sendXml(reply, XML_FORMAT_ERROR);
+    if (!fields) return sendXml(reply, xmlFormatError());
     const signType = signTypeOf(fields);
 
     const fault = fields.openid ? state.takeFault(fields.openid) : undefined;
     if (fault?.delayMs) await sleepUnlessGone(fault.delayMs, reply);
-    const answer = faultAnswer(fault, answers, signType) ?? xmlAnswer(unifiedOrder(fields, signType, fault?.badSign ?? false));
+    const answer = faultAnswer(fault, answers, signType, opts.layout) ?? xmlAnswer(unifiedOrder(fields, signType, fault?.badSign ?? false));
     if (reply.raw.destroyed) return reply;
     return reply.code(answer.status).type(answer.type).send(answer.body);
   });
@@ -85,7 +88,7 @@ function registerWireRoutes(wire: FastifyInstance, opts: SimulatorPayOptions) {
 
   wire.post('/pay/orderquery', async (req, reply) => {
     const fields = readXml(req.body);
-    if (!fields) return sendXml(reply, XML_FORMAT_ERROR);
+    if (!fields) return sendXml(reply, xmlFormatError());
     const signType = signTypeOf(fields);
     const refused = checkMerchant(fields, opts) ?? queryParamError(fields);
     if (refused) return sendXml(reply, answers.fail(signType, refused.errCode, refused.des));
@@ -96,7 +99,7 @@ function registerWireRoutes(wire: FastifyInstance, opts: SimulatorPayOptions) {
 
   wire.post('/pay/closeorder', async (req, reply) => {
     const fields = readXml(req.body);
-    if (!fields) return sendXml(reply, XML_FORMAT_ERROR);
+    if (!fields) return sendXml(reply, xmlFormatError());
     const signType = signTypeOf(fields);
     const refused = checkMerchant(fields, opts) ?? (fields.out_trade_no ? undefined : paramError('missing out_trade_no'));
     if (refused) return sendXml(reply, answers.fail(signType, refused.errCode, refused.des));
@@ -163,7 +166,7 @@ function payAnswers(opts: SimulatorPayOptions) {
   const signed = (signType: SignType, fields: Fields, badSign = false): string => {
     const all = { ...fields, nonce_str: newNonce() };
     const sign = paySign(all, badSign ? opts.payKey + 'x' : opts.payKey, signType);
-    return buildPayXml({ ...all, sign });
+    return buildPayXml({ ...all, sign }, opts.layout());
   };
   const head = { return_code: 'SUCCESS', return_msg: 'OK', appid: opts.appid, mch_id: opts.mchId };
   return {
@@ -184,11 +187,11 @@ interface RawAnswer {
 const xmlAnswer = (body: string): RawAnswer => ({ status: 200, type: 'text/xml', body });
 
 /** What an armed fault answers instead of the order; undefined when the order goes on (no fault, a delay, a bad sign). */
-function faultAnswer(fault: PayFault | undefined, answers: PayAnswers, signType: SignType): RawAnswer | undefined {
+function faultAnswer(fault: PayFault | undefined, answers: PayAnswers, signType: SignType, layout: () => PayXmlLayout): RawAnswer | undefined {
   if (!fault) return undefined;
   if (fault.httpStatus) return { status: fault.httpStatus, type: 'text/html', body: '<html><body>Bad Gateway</body></html>' };
   if (fault.garbage) return { status: 200, type: 'text/html', body: '<html>upstream garbage, not XML' };
-  if (fault.returnFail) return xmlAnswer(buildPayXml({ return_code: 'FAIL', return_msg: '参数格式校验错误' }));
+  if (fault.returnFail) return xmlAnswer(buildPayXml({ return_code: 'FAIL', return_msg: '参数格式校验错误' }, layout()));
   if (fault.errCode) return xmlAnswer(answers.fail(signType, fault.errCode, fault.errCodeDes));
   return undefined;
 }
@@ -237,7 +240,7 @@ function notifyXml(order: SimOrder, tamper: DevPaymentOptions['tamper'], opts: S
     sign_type: order.signType === 'HMAC-SHA256' ? order.signType : undefined,
   };
   const sign = paySign(fields, tamper === 'sign' ? opts.payKey + 'x' : opts.payKey, order.signType);
-  return buildPayXml({ ...fields, sign });
+  return buildPayXml({ ...fields, sign }, opts.layout());
 }
 
 // --- request checks -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import { NotifyDelivery } from './notify-delivery';
 import { PayState } from './pay-state';
 import { registerPayRoutes } from './pay.routes';
 import { SimulatorState } from './state';
+import { layoutPicker, type SimulatorXmlLayout } from './xml-layout';
 
 export interface SimulatorOptions {
   appid: string;
@@ -13,6 +14,8 @@ export interface SimulatorOptions {
   payKey: string;
   /** Multiplies WeChat's notify retry delays (15 s … 6 h); the default 0.001 plays the whole schedule in ~87 s. */
   notifyRetryScale?: number;
+  /** How its pay answers and notifies are laid out (SIMULATOR_XML_LAYOUT); WeChat's own by default. */
+  xmlLayout?: SimulatorXmlLayout;
 }
 
 /**
@@ -26,5 +29,5 @@ export async function simulatorPlugin(app: FastifyInstance, opts: SimulatorOptio
   const delivery = new NotifyDelivery({ retryScale: opts.notifyRetryScale ?? 0.001 });
   // Pending notify retries must not outlive the server, nor hold up its close.
   app.addHook('onClose', async () => delivery.close());
-  registerPayRoutes(app, { appid: opts.appid, mchId: opts.mchId, payKey: opts.payKey, state: new PayState(), delivery });
+  registerPayRoutes(app, { appid: opts.appid, mchId: opts.mchId, payKey: opts.payKey, state: new PayState(), delivery, layout: layoutPicker(opts.xmlLayout) });
 }

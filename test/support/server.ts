@@ -49,6 +49,8 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     // Generous login limits: suites log in hundreds of times from 127.0.0.1. The limits have their own tests.
     LOGIN_RATE_PER_IP: '1000000',
     LOGIN_RATE_PER_OPENID: '1000',
+    // The simulator changes its pay XML layout with every message, so each suite meets all of WeChat's layouts.
+    SIMULATOR_XML_LAYOUT: 'vary',
     ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl } : {}),
     ...options.env,
   };

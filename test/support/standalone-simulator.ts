@@ -1,14 +1,16 @@
 import Fastify from 'fastify';
 import { SIMULATOR_IDENTITY } from '../../src/core/config';
 import { simulatorPlugin } from '../../src/simulator/simulator.plugin';
+import type { SimulatorXmlLayout } from '../../src/simulator/xml-layout';
 
 /**
  * The simulator on its own port, as `npm run simulator` serves it: for servers that must not mount it in-process
  * (NODE_ENV=production refuses to), pointed at it through WECHAT_API_BASE and WECHAT_PAY_BASE like real WeChat.
  */
-export async function startStandaloneSimulator() {
+export async function startStandaloneSimulator(options: { xmlLayout?: SimulatorXmlLayout } = {}) {
   const app = Fastify();
-  await app.register(simulatorPlugin, { ...SIMULATOR_IDENTITY });
+  // Varied by default, like the in-process simulator of test/support/server.ts.
+  await app.register(simulatorPlugin, { ...SIMULATOR_IDENTITY, xmlLayout: options.xmlLayout ?? 'vary' });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address() as { port: number };
   const base = `http://127.0.0.1:${address.port}`;

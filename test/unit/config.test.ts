@@ -54,4 +54,10 @@ describe('loadConfig', () => {
     expect(msg).toContain('WECHAT_SECRET');
     expect(msg).not.toContain('short');
   });
+
+  it("when SIMULATOR_XML_LAYOUT is unset, then WeChat's own layout; when it is not a layout, then the start fails naming it", () => {
+    expect(loadConfig({}).simulatorXmlLayout).toBe('wechat');
+    expect(loadConfig({ SIMULATOR_XML_LAYOUT: 'vary' }).simulatorXmlLayout).toBe('vary');
+    expect(messageOf({ SIMULATOR_XML_LAYOUT: 'pretty' })).toContain('SIMULATOR_XML_LAYOUT: must be wechat, vary, compact, newline, crlf or indented');
+  });
 });

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { request as httpRequest } from 'node:http';
 import { simulatorPlugin } from '../../src/simulator/simulator.plugin';
+import type { SimulatorXmlLayout } from '../../src/simulator/xml-layout';
 import { paySign, type SignType, verifyPaySign } from '../../src/wechat/pay-sign';
-import { buildPayXml, NOTIFY_SUCCESS, notifyFail, parsePayXml } from '../../src/wechat/pay-xml';
+import { buildPayXml, NOTIFY_SUCCESS, notifyFail, PAY_XML_LAYOUTS, parsePayXml, type PayXmlLayout } from '../../src/wechat/pay-xml';
+import { createPayClient } from '../../src/wechat/pay.client';
 
 /**
  * The simulated WeChat Pay over real HTTP, plus a tiny merchant that receives its notifies. Each test notifies
@@ -14,6 +17,8 @@ const ID = { appid: 'wx00simulator0000', secret: 'simulator-app-secret', mchId: 
 interface Received {
   fields: Record<string, string>;
   contentType: string | undefined;
+  /** The notify exactly as it came, to see its layout. */
+  text: string;
 }
 
 let sim: FastifyInstance;
@@ -32,11 +37,17 @@ async function listen(app: FastifyInstance): Promise<string> {
   return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 }
 
-/** `before` runs on the new app before the simulator is registered (e.g. to add a hook its routes get). */
-async function startSimulator(before?: (app: FastifyInstance) => void): Promise<{ app: FastifyInstance; url: string }> {
+/**
+ * `before` runs on the new app before the simulator is registered (e.g. to add a hook its routes get). The layout
+ * varies per message unless a test asks for one, as it does in every suite (test/support/server.ts).
+ */
+async function startSimulator(
+  before?: (app: FastifyInstance) => void,
+  options: { xmlLayout?: SimulatorXmlLayout } = { xmlLayout: 'vary' },
+): Promise<{ app: FastifyInstance; url: string }> {
   const app = Fastify();
   before?.(app);
-  await app.register(simulatorPlugin, ID);
+  await app.register(simulatorPlugin, { ...ID, ...options });
   return { app, url: await listen(app) };
 }
 
@@ -53,7 +64,7 @@ beforeAll(async () => {
   merchant.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
   merchant.post<{ Params: { slot: string }; Body: string }>('/notify/:slot', async (req, reply) => {
     const list = inbox.get(req.params.slot) ?? [];
-    list.push({ fields: parsePayXml(req.body), contentType: req.headers['content-type'] });
+    list.push({ fields: parsePayXml(req.body), contentType: req.headers['content-type'], text: req.body });
     inbox.set(req.params.slot, list);
     const failing = failures.get(req.params.slot);
     if (failing && failing.left > 0) {
@@ -474,5 +485,142 @@ describe('POST /dev/request-payment', () => {
 describe('GET /dev/orders/:outTradeNo', () => {
   it('when the order is unknown, then 404', async () => {
     expect((await simOrder('unknown')).status).toBe(404);
+  });
+});
+
+// --- WeChat's layouts and content types -------------------------------------------------------------
+
+/** Which of pay-xml's layouts a message was written in. */
+function layoutOf(xml: string): PayXmlLayout {
+  if (xml.includes('\r\n')) return 'crlf';
+  if (xml.startsWith('<xml>\n  <')) return 'indented';
+  if (xml.includes('\n')) return 'newline';
+  return 'compact';
+}
+
+describe("the simulator's XML layout (SIMULATOR_XML_LAYOUT)", () => {
+  const started: FastifyInstance[] = [];
+  const own = async (xmlLayout?: SimulatorXmlLayout) => {
+    const s = await startSimulator(undefined, { xmlLayout });
+    started.push(s.app);
+    return s.url;
+  };
+  afterAll(async () => {
+    for (const app of started) await app.close();
+  });
+  const query = (base: string, outTradeNo = 'nope') => callPay('/pay/orderquery', { appid: ID.appid, mch_id: ID.mchId, out_trade_no: outTradeNo }, 'MD5', base);
+
+  it("when no layout is set, then answers and notifies are WeChat's own: a newline after each field, strings in CDATA, numbers bare", async () => {
+    const base = await own();
+    const fields = orderFields({ total_fee: '3' });
+    const placed = await callPay('/pay/unifiedorder', fields, 'MD5', base);
+    expect(placed.text).toMatch(/^<xml><return_code><!\[CDATA\[SUCCESS\]\]><\/return_code>\n<return_msg><!\[CDATA\[OK\]\]><\/return_msg>\n<appid>/);
+    expect(placed.text.endsWith('</sign>\n</xml>')).toBe(true);
+    expect(verifyPaySign(placed.answer, ID.payKey)).toBe(true);
+
+    const queried = await query(base, fields.out_trade_no);
+    expect(queried.text).toContain('\n<total_fee>3</total_fee>\n');
+    expect(queried.text).toContain('\n<trade_state><![CDATA[NOTPAY]]></trade_state>\n');
+
+    await postJson('/dev/request-payment', paymentParams(placed.answer.prepay_id), base);
+    const [notify] = received(fields.notify_url.split('/').pop()!);
+    expect(notify.text).toMatch(/^<xml><return_code><!\[CDATA\[SUCCESS\]\]><\/return_code>\n/);
+    expect(notify.text).toContain('\n<total_fee>3</total_fee>\n<fee_type><![CDATA[CNY]]></fee_type>\n<cash_fee>3</cash_fee>\n');
+    expect(verifyPaySign(notify.fields, ID.payKey)).toBe(true);
+  });
+
+  it.each(PAY_XML_LAYOUTS)('when the layout is %s, then every answer and notify comes so, and each verifies', async (layout) => {
+    const base = await own(layout);
+    const fields = orderFields();
+    const placed = await callPay('/pay/unifiedorder', fields, 'HMAC-SHA256', base);
+    expect(layoutOf(placed.text)).toBe(layout);
+    expect(verifyPaySign(placed.answer, ID.payKey, 'HMAC-SHA256')).toBe(true);
+    const missing = await query(base);
+    expect(layoutOf(missing.text)).toBe(layout);
+    expect(missing.answer).toMatchObject({ result_code: 'FAIL', err_code: 'ORDERNOTEXIST' });
+
+    await postJson('/dev/request-payment', paymentParams(placed.answer.prepay_id, 'HMAC-SHA256'), base);
+    const [notify] = received(fields.notify_url.split('/').pop()!);
+    expect(layoutOf(notify.text)).toBe(layout);
+    expect(verifyPaySign(notify.fields, ID.payKey)).toBe(true);
+    expect(notify.fields.total_fee).toBe('1');
+  });
+
+  it('when the layout is vary, then consecutive messages take every layout in turn, and each verifies', async () => {
+    const base = await own('vary');
+    const seen: PayXmlLayout[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await query(base);
+      expect(verifyPaySign(res.answer, ID.payKey)).toBe(true);
+      seen.push(layoutOf(res.text));
+    }
+    expect(seen).toEqual([...PAY_XML_LAYOUTS, ...PAY_XML_LAYOUTS]);
+  });
+
+  it.each(PAY_XML_LAYOUTS)("when the simulator answers %s, then the pay client's unifiedorder, orderquery and closeorder accept and verify it", async (layout) => {
+    const base = await own(layout);
+    for (const signType of ['MD5', 'HMAC-SHA256'] as const) {
+      const client = createPayClient({ apiBase: () => base, appid: ID.appid, mchId: ID.mchId, key: ID.payKey, signType, timeoutMs: 5000 });
+      const input = { outTradeNo: newOutTradeNo(), totalFee: 1, body: '测试 <&> ]]> 🍵', openid: newOpenid(), clientIp: '127.0.0.1', notifyUrl: `${merchantUrl}/notify/${newSlot()}` };
+      const { prepayId } = await client.unifiedOrder(input);
+      expect(prepayId).toMatch(/^wx/);
+      expect(await client.orderQuery(input.outTradeNo)).toMatchObject({ tradeState: 'NOTPAY', fields: { total_fee: '1', out_trade_no: input.outTradeNo } });
+      await client.closeOrder(input.outTradeNo);
+      expect((await client.orderQuery(input.outTradeNo)).tradeState).toBe('CLOSED');
+    }
+  });
+});
+
+describe("the simulator's pay endpoints read the body whatever the Content-Type, as WeChat does", () => {
+  /** Posts with exactly this Content-Type, or none at all (fetch would add text/plain to a string body). */
+  function post(path: string, body: string, contentType: string | undefined, base = simUrl): Promise<{ status: number; text: string }> {
+    const url = new URL(path, base);
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(url, { method: 'POST', headers: { 'content-length': Buffer.byteLength(body), ...(contentType ? { 'content-type': contentType } : {}) } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  it.each([undefined, 'text/plain', 'application/x-www-form-urlencoded', 'application/json', 'application/octet-stream', 'text/xml; charset=utf-8', 'application/xml'])(
+    'when the Content-Type is %s, then /pay/unifiedorder reads the XML and places the order',
+    async (contentType) => {
+      const fields = signed(orderFields());
+      const res = await post('/pay/unifiedorder', buildPayXml(fields, 'newline'), contentType);
+      expect(res.status).toBe(200);
+      const answer = parsePayXml(res.text);
+      expect(answer).toMatchObject({ return_code: 'SUCCESS', result_code: 'SUCCESS' });
+      expect(verifyPaySign(answer, ID.payKey)).toBe(true);
+    },
+  );
+
+  it.each(['/pay/orderquery', '/pay/closeorder'])('when %s gets its XML as application/json or with no Content-Type, then it reads it too', async (path) => {
+    const order = await placedOrder();
+    for (const contentType of ['application/json', undefined]) {
+      const res = await post(path, buildPayXml(signed({ appid: ID.appid, mch_id: ID.mchId, out_trade_no: order.outTradeNo }), 'crlf'), contentType);
+      expect(parsePayXml(res.text)).toMatchObject({ return_code: 'SUCCESS', result_code: 'SUCCESS' });
+    }
+  });
+
+  it('when the /dev routes get a body their JSON parser cannot read, then they still refuse it (415): the catch-all stays in /pay', async () => {
+    for (const contentType of ['text/xml', 'application/x-www-form-urlencoded']) {
+      expect((await post('/dev/pay-fault', '<xml><openid>o1</openid></xml>', contentType)).status).toBe(415);
+    }
+    expect((await post('/dev/pay-fault', JSON.stringify({ openid: newOpenid(), fault: { errCode: 'SYSTEMERROR' } }), 'application/json')).status).toBe(200);
+  });
+
+  it("when the host app has its own routes, then the simulator's catch-all parser does not reach them", async () => {
+    const host = await startSimulator((app) => app.post('/app-json', async (req) => ({ got: req.body })));
+    try {
+      expect((await post('/app-json', '<xml><a>1</a></xml>', 'text/xml', host.url)).status).toBe(415);
+      expect(JSON.parse((await post('/app-json', '{"a":1}', 'application/json', host.url)).text)).toEqual({ got: { a: 1 } });
+    } finally {
+      await host.app.close();
+    }
   });
 });
