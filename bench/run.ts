@@ -461,6 +461,7 @@ async function main(): Promise<number> {
     WECHAT_NOTIFY_URL: `http://127.0.0.1:${port}/notify`,
     LOGIN_RATE_PER_IP: '1000000',
     LOGIN_RATE_PER_OPENID: '1000000',
+    PAY_RATE_PER_USER: '1000000',
   });
   const profArgs = (name: string) => [...opts.nodeArgs, ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])];
 

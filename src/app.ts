@@ -22,7 +22,7 @@ import { createPayClient } from './wechat/pay.client';
 import { notifyRoutes } from './payment/notify.route';
 import { simulatorPlugin } from './simulator/simulator.plugin';
 import { createMetrics } from './ops/metrics';
-import { opsRoutes } from './ops/ops.routes';
+import { metricsAccess, opsRoutes } from './ops/ops.routes';
 import { graphiqlPlugin } from './ops/graphiql.plugin';
 import { operationLogPlugin } from './ops/operation-log.plugin';
 
@@ -50,6 +50,8 @@ export interface App {
 export const SIMULATOR_PREFIX = '/simulator';
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
+/** Slow headers are the cheapest way to hold a connection (slowloris); real clients send them in one packet. */
+const HEADERS_TIMEOUT_MS = 10_000;
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -62,6 +64,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // X-Forwarded-For is believed only for the proxies we run (sent to WeChat Pay, and rate-limit keys).
     trustProxy: (_address: string, hop: number) => hop < config.trustProxy,
     bodyLimit: config.limits.bodyBytes,
+    // Fastify's requestTimeout defaults to 0: a client that stops mid-body would hold its connection forever.
+    requestTimeout: config.limits.requestTimeoutMs,
+    keepAliveTimeout: config.limits.keepAliveTimeoutMs,
+    // A socket silent this long in both directions (a response nobody reads) is closed: above every request's own bounds.
+    connectionTimeout: Math.max(120_000, config.limits.requestTimeoutMs),
+    http: {
+      requestTimeout: config.limits.requestTimeoutMs,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, config.limits.requestTimeoutMs),
+      // Node enforces both timeouts only when it sweeps its connections (every 30 s by default).
+      connectionsCheckingInterval: Math.min(1000, config.limits.requestTimeoutMs),
+    },
     // One access line per request is written below; Fastify's two default lines would double the logging cost.
     logController: new LogController({ disableRequestLogging: true }),
     // A caller's X-Request-Id is kept when it is tame, so logs can be joined across services.
@@ -140,6 +153,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     hideSchemaDetailsFromClientErrors: config.env === 'production',
     // A batch is a JSON array of operations; its length is capped in preValidation below.
     allowBatchedHttpRequests: true,
+    // Refused while parsing, before validation, whose cost grows with the square of repeated aliases.
+    parseOptions: { maxTokens: config.limits.tokens },
     validationRules: [queryLimitsRule(config.limits)],
     plugins: [
       config.playground ? graphiqlPlugin() : ApolloServerPluginLandingPageDisabled(),
@@ -177,7 +192,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   await app.register(notifyRoutes, { orm, services });
-  await app.register(opsRoutes, { orm, cache, metrics });
+  await app.register(opsRoutes, { orm, cache, metrics, metricsAccess: metricsAccess(config) });
 
   let closing: Promise<void> | undefined;
   return {

@@ -4,7 +4,7 @@ import { sqlOf } from '../core/db';
 import type { Services } from '../core/context';
 import type { Session } from './session';
 import { User } from './user.entity';
-import { enforceRateLimit } from './rate-limit';
+import { enforceRateLimit, limitFailures } from './rate-limit';
 
 /**
  * `userFields`: the User fields the caller selected (undefined: all of them). When the upsert itself knows every one
@@ -13,9 +13,16 @@ import { enforceRateLimit } from './rate-limit';
 export async function login(services: Services, em: EntityManager, code: string, ip: string, userFields?: ReadonlySet<string>) {
   if (!code || code.length > 256 || /\s/.test(code)) throw new AppError('BAD_USER_INPUT', 'code must be the string wx.login returned.');
   const { loginPerIp, loginPerOpenid, loginWindowSeconds } = services.config.limits;
-  // Per IP before WeChat is called, so a flood cannot burn the AppID's jscode2session quota.
-  await enforceRateLimit(services.cache, `login-ip:${ip}`, loginPerIp, loginWindowSeconds);
-  const wx = await services.wechatLogin.code2Session(code);
+  // Per IP, only the codes WeChat refused count: a flood of bogus codes is stopped before it burns the AppID's
+  // jscode2session quota, while a NAT of real users, whose codes are valid, is never throttled.
+  const wx = await limitFailures(
+    services.cache,
+    `login-refused-ip:${ip}`,
+    loginPerIp,
+    loginWindowSeconds,
+    () => services.wechatLogin.code2Session(code),
+    (err) => err instanceof AppError && err.code === 'WECHAT_CODE_INVALID',
+  );
   await enforceRateLimit(services.cache, `login-openid:${wx.openid}`, loginPerOpenid, loginWindowSeconds);
   const user = await upsertUser(em, services.config.database.kind, wx.openid, wx.unionid, userFields);
   // Every login stores the session_key WeChat returned this time: an older one may already be rotated.

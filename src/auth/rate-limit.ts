@@ -11,3 +11,30 @@ export async function enforceRateLimit(cache: Cache, bucket: string, limit: numb
     throw new AppError('RATE_LIMITED', undefined, { retryAfterSeconds: Math.max(1, Math.ceil(resetInMs / 1000)) });
   }
 }
+
+/**
+ * A limit on the attempts that fail in a way that `counts`: the others hand their hit back. Each attempt holds
+ * its hit while it runs, so a burst cannot slip in before its first failure is counted; over the limit the
+ * attempt is not made at all.
+ */
+export async function limitFailures<T>(
+  cache: Cache,
+  bucket: string,
+  limit: number,
+  windowSeconds: number,
+  attempt: () => Promise<T>,
+  counts: (err: unknown) => boolean,
+): Promise<T> {
+  await enforceRateLimit(cache, bucket, limit, windowSeconds);
+  // Not awaited: a hit that could not be handed back only makes the limit stricter until the window ends.
+  const handBack = () => void cache.incr(`rate:${bucket}`, windowSeconds * 1000, -1).catch(() => undefined);
+  let result: T;
+  try {
+    result = await attempt();
+  } catch (err) {
+    if (!counts(err)) handBack();
+    throw err;
+  }
+  handBack();
+  return result;
+}

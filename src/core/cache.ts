@@ -15,10 +15,11 @@ export interface Cache {
   set<T>(key: string, value: T, ttlMs: number): Promise<void>;
   delete(key: string): Promise<void>;
   /**
-   * Adds one to a counter that lives `windowMs` from its first hit and returns the new count. Atomic in Redis
-   * (MULTI INCR + PEXPIRE NX), so every instance sharing the Redis shares the count.
+   * Adds `by` (default one) to a counter that lives `windowMs` from its first hit and returns the new count. Atomic
+   * in Redis (MULTI INCRBY + PEXPIRE NX), so every instance sharing the Redis shares the count. `by: -1` hands back
+   * a hit that turned out not to count.
    */
-  incr(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
+  incr(key: string, windowMs: number, by?: number): Promise<{ count: number; resetInMs: number }>;
   /** Resolves when the store answers a round trip. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -60,23 +61,25 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
   const counters = new Map<string, { count: number; resetAt: number }>();
   const counterKey = (key: string) => `${namespace}:counter:${key}`;
 
-  async function incrRedis(key: string, windowMs: number) {
+  async function incrRedis(key: string, windowMs: number, by: number) {
     const client = (await (keyv.store as { getClient(): Promise<unknown> }).getClient()) as RedisCounterClient;
     const k = counterKey(key);
-    const [count, , ttl] = (await client.multi().incr(k).pExpire(k, windowMs, 'NX').pTTL(k).exec()) as [number, number, number];
+    const [count, , ttl] = (await client.multi().incrBy(k, by).pExpire(k, windowMs, 'NX').pTTL(k).exec()) as [number, number, number];
     return { count: Number(count), resetInMs: Math.max(Number(ttl), 0) };
   }
 
-  function incrMemory(key: string, windowMs: number) {
+  function incrMemory(key: string, windowMs: number, by: number) {
     const now = Date.now();
     let entry = counters.get(key);
+    // A hit handed back after its window ended has nothing left to take from.
+    if (by < 0 && (!entry || entry.resetAt <= now)) return { count: 0, resetInMs: 0 };
     if (!entry || entry.resetAt <= now) {
       // Expired windows are swept lazily so the map cannot grow without bound.
       if (counters.size > 10_000) for (const [k, v] of counters) if (v.resetAt <= now) counters.delete(k);
       entry = { count: 0, resetAt: now + windowMs };
       counters.set(key, entry);
     }
-    entry.count += 1;
+    entry.count += by;
     return { count: entry.count, resetInMs: entry.resetAt - now };
   }
 
@@ -89,7 +92,7 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
     delete: async (key) => {
       await bounded(keyv.delete(key));
     },
-    incr: (key, windowMs) => (redisUrl ? bounded(incrRedis(key, windowMs)) : Promise.resolve(incrMemory(key, windowMs))),
+    incr: (key, windowMs, by = 1) => (redisUrl ? bounded(incrRedis(key, windowMs, by)) : Promise.resolve(incrMemory(key, windowMs, by))),
     ping: async () => {
       await bounded(keyv.get(pingKey));
     },
@@ -109,7 +112,7 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
 
 /** The slice of node-redis used for counters; its full generic types are too heavy for the compiler here. */
 interface RedisMulti {
-  incr(key: string): RedisMulti;
+  incrBy(key: string, by: number): RedisMulti;
   pExpire(key: string, ms: number, mode: 'NX'): RedisMulti;
   pTTL(key: string): RedisMulti;
   exec(): Promise<unknown[]>;

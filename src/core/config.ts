@@ -48,7 +48,7 @@ const blankAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(4000, 0, 65535),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  HOST: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: z.preprocess(blankAsUndefined, databaseUrl.optional()),
   REDIS_URL: z.preprocess(blankAsUndefined, redisUrl.optional()),
@@ -74,13 +74,19 @@ const envSchema = z.object({
   TRUST_PROXY: int(0, 0, 10),
   PLAYGROUND: z.preprocess(blankAsUndefined, z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional()),
   BODY_LIMIT_BYTES: int(102400, 1024, 10 * 1024 * 1024),
+  REQUEST_TIMEOUT_MS: int(30000, 100, 600000),
+  KEEP_ALIVE_TIMEOUT_MS: int(72000, 100, 600000),
   GRAPHQL_MAX_DEPTH: int(10, 2, 100),
   GRAPHQL_MAX_ALIASES: int(20, 0, 1000),
   GRAPHQL_MAX_COST: int(2000, 10, 1_000_000),
   GRAPHQL_MAX_BATCH: int(5, 1, 100),
+  GRAPHQL_MAX_TOKENS: int(2000, 100, 1_000_000),
   LOGIN_RATE_PER_IP: int(60, 1, 1_000_000),
   LOGIN_RATE_PER_OPENID: int(10, 1, 1_000_000),
   LOGIN_RATE_WINDOW_SECONDS: int(60, 1, 86400),
+  PAY_RATE_PER_USER: int(20, 1, 1_000_000),
+  PAY_RATE_WINDOW_SECONDS: int(60, 1, 86400),
+  METRICS_TOKEN: z.preprocess(blankAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
   SHUTDOWN_TIMEOUT_MS: int(10000, 0, 600000),
 });
 
@@ -129,8 +135,19 @@ export interface Config {
   trustProxy: number;
   /** GraphiQL at GET /graphql and introspection: on unless NODE_ENV=production, where PLAYGROUND=1 turns them on. */
   playground: boolean;
+  /**
+   * Bearer token /metrics asks for in production; there, without one, /metrics is off (404).
+   * Outside production /metrics is open.
+   */
+  metricsToken?: string;
   limits: {
     bodyBytes: number;
+    /** A request not fully received (headers and body) within this is cut off with 408. */
+    requestTimeoutMs: number;
+    /** An idle keep-alive connection is closed after this; keep it above a load balancer's idle timeout. */
+    keepAliveTimeoutMs: number;
+    /** graphql-js parser token cap: a bigger document is refused before validation runs. */
+    tokens: number;
     depth: number;
     aliases: number;
     cost: number;
@@ -138,6 +155,8 @@ export interface Config {
     loginPerIp: number;
     loginPerOpenid: number;
     loginWindowSeconds: number;
+    payPerUser: number;
+    payWindowSeconds: number;
   };
   /** How long in-flight requests may run on after SIGTERM before their connections are cut. */
   shutdownTimeoutMs: number;
@@ -186,7 +205,8 @@ export function loadConfig(env: EnvInput = process.env): Config {
   return {
     env: e.NODE_ENV,
     port: e.PORT,
-    host: e.HOST,
+    // The simulator lets anyone log in as anyone, so by default it is reachable from this machine only.
+    host: e.HOST ?? (simulator ? '127.0.0.1' : '0.0.0.0'),
     logLevel: e.LOG_LEVEL,
     database,
     redisUrl: e.REDIS_URL,
@@ -215,8 +235,12 @@ export function loadConfig(env: EnvInput = process.env): Config {
       : undefined,
     trustProxy: e.TRUST_PROXY,
     playground: e.PLAYGROUND ? e.PLAYGROUND === '1' : e.NODE_ENV !== 'production',
+    metricsToken: e.METRICS_TOKEN,
     limits: {
       bodyBytes: e.BODY_LIMIT_BYTES,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+      tokens: e.GRAPHQL_MAX_TOKENS,
       depth: e.GRAPHQL_MAX_DEPTH,
       aliases: e.GRAPHQL_MAX_ALIASES,
       cost: e.GRAPHQL_MAX_COST,
@@ -224,6 +248,8 @@ export function loadConfig(env: EnvInput = process.env): Config {
       loginPerIp: e.LOGIN_RATE_PER_IP,
       loginPerOpenid: e.LOGIN_RATE_PER_OPENID,
       loginWindowSeconds: e.LOGIN_RATE_WINDOW_SECONDS,
+      payPerUser: e.PAY_RATE_PER_USER,
+      payWindowSeconds: e.PAY_RATE_WINDOW_SECONDS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };

@@ -1,4 +1,6 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { Config } from '../core/config';
 import type { Cache } from '../core/cache';
 import type { Orm } from '../core/db';
 import type { Metrics } from './metrics';
@@ -7,13 +9,28 @@ export interface OpsOptions {
   orm: Orm;
   cache: Cache;
   metrics: Metrics;
+  metricsAccess: MetricsAccess;
+}
+
+/** Who may read /metrics: anyone (development), holders of METRICS_TOKEN, or nobody (production without a token). */
+export type MetricsAccess = { kind: 'open' } | { kind: 'off' } | { kind: 'token'; token: string };
+
+export function metricsAccess(config: Pick<Config, 'env' | 'metricsToken'>): MetricsAccess {
+  if (config.env !== 'production') return { kind: 'open' };
+  return config.metricsToken ? { kind: 'token', token: config.metricsToken } : { kind: 'off' };
+}
+
+/** Compares digests, so neither the token's bytes nor its length show in the timing. */
+function sameToken(given: string, expected: string): boolean {
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /**
  * /healthz is liveness: 200 once the database and the store have each answered since start, and from then on
  * without touching them (a Redis blip must not get the process restarted). /readyz is readiness: both checked now.
  */
-export async function opsRoutes(app: FastifyInstance, { orm, cache, metrics }: OpsOptions) {
+export async function opsRoutes(app: FastifyInstance, { orm, cache, metrics, metricsAccess: access }: OpsOptions) {
   const check = async () => {
     const [db, store] = (await Promise.allSettled([orm.em.getConnection().execute('select 1'), cache.ping()])).map((c) => (c.status === 'fulfilled' ? 'ok' : 'down'));
     return { db, store, ok: db === 'ok' && store === 'ok' };
@@ -34,7 +51,16 @@ export async function opsRoutes(app: FastifyInstance, { orm, cache, metrics }: O
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', database: db, store });
   });
 
-  app.get('/metrics', async (_req, reply) => {
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  // Off: not routed at all, so a stranger gets the same 404 as for any unknown path.
+  if (access.kind !== 'off') {
+    app.get('/metrics', async (req, reply) => {
+      if (access.kind === 'token') {
+        const given = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+        if (!given || !sameToken(given, access.token)) {
+          return reply.code(401).header('www-authenticate', 'Bearer').send({ message: 'Unauthorized', error: 'Unauthorized', statusCode: 401 });
+        }
+      }
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+  }
 }

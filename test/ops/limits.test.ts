@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { LOGIN, ME, codeOf, startServer, type TestServer } from '../support/server';
 import { startStandaloneSimulator } from '../support/standalone-simulator';
-import { onServices } from '../support/target';
+import { freshDatabase, onServices } from '../support/target';
 
 const post = (t: TestServer, body: string, headers: Record<string, string>) => fetch(`${t.url}/graphql`, { method: 'POST', headers, body });
 const randomIp = () => `10.${randomBytes(3).join('.')}`;
@@ -89,24 +89,50 @@ describe('login rate limits', () => {
     await t?.close();
   });
 
-  const loginFrom = async (ip: string, openid?: string) => {
-    const { code } = await t.sim.loginCode(openid ? { openid } : {});
-    return t.gql(LOGIN, { code }, undefined, { 'x-forwarded-for': ip });
+  const loginFrom = async (ip: string, openid?: string, server = t) => {
+    const { code } = await server.sim.loginCode(openid ? { openid } : {});
+    return server.gql(LOGIN, { code }, undefined, { 'x-forwarded-for': ip });
   };
+  /** A code WeChat never issued: jscode2session refuses it with 40029. */
+  const bogusFrom = (ip: string, server = t) => server.gql(LOGIN, { code: `bogus${randomBytes(8).toString('hex')}` }, undefined, { 'x-forwarded-for': ip });
+  /** Code exchanges this server sent to WeChat (here, the simulator), as its own metrics count them. */
+  const exchanges = async (server = t) => (await server.server.services.metrics.wechatCalls.get()).values.filter((v) => v.labels.api === 'jscode2session').reduce((n, v) => n + v.value, 0);
 
-  it('when one IP logs in more than LOGIN_RATE_PER_IP times in the window, then RATE_LIMITED with a retry time; other IPs are unaffected', async () => {
+  it('when one IP sends more codes WeChat refuses than LOGIN_RATE_PER_IP, then RATE_LIMITED with a retry time and no further code reaches WeChat; other IPs are unaffected', async () => {
     const ip = randomIp();
-    for (let i = 0; i < 3; i++) expect((await loginFrom(ip)).errors).toBeUndefined();
-    const limited = await loginFrom(ip);
+    for (let i = 0; i < 3; i++) expect(codeOf(await bogusFrom(ip))).toBe('WECHAT_CODE_INVALID');
+    const before = await exchanges();
+    const limited = await bogusFrom(ip);
     expect(codeOf(limited)).toBe('RATE_LIMITED');
     expect(limited.errors![0].extensions!.retryAfterSeconds).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) expect(codeOf(await bogusFrom(ip))).toBe('RATE_LIMITED');
+    // Once over, even a valid code from that IP waits: it cannot be told apart before WeChat is asked.
+    expect(codeOf(await loginFrom(ip))).toBe('RATE_LIMITED');
+    expect(await exchanges()).toBe(before);
     expect((await loginFrom(randomIp())).errors).toBeUndefined();
+  });
+
+  it('when LOGIN_RATE_PER_IP is 3 and 10 users behind one NAT log in with valid codes, then every login succeeds', async () => {
+    const nat = randomIp();
+    for (let i = 0; i < 10; i++) expect((await loginFrom(nat)).errors).toBeUndefined();
+    // Their valid logins did not use up the allowance for refused codes either.
+    for (let i = 0; i < 3; i++) expect(codeOf(await bogusFrom(nat))).toBe('WECHAT_CODE_INVALID');
+    expect(codeOf(await bogusFrom(nat))).toBe('RATE_LIMITED');
+  });
+
+  it('when 10 bogus codes from one IP arrive at once, then at most LOGIN_RATE_PER_IP of them reach WeChat', async () => {
+    const ip = randomIp();
+    const before = await exchanges();
+    const codes = (await Promise.all(Array.from({ length: 10 }, () => bogusFrom(ip)))).map(codeOf);
+    expect(codes.filter((c) => c === 'WECHAT_CODE_INVALID').length).toBeLessThanOrEqual(3);
+    expect(codes.filter((c) => c !== 'WECHAT_CODE_INVALID').every((c) => c === 'RATE_LIMITED')).toBe(true);
+    expect(await exchanges()).toBeLessThanOrEqual(before + 3);
   });
 
   it('when a client writes its own X-Forwarded-For entries, then only the hop our proxy added counts', async () => {
     const proxySaw = randomIp();
-    for (let i = 0; i < 3; i++) expect((await loginFrom(`${randomIp()}, ${proxySaw}`)).errors).toBeUndefined();
-    expect(codeOf(await loginFrom(`6.6.6.6, ${proxySaw}`))).toBe('RATE_LIMITED');
+    for (let i = 0; i < 3; i++) expect(codeOf(await bogusFrom(`${randomIp()}, ${proxySaw}`))).toBe('WECHAT_CODE_INVALID');
+    expect(codeOf(await bogusFrom(`6.6.6.6, ${proxySaw}`))).toBe('RATE_LIMITED');
   });
 
   it('when one openid logs in more than LOGIN_RATE_PER_OPENID times, then RATE_LIMITED even from different IPs', async () => {
@@ -120,15 +146,11 @@ describe('login rate limits', () => {
     const other = await startServer({ env: { TRUST_PROXY: '1', LOGIN_RATE_PER_IP: '3', LOGIN_RATE_PER_OPENID: '2' } });
     try {
       const ip = randomIp();
-      for (let i = 0; i < 2; i++) expect((await loginFrom(ip)).errors).toBeUndefined();
-      const { code } = await other.sim.loginCode();
-      const third = await other.gql(LOGIN, { code }, undefined, { 'x-forwarded-for': ip });
-      expect(third.errors).toBeUndefined();
-      const { code: code4 } = await other.sim.loginCode();
-      const fourth = await other.gql(LOGIN, { code: code4 }, undefined, { 'x-forwarded-for': ip });
+      for (let i = 0; i < 2; i++) expect(codeOf(await bogusFrom(ip))).toBe('WECHAT_CODE_INVALID');
+      expect(codeOf(await bogusFrom(ip, other))).toBe('WECHAT_CODE_INVALID');
+      const fourth = await bogusFrom(ip, other);
       // With Redis the instances count together; the in-process store (embedded default) counts per process.
-      if (onServices) expect(codeOf(fourth)).toBe('RATE_LIMITED');
-      else expect(fourth.errors).toBeUndefined();
+      expect(codeOf(fourth)).toBe(onServices ? 'RATE_LIMITED' : 'WECHAT_CODE_INVALID');
     } finally {
       await other.close();
     }
@@ -175,5 +197,71 @@ describe('production error masking', () => {
       await t.close();
       await sim.close();
     }
+  });
+});
+
+describe('payment rate limit', () => {
+  const limits = { PAY_RATE_PER_USER: '3', PAY_RATE_WINDOW_SECONDS: '60' };
+  const createPaymentOp = (money: number) => ({ query: `mutation { createPayment(money: ${money}) { order { outTradeNo } } }` });
+  const ordersOf = async (server: TestServer, token: string) => (await server.gql<{ orders: unknown[] }>(`{ orders(first: 100) { id } }`, {}, token)).data!.orders.length;
+
+  it('when a batch holds more createPayment operations than PAY_RATE_PER_USER, then each one counts: the rest are RATE_LIMITED with a retry time and create no order', async () => {
+    const t = await startServer({ env: limits });
+    try {
+      const { token } = await t.login();
+      const res = await post(t, JSON.stringify([1, 2, 3, 4].map(createPaymentOp)), { 'content-type': 'application/json', authorization: `Bearer ${token}` });
+      const answers = (await res.json()) as { data: unknown; errors?: { extensions: { code: string; retryAfterSeconds?: number } }[] }[];
+      expect(answers.slice(0, 3).map((a) => a.errors)).toEqual([undefined, undefined, undefined]);
+      expect(answers[3].errors![0].extensions.code).toBe('RATE_LIMITED');
+      expect(answers[3].errors![0].extensions.retryAfterSeconds).toBeGreaterThan(0);
+      expect(await ordersOf(t, token)).toBe(3);
+      // Another user has an allowance of their own.
+      const other = await t.login();
+      expect((await t.gql(`mutation { createPayment(money: 1) { order { id } } }`, {}, other.token)).errors).toBeUndefined();
+    } finally {
+      await t.close();
+    }
+  });
+
+  (onServices ? it : it.skip)('when two instances share Redis, then a user has one allowance across both', async () => {
+    const database = await freshDatabase();
+    const a = await startServer({ env: limits, database });
+    const b = await startServer({ env: { ...limits, MIGRATE_ON_START: '0' }, database });
+    try {
+      const { token } = await a.login();
+      const pay = (server: TestServer) => server.gql(`mutation { createPayment(money: 1) { order { id } } }`, {}, token);
+      expect((await pay(a)).errors).toBeUndefined();
+      expect((await pay(b)).errors).toBeUndefined();
+      expect((await pay(a)).errors).toBeUndefined();
+      expect(codeOf(await pay(b))).toBe('RATE_LIMITED');
+    } finally {
+      await a.close();
+      await b.close();
+      await database.drop();
+    }
+  });
+});
+
+describe('GraphQL parsing', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("when a stranger's 97 KB query holds more than GRAPHQL_MAX_TOKENS tokens, then GRAPHQL_PARSE_FAILED naming the limit, before validation runs", async () => {
+    // Repeated same-name aliases make graphql-js validation quadratic: this one cost 320–400 ms of CPU to validate.
+    const query = `{ ${'a: __typename '.repeat(6950)} }`;
+    expect(query.length).toBeGreaterThan(97_000);
+    const res = await post(t, JSON.stringify({ query }), { 'content-type': 'application/json' });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
+    // graphql-js's own wording ("more that 2000 tokens"); the number is GRAPHQL_MAX_TOKENS.
+    expect(body.errors[0].message).toMatch(/Document contains more tha[nt] 2000 tokens/);
+    expect((await t.gql(`{ __typename }`)).data).toEqual({ __typename: 'Query' });
   });
 });

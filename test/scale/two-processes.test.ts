@@ -58,12 +58,15 @@ describeServices('two server processes on one MariaDB and one Redis', () => {
     expect((await gql(a.url, ME, {}, { authorization: `Bearer ${token}` })).errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
   });
 
-  it('when logins from one IP alternate between the processes, then the limit counts them together', async () => {
+  it('when codes WeChat refuses come from one IP, alternating between the processes, then the limit counts them together', async () => {
     const ip = `10.8.${randomBytes(2).join('.')}`;
-    expect((await login(a.url, ip)).res.errors).toBeUndefined();
+    // The per-IP limit counts refused codes only: a valid login in between changes nothing.
+    const bogus = (base: string) => gql(base, LOGIN, { code: `bogus${randomBytes(8).toString('hex')}` }, { 'x-forwarded-for': ip });
+    expect((await bogus(a.url)).errors?.[0].extensions?.code).toBe('WECHAT_CODE_INVALID');
     expect((await login(b.url, ip)).res.errors).toBeUndefined();
-    expect((await login(a.url, ip)).res.errors).toBeUndefined();
-    expect((await login(b.url, ip)).res.errors?.[0].extensions?.code).toBe('RATE_LIMITED');
+    expect((await bogus(b.url)).errors?.[0].extensions?.code).toBe('WECHAT_CODE_INVALID');
+    expect((await bogus(a.url)).errors?.[0].extensions?.code).toBe('WECHAT_CODE_INVALID');
+    expect((await bogus(b.url)).errors?.[0].extensions?.code).toBe('RATE_LIMITED');
   });
 
   it('when 50 copies of one notify are spread over both processes, then exactly one transition happens and all are answered SUCCESS', async () => {

@@ -46,9 +46,10 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     DATABASE_URL: database.url,
-    // Generous login limits: suites log in hundreds of times from 127.0.0.1. The limits have their own tests.
+    // Generous login and payment limits: suites log in and pay hundreds of times. The limits have their own tests.
     LOGIN_RATE_PER_IP: '1000000',
     LOGIN_RATE_PER_OPENID: '1000',
+    PAY_RATE_PER_USER: '1000000',
     // The simulator changes its pay XML layout with every message, so each suite meets all of WeChat's layouts.
     SIMULATOR_XML_LAYOUT: 'vary',
     ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl } : {}),

@@ -49,6 +49,52 @@ describe('loadConfig', () => {
     expect(messageOf(env as Record<string, string>)).toContain(name);
   });
 
+  it('when the simulator is mounted and HOST is not set, then the server listens on 127.0.0.1 only; with a real AppID on 0.0.0.0', () => {
+    expect(loadConfig({}).host).toBe('127.0.0.1');
+    expect(loadConfig({ WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'secret-secret', WECHAT_SIMULATOR: '1' }).host).toBe('127.0.0.1');
+    expect(loadConfig({ WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'secret-secret' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '' }).host).toBe('127.0.0.1');
+  });
+
+  it('when HOST is set, then it wins, with or without the simulator', () => {
+    expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '127.0.0.1', WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'secret-secret' }).host).toBe('127.0.0.1');
+  });
+
+  it('when the request, token, payment and metrics settings are not set, then their documented defaults apply', () => {
+    const c = loadConfig({});
+    expect(c.limits).toMatchObject({ requestTimeoutMs: 30000, keepAliveTimeoutMs: 72000, tokens: 2000, payPerUser: 20, payWindowSeconds: 60 });
+    expect(c.metricsToken).toBeUndefined();
+    const set = loadConfig({ REQUEST_TIMEOUT_MS: '1500', KEEP_ALIVE_TIMEOUT_MS: '5000', GRAPHQL_MAX_TOKENS: '500', PAY_RATE_PER_USER: '3', PAY_RATE_WINDOW_SECONDS: '10', METRICS_TOKEN: 'a-long-enough-token' });
+    expect(set.limits).toMatchObject({ requestTimeoutMs: 1500, keepAliveTimeoutMs: 5000, tokens: 500, payPerUser: 3, payWindowSeconds: 10 });
+    expect(set.metricsToken).toBe('a-long-enough-token');
+  });
+
+  it('when the login and payment limits are 1,000,000 (a load test from one host), then they are accepted', () => {
+    const c = loadConfig({ LOGIN_RATE_PER_IP: '1000000', LOGIN_RATE_PER_OPENID: '1000000', PAY_RATE_PER_USER: '1000000' });
+    expect(c.limits).toMatchObject({ loginPerIp: 1_000_000, loginPerOpenid: 1_000_000, payPerUser: 1_000_000 });
+  });
+
+  it.each([
+    [{ REQUEST_TIMEOUT_MS: '0' }, 'REQUEST_TIMEOUT_MS'],
+    [{ REQUEST_TIMEOUT_MS: 'soon' }, 'REQUEST_TIMEOUT_MS'],
+    [{ KEEP_ALIVE_TIMEOUT_MS: '0' }, 'KEEP_ALIVE_TIMEOUT_MS'],
+    [{ GRAPHQL_MAX_TOKENS: '10' }, 'GRAPHQL_MAX_TOKENS'],
+    [{ PAY_RATE_PER_USER: '0' }, 'PAY_RATE_PER_USER'],
+    [{ PAY_RATE_PER_USER: '1000001' }, 'PAY_RATE_PER_USER'],
+    [{ PAY_RATE_WINDOW_SECONDS: '0' }, 'PAY_RATE_WINDOW_SECONDS'],
+    [{ PAY_RATE_WINDOW_SECONDS: '1.5' }, 'PAY_RATE_WINDOW_SECONDS'],
+    [{ LOGIN_RATE_PER_IP: '1000001' }, 'LOGIN_RATE_PER_IP'],
+  ])('when %j, then the start fails naming %s', (env, name) => {
+    expect(messageOf(env as Record<string, string>)).toContain(name);
+  });
+
+  it('when METRICS_TOKEN is too short to resist guessing, then the start fails naming it but not the value', () => {
+    const msg = messageOf({ METRICS_TOKEN: 'abc123' });
+    expect(msg).toContain('METRICS_TOKEN');
+    expect(msg).not.toContain('abc123');
+  });
+
   it('when a secret is invalid, then the message names the variable but not the value', () => {
     const msg = messageOf({ WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'short' });
     expect(msg).toContain('WECHAT_SECRET');
