@@ -153,7 +153,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     hideSchemaDetailsFromClientErrors: config.env === 'production',
     // A batch is a JSON array of operations; its length is capped in preValidation below.
     allowBatchedHttpRequests: true,
-    // Refused while parsing, before validation, whose cost grows with the square of repeated aliases.
+    // Refused while parsing, before validation, whose cost grows with the square of repeated fields.
     parseOptions: { maxTokens: config.limits.tokens },
     validationRules: [queryLimitsRule(config.limits)],
     plugins: [

@@ -146,7 +146,7 @@ export interface Config {
     requestTimeoutMs: number;
     /** An idle keep-alive connection is closed after this; keep it above a load balancer's idle timeout. */
     keepAliveTimeoutMs: number;
-    /** graphql-js parser token cap: a bigger document is refused before validation runs. */
+    /** graphql-js parser token cap: a bigger document is refused before validation (quadratic in repeated fields) runs. */
     tokens: number;
     depth: number;
     aliases: number;
