@@ -1,5 +1,6 @@
 import Keyv from 'keyv';
 import { createKeyv } from '@keyv/redis';
+import { createClient } from '@redis/client';
 import type { Logger } from 'pino';
 import { AppError } from './errors';
 import { withTimeout } from './timeout';
@@ -34,10 +35,19 @@ export interface CacheOptions {
 }
 
 export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }: CacheOptions): Cache {
-  const keyv: Keyv = redisUrl
-    ? // No connectionTimeout: @keyv/redis leaves its timer running (keeping a process alive); `bounded` times every call instead.
-      createKeyv(redisUrl, { namespace, throwOnErrors: true, throwOnConnectError: true })
+  const redis = redisUrl ? redisConnection(redisUrl, timeoutMs) : undefined;
+  const keyv: Keyv = redis
+    ? // The client is ours (redisConnection). No connectionTimeout: @keyv/redis leaves its timer running (keeping a
+      // process alive); `bounded` times every call instead.
+      createKeyv(redis.current as never, { namespace, throwOnErrors: true, throwOnConnectError: true })
     : new Keyv({ namespace });
+  if (redis) {
+    const store = keyv.store as { client: unknown; getClient(): Promise<unknown> };
+    // @keyv/redis connects a closed client lazily inside a call and then sends that call's command whenever the
+    // connect finishes, long after the caller gave up. The connection is ours: the store only borrows it.
+    store.getClient = async () => redis.current;
+    redis.onReplace((client) => (store.client = client));
+  }
   keyv.throwOnErrors = true;
   // Keyv emits 'error' on every failure; without a listener an EventEmitter would crash the process.
   let lastLogged = 0;
@@ -49,20 +59,34 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
     }
   });
 
-  const bounded = <T>(p: Promise<T>) =>
-    withTimeout(p, timeoutMs, () => new AppError('SERVICE_UNAVAILABLE', 'The session store did not answer: retry later.')).catch(
-      (err: unknown) => {
-        if (err instanceof AppError) throw err;
-        throw new AppError('SERVICE_UNAVAILABLE', 'The session store is unavailable: retry later.', {}, { cause: errorSummary(err) });
-      },
-    );
+  const bounded = <T>(run: () => Promise<T>) => {
+    let expired = false;
+    let used = redis?.current;
+    const send = () => {
+      // Past its deadline a call is never sent: its caller has already been told SERVICE_UNAVAILABLE.
+      if (expired) throw new Error('deadline passed before the store was up');
+      used = redis?.current;
+      return run();
+    };
+    const starting = redis?.starting();
+    return withTimeout(starting ? starting.then(send) : send(), timeoutMs, () => {
+      expired = true;
+      // The command may sit written on a frozen socket; were the connection kept, it would still run on thaw.
+      if (used) redis?.drop(used);
+      return new AppError('SERVICE_UNAVAILABLE', 'The session store did not answer: retry later.');
+    }).catch((err: unknown) => {
+      if (err instanceof AppError) throw err;
+      throw new AppError('SERVICE_UNAVAILABLE', 'The session store is unavailable: retry later.', {}, { cause: errorSummary(err) });
+    });
+  };
 
   const pingKey = '__ping__';
   const counters = new Map<string, { count: number; resetAt: number }>();
   const counterKey = (key: string) => `${namespace}:counter:${key}`;
 
   async function incrRedis(key: string, windowMs: number, by: number) {
-    const client = (await (keyv.store as { getClient(): Promise<unknown> }).getClient()) as RedisCounterClient;
+    // Sent on the current connection now or refused now: no await may come before it (see redisConnection).
+    const client = redis!.current;
     const k = counterKey(key);
     const [count, , ttl] = (await client.multi().incrBy(k, by).pExpire(k, windowMs, 'NX').pTTL(k).exec()) as [number, number, number];
     return { count: Number(count), resetInMs: Math.max(Number(ttl), 0) };
@@ -85,40 +109,125 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
 
   return {
     kind: redisUrl ? 'redis' : 'memory',
-    get: <T>(key: string) => bounded(keyv.get<T>(key)) as Promise<T | undefined>,
+    get: <T>(key: string) => bounded(() => keyv.get<T>(key)) as Promise<T | undefined>,
     set: async (key, value, ttlMs) => {
-      await bounded(keyv.set(key, value, ttlMs));
+      await bounded(() => keyv.set(key, value, ttlMs));
     },
     delete: async (key) => {
-      await bounded(keyv.delete(key));
+      await bounded(() => keyv.delete(key));
     },
-    incr: (key, windowMs, by = 1) => (redisUrl ? bounded(incrRedis(key, windowMs, by)) : Promise.resolve(incrMemory(key, windowMs, by))),
+    incr: (key, windowMs, by = 1) => (redis ? bounded(() => incrRedis(key, windowMs, by)) : Promise.resolve(incrMemory(key, windowMs, by))),
     ping: async () => {
-      await bounded(keyv.get(pingKey));
+      await bounded(() => keyv.get(pingKey));
     },
     close: async () => {
-      // With Redis unreachable, disconnect() never settles; shutdown must not wait on it forever.
-      await withTimeout(keyv.disconnect(), timeoutMs, () => new Error('disconnect timed out')).catch(() => {
-        const client = (keyv.store as { client?: { destroy?: () => void } }).client;
-        try {
-          client?.destroy?.();
-        } catch {
-          // Already closed: nothing left to release.
-        }
-      });
+      if (!redis) return keyv.disconnect();
+      await redis.close();
     },
   };
 }
 
-/** The slice of node-redis used for counters; its full generic types are too heavy for the compiler here. */
+/** The slice of node-redis used here; its full generic types are too heavy for the compiler here. */
+interface RedisClient {
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): void;
+  on(event: 'connect' | 'ready' | 'error', listener: () => void): unknown;
+  multi(): RedisMulti;
+}
+
+/**
+ * The Redis connection, built so that a command which timed out is never run later by us:
+ *  - No offline queue: a command issued while the connection is down is refused at once, not held and replayed
+ *    when Redis returns (node-redis's default, which applied rate-limit increments whose callers got an error).
+ *  - At a call's timeout the connection it used is destroyed and a new one opened: a reply can no longer arrive
+ *    for it, and whatever node-redis still held unsent is dropped.
+ *  - A connection whose handshake hangs (Redis frozen or black-holed after the TCP connect) is replaced too.
+ *  - Only the very first connect is waited for (within each call's deadline): a server just started is not
+ *    "Redis is down". Later, while a connection is being re-made, calls are refused at once.
+ * What cannot be guaranteed: bytes that already left this process. A stopped Redis whose kernel has accepted the
+ * command runs it when it resumes, and bytes in our kernel's send buffer may still be delivered after the close
+ * if the path comes back. Then a counter moves by the few commands that were in flight, a late session write
+ * stores a token nobody received, and a late delete revokes a session whose logout was answered SERVICE_UNAVAILABLE.
+ */
+function redisConnection(url: string, timeoutMs: number) {
+  let closed = false;
+  let replaced: (client: RedisClient) => void = () => undefined;
+
+  const open = (): RedisClient => {
+    const client = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: timeoutMs,
+        // Never give up: a client that stopped reconnecting stays closed until something reconnects it mid-call.
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
+        keepAlive: true,
+      },
+    }) as unknown as RedisClient;
+    // From the TCP connect, the handshake has timeoutMs to finish; node-redis itself would wait for it forever.
+    let handshake: NodeJS.Timeout | undefined;
+    client.on('connect', () => {
+      clearTimeout(handshake);
+      handshake = setTimeout(() => drop(client), timeoutMs).unref();
+    });
+    client.on('ready', () => clearTimeout(handshake));
+    // Errors are emitted (and logged through Keyv); the promise only settles when the client is destroyed.
+    client.connect().catch(() => undefined);
+    return client;
+  };
+
+  let current = open();
+  let started: () => void = () => undefined;
+  let starting: Promise<void> | undefined = new Promise<void>((resolve) => {
+    started = () => {
+      starting = undefined;
+      resolve();
+    };
+  });
+  current.on('ready', () => started());
+  current.on('error', () => started());
+
+  function drop(client: RedisClient) {
+    if (closed || client !== current) return;
+    started();
+    current = open();
+    replaced(current);
+    destroy(client);
+  }
+
+  return {
+    get current() {
+      return current;
+    },
+    drop,
+    /** Pending until the first connection is up or has failed; then undefined. */
+    starting: () => starting,
+    onReplace(fn: (client: RedisClient) => void) {
+      replaced = fn;
+    },
+    async close() {
+      closed = true;
+      // With Redis unreachable, close() never settles; shutdown must not wait on it forever.
+      await withTimeout(current.close(), timeoutMs, () => new Error('close timed out')).catch(() => destroy(current));
+    },
+  };
+}
+
+function destroy(client: RedisClient) {
+  try {
+    client.destroy();
+  } catch {
+    // Already closed: nothing left to release.
+  }
+}
+
 interface RedisMulti {
   incrBy(key: string, by: number): RedisMulti;
   pExpire(key: string, ms: number, mode: 'NX'): RedisMulti;
   pTTL(key: string): RedisMulti;
   exec(): Promise<unknown[]>;
-}
-interface RedisCounterClient {
-  multi(): RedisMulti;
 }
 
 /** Store errors can carry the command's arguments; only the message and code are kept. */

@@ -1,15 +1,10 @@
+import { Writable } from 'node:stream';
+import { createCache } from '../../src/core/cache';
+import { createLogger } from '../../src/core/logger';
 import { LOGIN, ME, codeOf, startServer, type TestServer } from '../support/server';
 import { TcpProxy } from '../support/tcp-proxy';
 import { describeServices, target } from '../support/target';
-
-async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
+import { eventually } from '../support/eventually';
 
 describeServices('when Redis becomes unreachable', () => {
   let t: TestServer;
@@ -49,7 +44,7 @@ describeServices('when Redis becomes unreachable', () => {
     // Liveness stays up: restarting the process would not bring Redis back.
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
 
-    await proxy.start();
+    await proxy.restore();
 
     expect(await eventually(async () => (await fetch(`${t.url}/readyz`)).status === 200, 15000)).toBe(true);
     const after = await t.gql<{ me: { openid: string } }>(ME, {}, a.token);
@@ -67,5 +62,31 @@ describeServices('when Redis becomes unreachable', () => {
     await fetch(`${s.url}/readyz`);
     await s.close();
     await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
+  });
+
+  const silent = () => createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
+
+  it('when the store has only just been created, then a call waits for its first connection instead of being refused', async () => {
+    if (target.kind !== 'services') return;
+    const cache = createCache({ redisUrl: target.redisUrl, timeoutMs: 2000, logger: silent() });
+    await cache.set('just-created', 1, 10000);
+    expect(await cache.get('just-created')).toBe(1);
+    await cache.close();
+  });
+
+  it('when the store has been closed, then a later call is refused and opens no connection that would keep the process alive', async () => {
+    if (target.kind !== 'services') return;
+    const redis = new URL(target.redisUrl);
+    const hop = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const port = await hop.start();
+    const cache = createCache({ redisUrl: `redis://127.0.0.1:${port}`, timeoutMs: 2000, logger: silent() });
+    await cache.ping();
+    await cache.close();
+    const opened = hop.accepted;
+
+    await expect(cache.get('late')).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hop.accepted).toBe(opened);
+    await hop.stop();
   });
 });

@@ -27,6 +27,8 @@ export class TcpProxy {
   private readonly pairs = new Set<Pair>();
   private mode: ProxyMode = 'open';
   port = 0;
+  /** Connections accepted since start, closed ones included. */
+  accepted = 0;
 
   constructor(private readonly target: { host: string; port: number }) {}
 
@@ -42,7 +44,21 @@ export class TcpProxy {
     return this.pairs.size;
   }
 
+  /**
+   * Bytes a freeze holds now that thaw() would still deliver (a side that hung up gets nothing): a test waits on it
+   * to know a request is on the wire, or that a connection's close has reached the hop.
+   */
+  get heldBytes(): number {
+    let n = 0;
+    for (const pair of this.pairs) {
+      if (pair.client.destroyed || pair.upstream.destroyed) continue;
+      for (const chunk of [...pair.toUpstream, ...pair.toClient]) n += chunk.length;
+    }
+    return n;
+  }
+
   private accept(client: net.Socket) {
+    this.accepted += 1;
     const upstream = net.connect(this.target);
     const pair: Pair = { client, upstream, toUpstream: [], toClient: [] };
     this.pairs.add(pair);
