@@ -87,6 +87,8 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
   async function incrRedis(key: string, windowMs: number, by: number) {
     // Sent on the current connection now or refused now: no await may come before it (see redisConnection).
     const client = redis!.current;
+    // node-redis queues a MULTI while offline even with the offline queue disabled.
+    if (!client.isReady) throw new Error('The Redis connection is not ready');
     const k = counterKey(key);
     const [count, , ttl] = (await client.multi().incrBy(k, by).pExpire(k, windowMs, 'NX').pTTL(k).exec()) as [number, number, number];
     return { count: Number(count), resetInMs: Math.max(Number(ttl), 0) };
