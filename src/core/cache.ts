@@ -163,7 +163,8 @@ function redisConnection(url: string, timeoutMs: number) {
       disableOfflineQueue: true,
       socket: {
         connectTimeout: timeoutMs,
-        // Never give up: a client that stopped reconnecting stays closed until something reconnects it mid-call.
+        // Never give up: the store never reconnects a closed client (see getClient above), so one that stopped
+        // trying would stay down for good.
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
         keepAlive: true,
       },
