@@ -14,6 +14,8 @@
  *   BENCH_WARMUP_REQUESTS 2000 warm-up requests before each counted run (login, notify); their rate sizes the run
  *   BENCH_USERS         1000   logged-in users per target (tokens cycle through them)
  *   BENCH_LOG_LEVEL     info   the server's LOG_LEVEL (e.g. warn, to see what logging costs)
+ *   BENCH_SIMULATOR_XML_LAYOUT wechat  the simulator's SIMULATOR_XML_LAYOUT; compact for a BENCH_SERVER_REF from
+ *                              before the layout fix, which cannot read WeChat's own layout
  *   BENCH_CPU_PROF      0      1: run both targets under --cpu-prof and summarise each scenario's window
  *   BENCH_NODE_ARGS     (none) extra node flags for both targets, e.g. "--trace-gc" (the server always gets the
  *                              node flags of package.json's start script first: it runs as `npm start` runs it)
@@ -87,6 +89,7 @@ const opts = {
   warmupRequests: int('BENCH_WARMUP_REQUESTS', 2000, 0),
   users: int('BENCH_USERS', 1000),
   logLevel: env.BENCH_LOG_LEVEL || 'info',
+  simulatorXmlLayout: env.BENCH_SIMULATOR_XML_LAYOUT || 'wechat',
   cpuProf: env.BENCH_CPU_PROF === '1',
   /** Extra node flags for both targets, e.g. "--max-semi-space-size=8". */
   nodeArgs: (env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
@@ -443,7 +446,7 @@ async function main(): Promise<number> {
 
   // The WeChat simulator, alone in its process, at warn so its own request logs do not weigh on the machine.
   const simPort = await freePort();
-  const sim = startNode('simulator', [DIST.simulator, String(simPort)], { HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, `${opts.out}/simulator.log`);
+  const sim = startNode('simulator', [DIST.simulator, String(simPort)], { HOST: '127.0.0.1', LOG_LEVEL: 'warn', SIMULATOR_XML_LAYOUT: opts.simulatorXmlLayout }, `${opts.out}/simulator.log`);
   const simBase = `http://127.0.0.1:${simPort}`;
   await waitUntil(sim, 'an answer on its port', async () => {
     await (await fetch(`${simBase}/dev/orders/ready`)).arrayBuffer();
