@@ -11,7 +11,7 @@ import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { Logger } from 'pino';
 import type { Config } from './core/config';
 import { createCache, type Cache } from './core/cache';
-import { openDatabase, type Orm } from './core/db';
+import { closeDatabase, openDatabase, type Orm } from './core/db';
 import { buildAppSchema, formatError } from './core/graphql';
 import { queryLimitsRule } from './core/graphql-limits';
 import { createLogger } from './core/logger';
@@ -55,7 +55,7 @@ const HEADERS_TIMEOUT_MS = 10_000;
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const orm = await openDatabase(config.database, config.migrateOnStart);
+  const orm = await openDatabase(config.database, config.migrateOnStart, config.databaseTimeoutMs);
   const cache = createCache({ redisUrl: config.redisUrl, timeoutMs: config.cacheTimeoutMs, logger });
   const metrics = createMetrics();
 
@@ -192,7 +192,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   await app.register(notifyRoutes, { orm, services });
-  await app.register(opsRoutes, { orm, cache, metrics, metricsAccess: metricsAccess(config) });
+  await app.register(opsRoutes, { orm, cache, metrics, metricsAccess: metricsAccess(config), databaseTimeoutMs: config.databaseTimeoutMs });
 
   let closing: Promise<void> | undefined;
   return {
@@ -226,7 +226,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           clearTimeout(cut);
         }
         await apollo.stop();
-        await orm.close();
+        await closeDatabase(orm, config.databaseTimeoutMs, logger);
         await cache.close();
       })();
       return closing;

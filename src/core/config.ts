@@ -53,6 +53,7 @@ const envSchema = z.object({
   DATABASE_URL: z.preprocess(blankAsUndefined, databaseUrl.optional()),
   REDIS_URL: z.preprocess(blankAsUndefined, redisUrl.optional()),
   CACHE_TIMEOUT_MS: int(2000, 50, 60000),
+  DATABASE_TIMEOUT_MS: int(3000, 100, 60000),
   WECHAT_APPID: z.preprocess(blankAsUndefined, z.string().regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like wx followed by letters and digits').optional()),
   WECHAT_SECRET: z.preprocess(blankAsUndefined, z.string().min(8, 'must be the AppSecret').optional()),
   WECHAT_API_BASE: httpUrl.default('https://api.weixin.qq.com'),
@@ -102,6 +103,11 @@ export interface Config {
   database: DatabaseTarget;
   redisUrl?: string;
   cacheTimeoutMs: number;
+  /**
+   * Bound on each database statement, waiting for a pool connection included (MariaDB only: libsql runs
+   * in-process). Past it the statement fails as SERVICE_UNAVAILABLE and its connection is destroyed, not reused.
+   */
+  databaseTimeoutMs: number;
   sessionTtlSeconds: number;
   migrateOnStart: boolean;
   wechat: {
@@ -211,6 +217,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     database,
     redisUrl: e.REDIS_URL,
     cacheTimeoutMs: e.CACHE_TIMEOUT_MS,
+    databaseTimeoutMs: e.DATABASE_TIMEOUT_MS,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
     migrateOnStart: e.MIGRATE_ON_START,
     wechat: {

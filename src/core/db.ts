@@ -1,9 +1,11 @@
-import { MikroORM, type EntityManager, type Options } from '@mikro-orm/core';
+import { ConnectionException, MikroORM, type EntityManager, type Options } from '@mikro-orm/core';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { Migrator } from '@mikro-orm/migrations';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DatabaseTarget } from './config';
+import { AppError } from './errors';
+import { withTimeout } from './timeout';
 import { dropMysqlCollations } from './collation';
 import { entities } from '../entities';
 import { migrationsFor } from '../migrations';
@@ -14,7 +16,7 @@ export type Orm = MikroORM;
  * ORM options for a target. The driver follows the URL's scheme; clientUrl alone does not pick it. Only that driver
  * is loaded: the other one (libsql's native library, or the MySQL client) would just sit in memory.
  */
-export async function ormOptions(target: DatabaseTarget): Promise<Partial<Options>> {
+export async function ormOptions(target: DatabaseTarget, timeoutMs?: number): Promise<Partial<Options>> {
   const common = {
     entities,
     metadataProvider: ReflectMetadataProvider,
@@ -39,6 +41,8 @@ export async function ormOptions(target: DatabaseTarget): Promise<Partial<Option
       collate: 'utf8mb4_unicode_ci',
       timezone: '+00:00',
       pool: { min: 0, max: 10 },
+      // A new connection's handshake is bounded too: one stuck on a dead path would hold its pool slot.
+      ...(timeoutMs ? { driverOptions: { connectTimeout: timeoutMs } } : {}),
     };
   }
   return {
@@ -56,12 +60,141 @@ function libsqlPath(url: string): string {
   return path;
 }
 
-/** Connects eagerly so a bad DATABASE_URL fails at start, not on the first request. */
-export async function openDatabase(target: DatabaseTarget, migrate: boolean): Promise<Orm> {
-  const orm = await MikroORM.init(await ormOptions(target));
+/**
+ * Connects eagerly so a bad DATABASE_URL fails at start, not on the first request. With `timeoutMs` (the server's
+ * DATABASE_TIMEOUT_MS), MariaDB statements are bounded once migrations are done: a migration may rightly run longer
+ * than any request, and `npm run migrate` passes none.
+ */
+export async function openDatabase(target: DatabaseTarget, migrate: boolean, timeoutMs?: number): Promise<Orm> {
+  const orm = await MikroORM.init(await ormOptions(target, timeoutMs));
   await orm.connect();
   if (migrate) await orm.migrator.up();
+  if (timeoutMs && target.kind === 'mysql') boundPool((await orm.em.getConnection().getNativeClient()) as unknown as MysqlPool, timeoutMs);
   return orm;
+}
+
+/**
+ * Closes the pool within `timeoutMs`: a connection to a frozen database would never answer its QUIT, and shutdown
+ * must not wait on it (nor fail on a connection the network already dropped).
+ */
+export async function closeDatabase(orm: Orm, timeoutMs: number, logger: { warn(obj: object, msg: string): void }): Promise<void> {
+  try {
+    await withTimeout(orm.close(), timeoutMs, () => new DatabaseTimeoutError(`database not closed within ${timeoutMs} ms`));
+  } catch (err) {
+    logger.warn({ cause: String((err as Error).message).slice(0, 200) }, 'database close');
+  }
+}
+
+/** The parts of mysql2's callback pool and pooled connection used here. */
+interface MysqlPool {
+  getConnection(cb: (err: Error | null, conn?: MysqlConnection) => void): void;
+}
+interface MysqlConnection {
+  query(...args: unknown[]): unknown;
+  release(): void;
+  destroy(): void;
+  stream?: { destroy?(): void };
+  [BOUND]?: { acquiredAt?: number };
+}
+const BOUND = Symbol('bounded');
+
+/** Why a statement did not run or did not finish: the database did not answer in time. */
+export class DatabaseTimeoutError extends Error {
+  readonly code = 'DATABASE_TIMEOUT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatabaseTimeoutError';
+  }
+}
+
+/**
+ * Bounds every statement MikroORM and sqlOf() send through mysql2's pool, which has no bound of its own: a frozen
+ * or black-holed database would hold each request, and each pool connection, for as long as it stays so.
+ *  - Waiting for a connection and running the statement share one budget of `timeoutMs`.
+ *  - A statement whose caller gave up waiting for a connection never runs: the connection goes straight back.
+ *  - A connection whose statement timed out is destroyed, never returned to the pool. mysql2's own query timeout
+ *    only fails the callback; the stale command stays at the head of the connection's queue, so everything sent on
+ *    it later would wait behind it (forever, on a black-holed path). The pool then opens a fresh connection.
+ * Kysely (under MikroORM) holds this same pool object and calls getConnection() on it for every statement.
+ */
+export function boundPool(pool: MysqlPool, timeoutMs: number): void {
+  const getConnection = pool.getConnection.bind(pool);
+  pool.getConnection = (cb) => {
+    const acquiredAt = Date.now();
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      cb(new DatabaseTimeoutError(`no database connection within ${timeoutMs} ms`));
+    }, timeoutMs);
+    getConnection((err, conn) => {
+      if (settled) {
+        conn?.release();
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      if (err || !conn) return cb(err ?? new Error('no connection'));
+      boundConnection(conn, timeoutMs).acquiredAt = acquiredAt;
+      cb(null, conn);
+    });
+  };
+}
+
+function boundConnection(conn: MysqlConnection, timeoutMs: number): { acquiredAt?: number } {
+  if (conn[BOUND]) return conn[BOUND];
+  const state: { acquiredAt?: number } = {};
+  conn[BOUND] = state;
+  const query = conn.query.bind(conn);
+  // Kysely's shape: query(sql, values, callback). Anything else is passed through untouched.
+  conn.query = (sql: unknown, values: unknown, cb: unknown) => {
+    if (typeof sql !== 'string' || typeof cb !== 'function') return query(sql, values, cb);
+    // The first statement after acquisition has what is left of the budget; later ones (a transaction's) a full one.
+    const started = state.acquiredAt ?? Date.now();
+    state.acquiredAt = undefined;
+    const timeout = Math.max(1, started + timeoutMs - Date.now());
+    let answered = false;
+    return query({ sql, values, timeout }, (err: (Error & { code?: string }) | null, ...rest: unknown[]) => {
+      if (answered) return;
+      answered = true;
+      if (err?.code !== 'PROTOCOL_SEQUENCE_TIMEOUT') return (cb as (...a: unknown[]) => void)(err, ...rest);
+      conn.destroy();
+      // destroy() only half-closes; on a dead path the socket would linger until the kernel gives up.
+      conn.stream?.destroy?.();
+      (cb as (e: Error) => void)(new DatabaseTimeoutError(`database statement unanswered after ${timeoutMs} ms`));
+    });
+  };
+  return state;
+}
+
+/** mysql2/Node codes that mean the database could not be reached or stopped answering, not that a statement is wrong. */
+const UNAVAILABLE_CODES = new Set([
+  'DATABASE_TIMEOUT',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'PROTOCOL_CONNECTION_LOST',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ER_CON_COUNT_ERROR',
+  'SQLITE_BUSY',
+]);
+
+/**
+ * The database as a client-facing failure: SERVICE_UNAVAILABLE (retry later) when `err` says the database is
+ * unreachable or timed out, otherwise undefined. Checked where errors become answers, since ORM calls throw the
+ * driver's own exceptions.
+ */
+export function databaseUnavailable(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return err.code === 'SERVICE_UNAVAILABLE' ? err : undefined;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const unavailable =
+    (typeof e?.code === 'string' && UNAVAILABLE_CODES.has(e.code)) ||
+    err instanceof ConnectionException ||
+    // mysql2's answer for a statement queued on a connection that has just died.
+    (typeof e?.message === 'string' && e.message.includes('connection is in closed state'));
+  return unavailable ? new AppError('SERVICE_UNAVAILABLE', undefined, {}, { cause: `database: ${String(e?.code ?? e?.message)}` }) : undefined;
 }
 
 /**
@@ -92,7 +225,8 @@ export function sqlOf(em: EntityManager) {
     try {
       return await em.getConnection().execute(sql, values, method, em.getTransactionContext());
     } catch (err) {
-      throw em.getDriver().convertException(err as Error);
+      const converted = em.getDriver().convertException(err as Error);
+      throw databaseUnavailable(converted) ?? converted;
     }
   };
   return {
@@ -125,4 +259,32 @@ export function sqlOf(em: EntityManager) {
       return em.getDriver().mapResult(row, em.getMetadata().get(entity)) as T;
     },
   };
+}
+
+/** Delays before each try of a retried write: five tries within ~15 s plus their own bounds. */
+const RETRY_DELAYS_MS = [0, 1000, 2000, 4000, 8000];
+
+/**
+ * A write that records a failure (a notify's ERROR, an order CLOSED) and must not be lost to the very outage that
+ * caused the failure: tried now, then again after each delay, each try bounded by DATABASE_TIMEOUT_MS. `first`
+ * settles after the first try (so a caller may wait for that one only), `done` after the last; neither rejects.
+ */
+export function retriedWrite(write: () => Promise<unknown>, onError: (err: unknown, attempt: number) => void, delaysMs = RETRY_DELAYS_MS) {
+  let firstTried: (ok: boolean) => void = () => undefined;
+  const first = new Promise<boolean>((resolve) => (firstTried = resolve));
+  const done = (async () => {
+    for (const [attempt, delay] of delaysMs.entries()) {
+      if (delay) await new Promise<void>((resolve) => setTimeout(resolve, delay).unref());
+      try {
+        await write();
+        firstTried(true);
+        return true;
+      } catch (err) {
+        onError(err, attempt + 1);
+        firstTried(false);
+      }
+    }
+    return false;
+  })();
+  return { first, done };
 }

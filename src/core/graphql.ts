@@ -8,6 +8,7 @@ import { authChecker } from '../auth/auth-checker';
 import { ProfileResolver } from '../profile/profile.resolver';
 import { PaymentResolver } from '../payment/payment.resolver';
 import { AppError, ERROR_CODES } from './errors';
+import { databaseUnavailable } from './db';
 
 export const resolvers = [AuthResolver, ProfileResolver, PaymentResolver] as const;
 
@@ -43,8 +44,10 @@ export function isGraphQLLevelError(e: unknown): e is GraphQLError {
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   const { path, locations } = formatted;
-  if (original instanceof AppError) {
-    return { message: original.message, path, locations, extensions: { ...original.extensions, code: original.code } };
+  // ORM calls throw the driver's exceptions; an unreachable or timed-out database is the client's to retry.
+  const appError = original instanceof AppError ? original : databaseUnavailable(original);
+  if (appError) {
+    return { message: appError.message, path, locations, extensions: { ...appError.extensions, code: appError.code } };
   }
   if (isGraphQLLevelError(original)) {
     const { stacktrace: _, ...extensions } = formatted.extensions ?? {};

@@ -5,6 +5,8 @@ import { Migration20261123133502_Payments as MysqlPayments } from './mysql/Migra
 import { Migration20261123133502_Payments as SqlitePayments } from './sqlite/Migration20261123133502_Payments';
 import { Migration20261202100000_ExactIdentifiers as MysqlExactIdentifiers } from './mysql/Migration20261202100000_ExactIdentifiers';
 import { Migration20261202100000_ExactIdentifiers as SqliteExactIdentifiers } from './sqlite/Migration20261202100000_ExactIdentifiers';
+import { Migration20261202110000_NotifyArchive as MysqlNotifyArchive } from './mysql/Migration20261202110000_NotifyArchive';
+import { Migration20261202110000_NotifyArchive as SqliteNotifyArchive } from './sqlite/Migration20261202110000_NotifyArchive';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk, so the same list works from
@@ -15,11 +17,13 @@ const mysql: MigrationObject[] = [
   { name: 'Migration20261123132313_Initial', class: MysqlInitial },
   { name: 'Migration20261123133502_Payments', class: MysqlPayments },
   { name: 'Migration20261202100000_ExactIdentifiers', class: MysqlExactIdentifiers },
+  { name: 'Migration20261202110000_NotifyArchive', class: MysqlNotifyArchive },
 ];
 const sqlite: MigrationObject[] = [
   { name: 'Migration20261123132314_Initial', class: SqliteInitial },
   { name: 'Migration20261123133502_Payments', class: SqlitePayments },
   { name: 'Migration20261202100000_ExactIdentifiers', class: SqliteExactIdentifiers },
+  { name: 'Migration20261202110000_NotifyArchive', class: SqliteNotifyArchive },
 ];
 
 export function migrationsFor(kind: 'mysql' | 'libsql'): MigrationObject[] {

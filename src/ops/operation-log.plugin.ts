@@ -3,6 +3,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { Kind, type GraphQLError, type OperationDefinitionNode } from 'graphql';
 import { AppError } from '../core/errors';
 import { isGraphQLLevelError } from '../core/graphql';
+import { databaseUnavailable } from '../core/db';
 import type { Context } from '../core/context';
 import type { Metrics } from './metrics';
 
@@ -17,6 +18,7 @@ function outcomeOf(errors: readonly GraphQLError[] | undefined): string {
   if (!errors?.length) return 'ok';
   const original = unwrapResolverError(errors[0]);
   if (original instanceof AppError) return original.code;
+  if (databaseUnavailable(original)) return 'SERVICE_UNAVAILABLE';
   const code = errors[0].extensions?.code;
   return typeof code === 'string' && isGraphQLLevelError(original) ? code : 'INTERNAL_SERVER_ERROR';
 }
@@ -33,8 +35,9 @@ export function operationLogPlugin(metrics: Metrics): ApolloServerPlugin<Context
         async didEncounterErrors({ errors, operationName }) {
           for (const err of errors) {
             const original = unwrapResolverError(err);
-            if (original instanceof AppError) {
-              if (original.cause !== undefined) contextValue.log.warn({ code: original.code, operationName, cause: String(original.cause) }, original.code);
+            const appError = original instanceof AppError ? original : databaseUnavailable(original);
+            if (appError) {
+              if (appError.cause !== undefined) contextValue.log.warn({ code: appError.code, operationName, cause: String(appError.cause) }, appError.code);
             } else if (!isGraphQLLevelError(original)) {
               contextValue.log.error({ err: original, operationName }, 'unexpected error');
             }

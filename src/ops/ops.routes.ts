@@ -4,13 +4,19 @@ import type { Config } from '../core/config';
 import type { Cache } from '../core/cache';
 import type { Orm } from '../core/db';
 import type { Metrics } from './metrics';
+import { withTimeout } from '../core/timeout';
 
 export interface OpsOptions {
   orm: Orm;
   cache: Cache;
   metrics: Metrics;
   metricsAccess: MetricsAccess;
+  /** DATABASE_TIMEOUT_MS: the readiness check waits at most this, and never more than READY_CHECK_MAX_MS. */
+  databaseTimeoutMs: number;
 }
+
+/** A probe must answer before the orchestrator's own probe timeout (often 1–5 s), whatever the database does. */
+const READY_CHECK_MAX_MS = 2000;
 
 /** Who may read /metrics: anyone (development), holders of METRICS_TOKEN, or nobody (production without a token). */
 export type MetricsAccess = { kind: 'open' } | { kind: 'off' } | { kind: 'token'; token: string };
@@ -30,9 +36,12 @@ function sameToken(given: string, expected: string): boolean {
  * /healthz is liveness: 200 once the database and the store have each answered since start, and from then on
  * without touching them (a Redis blip must not get the process restarted). /readyz is readiness: both checked now.
  */
-export async function opsRoutes(app: FastifyInstance, { orm, cache, metrics, metricsAccess: access }: OpsOptions) {
+export async function opsRoutes(app: FastifyInstance, { orm, cache, metrics, metricsAccess: access, databaseTimeoutMs }: OpsOptions) {
+  const bound = Math.min(databaseTimeoutMs, READY_CHECK_MAX_MS);
+  const unanswered = () => new Error(`no answer within ${bound} ms`);
   const check = async () => {
-    const [db, store] = (await Promise.allSettled([orm.em.getConnection().execute('select 1'), cache.ping()])).map((c) => (c.status === 'fulfilled' ? 'ok' : 'down'));
+    const probes = [orm.em.getConnection().execute('select 1'), cache.ping()].map((p) => withTimeout(p, bound, unanswered));
+    const [db, store] = (await Promise.allSettled(probes)).map((c) => (c.status === 'fulfilled' ? 'ok' : 'down'));
     return { db, store, ok: db === 'ok' && store === 'ok' };
   };
   let live = false;

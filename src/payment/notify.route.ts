@@ -2,24 +2,45 @@ import type { FastifyInstance } from 'fastify';
 import type { Orm } from '../core/db';
 import type { Services } from '../core/context';
 import { notifyFail } from '../wechat/pay-xml';
-import { handleNotify, NOTIFY_BODY_CAP, type RawNotify } from './notify.service';
+import { handleNotify, NOTIFY_BODY_CAP, settleStranded, type RawNotify } from './notify.service';
+
+const SWEEP_EVERY_MS = 60_000;
+
+/**
+ * Settles rows a crash or a long database outage left RECEIVED: at start, then every minute. A row is left alone
+ * until no notify could still be working on it (every statement is bounded by DATABASE_TIMEOUT_MS).
+ */
+async function sweepStranded({ orm, services }: { orm: Orm; services: Services }): Promise<void> {
+  const graceMs = Math.max(60_000, 10 * services.config.databaseTimeoutMs);
+  try {
+    const settled = await settleStranded(orm.em.fork(), new Date(Date.now() - graceMs));
+    if (settled) services.logger.warn({ settled }, 'notifies left RECEIVED marked ERROR');
+  } catch (err) {
+    services.logger.warn({ cause: String((err as Error).message).slice(0, 200) }, 'sweep of RECEIVED notifies failed');
+  }
+}
 
 /**
  * POST /notify, WeChat Pay's result callback. Registered in its own scope so no JSON parser ever touches the body:
  * every content type is read raw, up to the cap, and handed over as the exact string WeChat sent.
  */
 export async function notifyRoutes(app: FastifyInstance, opts: { orm: Orm; services: Services }) {
+  await sweepStranded(opts);
+  const sweep = setInterval(() => void sweepStranded(opts), SWEEP_EVERY_MS).unref();
+  app.addHook('onClose', async () => clearInterval(sweep));
+
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (req, payload, done) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
     let finished = false;
-    const finish = (truncated: boolean) => {
+    // The size recorded is what arrived: a declared Content-Length is only the sender's claim (2^31 once made the
+    // insert overflow and lost the row).
+    const finish = (truncated: boolean, incomplete = false) => {
       if (finished) return;
       finished = true;
       const text = Buffer.concat(chunks).subarray(0, NOTIFY_BODY_CAP).toString('utf8');
-      const declared = Number(req.headers['content-length']);
-      done(null, { text, bytes: Number.isFinite(declared) && declared > bytes ? declared : bytes, truncated } satisfies RawNotify);
+      done(null, { text, bytes, truncated, incomplete } satisfies RawNotify);
     };
     payload.on('data', (chunk: Buffer) => {
       if (finished) return;
@@ -29,12 +50,8 @@ export async function notifyRoutes(app: FastifyInstance, opts: { orm: Orm; servi
       if (bytes > NOTIFY_BODY_CAP) finish(true);
     });
     payload.on('end', () => finish(false));
-    payload.on('error', (err) => {
-      if (!finished) {
-        finished = true;
-        done(err, undefined);
-      }
-    });
+    // The sender went away mid-body: what came is still kept (and judged INCOMPLETE), though nobody hears the answer.
+    payload.on('error', () => finish(false, true));
   });
 
   app.post('/notify', async (req, reply) => {

@@ -2,14 +2,18 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { Services } from '../core/context';
 import { NOTIFY_SUCCESS, notifyFail, parsePayXml, PayXmlError } from '../wechat/pay-xml';
 import { PaymentNotification } from './payment-notification.entity';
-import { sqlOf } from '../core/db';
+import { databaseUnavailable, retriedWrite, sqlOf } from '../core/db';
 import { settlePaid } from './settle';
 
 /** The raw notify as it came off the wire. */
 export interface RawNotify {
   text: string;
+  /** Bytes actually received (a declared Content-Length proves nothing). */
   bytes: number;
+  /** Over the cap: reading stopped there. */
   truncated: boolean;
+  /** The sender stopped before the body was complete. */
+  incomplete?: boolean;
 }
 
 export interface NotifyOutcome {
@@ -22,39 +26,64 @@ export interface NotifyOutcome {
 export const NOTIFY_BODY_CAP = 64 * 1024;
 
 /**
- * What is kept of a body that never proved it came from WeChat (unparseable, unsigned, too large): enough to
- * see what it was, without letting anonymous POSTs fill the disk 64 KB at a time.
+ * What is kept of a body that never proved it came from WeChat (unparseable, unsigned, too large, or arriving while
+ * payments are off): enough to see what it was, without letting anonymous POSTs fill the disk 64 KB at a time.
  */
 export const UNVERIFIED_BODY_KEEP = 4 * 1024;
-const UNVERIFIED = new Set(['MALFORMED', 'DOCTYPE_REFUSED', 'BODY_TOO_LARGE', 'BAD_SIGN']);
 
 const fail = (httpStatus: number, verdict: string, message: string): NotifyOutcome => ({ httpStatus, verdict, body: notifyFail(message) });
 const ok = (verdict: string): NotifyOutcome => ({ httpStatus: 200, verdict, body: NOTIFY_SUCCESS });
 
 /**
- * WeChat's pay-result notify, in the order that keeps money safe: keep the raw body, parse it strictly, verify the
- * sign, check it is a success for our merchant, match the amount, then make the one PENDING → PAID transition.
- * WeChat retries until it sees SUCCESS, so a repeat of a processed notify is answered SUCCESS and changes nothing.
+ * WeChat's pay-result notify, in the order that keeps money safe: parse it strictly and verify the sign (no database
+ * needed), keep the raw body, check it is a success for our merchant, match the amount, then make the one
+ * PENDING → PAID transition. WeChat retries until it sees SUCCESS, so a repeat of a processed notify is answered
+ * SUCCESS and changes nothing.
  */
 export async function handleNotify(services: Services, em: EntityManager, raw: RawNotify): Promise<NotifyOutcome> {
   // Fixed statements rather than the unit of work: this is the hot path of a notify burst.
   const sql = sqlOf(em);
-  const { insertId: id } = await sql.run(INSERT_NOTIFICATION, [new Date(), raw.text, raw.bytes]);
-
   const found: NotifyFindings = {};
-  let outcome: NotifyOutcome;
+  let screened: ReturnType<typeof screen>;
   try {
-    outcome = await judge(services, em, raw, found);
+    screened = screen(services, raw, found);
   } catch (err) {
-    // The route answers 500 and WeChat retries; the row says why instead of staying RECEIVED.
-    await sql
-      .update(PaymentNotification, id, { ...found, verdict: 'ERROR', detail: String((err as Error).message).slice(0, 255), processedAt: new Date() })
-      .catch(() => undefined);
+    await insertJudged(em, raw, { ...found, detail: String((err as Error).message).slice(0, 255) }, 'ERROR');
     services.metrics.notifies.inc({ verdict: 'ERROR' });
     throw err;
   }
-  const rawBody = UNVERIFIED.has(outcome.verdict) && raw.text.length > UNVERIFIED_BODY_KEEP ? raw.text.slice(0, UNVERIFIED_BODY_KEEP) : undefined;
-  await sql.update(PaymentNotification, id, { ...found, verdict: outcome.verdict, processedAt: new Date(), rawBody });
+  if ('outcome' in screened) {
+    // Never proved it came from WeChat: one row, already final and cut to the 4 KB cap, so no failure can leave it
+    // RECEIVED or whole.
+    await insertJudged(em, raw, found, screened.outcome.verdict);
+    return recorded(services, undefined, found, screened.outcome);
+  }
+
+  // Signed by WeChat: kept whole, with what identifies it, before anything is acted on.
+  const { insertId: id } = await sql.run(INSERT_NOTIFICATION, [new Date(), raw.text, raw.bytes, found.outTradeNo ?? null, found.transactionId ?? null]);
+  let outcome: NotifyOutcome;
+  try {
+    outcome = await judge(services, em, screened.fields, found);
+    await sql.update(PaymentNotification, id, { ...found, verdict: outcome.verdict, processedAt: new Date() });
+  } catch (err) {
+    // The route answers 500 and WeChat retries (a retry of an applied notify is a DUPLICATE); the row says why
+    // instead of staying RECEIVED.
+    services.metrics.notifies.inc({ verdict: 'ERROR' });
+    const write = recordFailure(services, em, id, found, err);
+    // With the database unreachable, WeChat must not wait even for the first try: the tries go on in the background.
+    if (!databaseUnavailable(err)) await write.first;
+    throw err;
+  }
+  return recorded(services, id, found, outcome);
+}
+
+async function insertJudged(em: EntityManager, raw: RawNotify, found: NotifyFindings, verdict: string): Promise<void> {
+  const now = new Date();
+  const body = raw.text.slice(0, UNVERIFIED_BODY_KEEP);
+  await sqlOf(em).run(INSERT_JUDGED, [now, body, raw.bytes, found.outTradeNo ?? null, found.transactionId ?? null, verdict, found.detail ?? null, now]);
+}
+
+function recorded(services: Services, id: number | undefined, found: NotifyFindings, outcome: NotifyOutcome): NotifyOutcome {
   services.metrics.notifies.inc({ verdict: outcome.verdict });
   if (outcome.verdict === 'PAID') services.metrics.orderTransitions.inc({ to: 'PAID', via: 'notify' });
   const log = outcome.verdict === 'PAID' || outcome.verdict === 'DUPLICATE' ? 'info' : 'warn';
@@ -62,15 +91,43 @@ export async function handleNotify(services: Services, em: EntityManager, raw: R
   return outcome;
 }
 
+/** Marks the row ERROR, retried through a short outage; a row still RECEIVED after every try is swept later. */
+function recordFailure(services: Services, em: EntityManager, id: number, found: NotifyFindings, err: unknown) {
+  const detail = String((err as Error).message).slice(0, 255);
+  return retriedWrite(
+    () => sqlOf(em).update(PaymentNotification, id, { ...found, verdict: 'ERROR', detail, processedAt: new Date() }),
+    (writeErr, attempt) => services.logger.warn({ notifyId: id, attempt, cause: String((writeErr as Error).message).slice(0, 200) }, 'could not mark the notify ERROR'),
+  );
+}
+
+/**
+ * Rows left RECEIVED (the process died mid-notify, or the database stayed away through every retry of the ERROR
+ * write) become ERROR. They are not judged again here: WeChat retries every notify it did not see SUCCESS for, and
+ * order(refresh) asks WeChat directly, so the money state never depended on them. Only rows older than `before` are
+ * touched: younger ones may be in flight on another instance.
+ */
+export async function settleStranded(em: EntityManager, before: Date): Promise<number> {
+  const { affectedRows } = await sqlOf(em).run(SETTLE_STRANDED, [new Date(), before]);
+  return affectedRows;
+}
+
+const SETTLE_STRANDED =
+  "update `payment_notifications` set `verdict` = 'ERROR', `detail` = 'left RECEIVED: not processed to the end (server stopped or database unavailable)', `processed_at` = ? where `verdict` = 'RECEIVED' and `received_at` < ?";
+
 /** What judging learns about a notify, stored on its row with the verdict. */
 type NotifyFindings = Partial<Pick<PaymentNotification, 'outTradeNo' | 'transactionId' | 'detail'>>;
 
-const INSERT_NOTIFICATION = "insert into `payment_notifications` (`received_at`, `raw_body`, `body_bytes`, `verdict`) values (?, ?, ?, 'RECEIVED')";
+const INSERT_NOTIFICATION =
+  "insert into `payment_notifications` (`received_at`, `raw_body`, `body_bytes`, `out_trade_no`, `transaction_id`, `verdict`) values (?, ?, ?, ?, ?, 'RECEIVED')";
+const INSERT_JUDGED =
+  'insert into `payment_notifications` (`received_at`, `raw_body`, `body_bytes`, `out_trade_no`, `transaction_id`, `verdict`, `detail`, `processed_at`) values (?, ?, ?, ?, ?, ?, ?, ?)';
 
-async function judge(services: Services, em: EntityManager, raw: RawNotify, record: NotifyFindings): Promise<NotifyOutcome> {
+/** The checks that need no database: a body that fails one is answered without ever being trusted. */
+function screen(services: Services, raw: RawNotify, record: NotifyFindings): { outcome: NotifyOutcome } | { fields: Record<string, string> } {
   const pay = services.wechatPay;
-  if (!pay) return fail(503, 'PAYMENTS_DISABLED', 'payments are not configured');
-  if (raw.truncated) return fail(413, 'BODY_TOO_LARGE', 'body too large');
+  if (!pay) return { outcome: fail(503, 'PAYMENTS_DISABLED', 'payments are not configured') };
+  if (raw.truncated) return { outcome: fail(413, 'BODY_TOO_LARGE', 'body too large') };
+  if (raw.incomplete) return { outcome: fail(400, 'INCOMPLETE', 'body incomplete') };
 
   let fields: Record<string, string>;
   try {
@@ -78,13 +135,18 @@ async function judge(services: Services, em: EntityManager, raw: RawNotify, reco
   } catch (err) {
     if (!(err instanceof PayXmlError)) throw err;
     record.detail = err.message.slice(0, 255);
-    return fail(400, err.reason === 'DOCTYPE' ? 'DOCTYPE_REFUSED' : 'MALFORMED', 'malformed XML');
+    return { outcome: fail(400, err.reason === 'DOCTYPE' ? 'DOCTYPE_REFUSED' : 'MALFORMED', 'malformed XML') };
   }
   // Cut to the columns (32, as in orders): a longer one from a forged body is kept as evidence, and matches no order.
   record.outTradeNo = fields.out_trade_no?.slice(0, 32) || null;
   record.transactionId = fields.transaction_id?.slice(0, 32) || null;
 
-  if (!pay.verify(fields)) return fail(200, 'BAD_SIGN', 'bad sign');
+  if (!pay.verify(fields)) return { outcome: fail(200, 'BAD_SIGN', 'bad sign') };
+  return { fields };
+}
+
+/** A notify signed by WeChat: is it a success for our merchant, and does it settle the order? */
+async function judge(services: Services, em: EntityManager, fields: Record<string, string>, record: NotifyFindings): Promise<NotifyOutcome> {
   if (fields.return_code !== 'SUCCESS' || fields.result_code !== 'SUCCESS') {
     record.detail = `${fields.return_code}/${fields.result_code} ${fields.err_code ?? ''}`.slice(0, 255);
     return fail(200, 'NOT_SUCCESS', 'not a successful payment');

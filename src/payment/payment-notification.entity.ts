@@ -1,4 +1,4 @@
-import { OptionalProps } from '@mikro-orm/core';
+import { BigIntType, OptionalProps } from '@mikro-orm/core';
 import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { EXACT } from '../core/collation';
 
@@ -7,6 +7,8 @@ import { EXACT } from '../core/collation';
  * even when it is rejected: a forged or mismatched notify is evidence, not noise.
  */
 @Entity({ tableName: 'payment_notifications' })
+// The sweep of rows left RECEIVED looks them up by verdict and age.
+@Index({ properties: ['verdict', 'receivedAt'] })
 export class PaymentNotification {
   [OptionalProps]?: 'verdict' | 'receivedAt';
 
@@ -20,8 +22,8 @@ export class PaymentNotification {
   @Property({ type: 'text', columnType: 'mediumtext' })
   rawBody!: string;
 
-  /** The body's size in bytes as received, so a truncated one is recognisable. */
-  @Property({ type: 'integer' })
+  /** Bytes received (reading stops past the cap), so a truncated one is recognisable; bigint, so no size overflows it. */
+  @Property({ type: new BigIntType('number'), columnType: 'bigint' })
   bodyBytes!: number;
 
   /** As sent, cut to the orders' column length (a longer one matches no order; raw_body keeps it whole). */

@@ -7,7 +7,7 @@ import { User } from '../auth/user.entity';
 import type { PayClient } from '../wechat/pay.client';
 import { Order, OrderStatus } from './order.entity';
 import { settlePaid } from './settle';
-import { sqlOf, wholeSecondsNow } from '../core/db';
+import { retriedWrite, sqlOf, wholeSecondsNow } from '../core/db';
 import type { PaymentPayload } from './payment.types';
 
 /** Time-ordered prefix + 96 random bits: unique without a lookup, 29 chars of [0-9A-Za-z_-] (WeChat allows 32). */
@@ -53,33 +53,56 @@ export async function createPayment(services: Services, em: EntityManager, sessi
   };
   ({ insertId: order.id } = await sql.run(INSERT_ORDER, [order.outTradeNo, session.userId, money, description, now, now]));
 
+  let prepayId: string;
   try {
-    const { prepayId } = await pay.unifiedOrder({
+    ({ prepayId } = await pay.unifiedOrder({
       outTradeNo: order.outTradeNo,
       totalFee: order.amount,
       body: description,
       openid: session.openid,
       clientIp: normalizeIp(clientIp),
       notifyUrl: services.notifyUrl(),
-    });
-    await sql.update(Order, order.id, { prepayId, updatedAt: new Date() });
-    order.prepayId = prepayId;
-    return { order, payParams: pay.requestPaymentParams(prepayId) };
+    }));
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
     // Never leave an order looking payable when the client got no way to pay it.
     order.status = OrderStatus.CLOSED;
     order.lastError = describeError(err);
-    await sql.update(Order, order.id, { status: OrderStatus.CLOSED, lastError: order.lastError, updatedAt: new Date() });
-    services.metrics.orderTransitions.inc({ to: 'CLOSED', via: 'createPayment' });
+    await closeUnpaid(services, em, order).first;
     // After a timeout WeChat may still have created the prepay order: close it there too (best effort).
-    if (err.code === 'WECHAT_UNAVAILABLE') {
-      pay.closeOrder(order.outTradeNo).catch((e: unknown) => services.logger.warn({ outTradeNo: order.outTradeNo, cause: String((e as Error).cause ?? e) }, 'closeorder after failed unifiedorder'));
-    }
+    if (err.code === 'WECHAT_UNAVAILABLE') closeAtWeChat(services, pay, order.outTradeNo);
     throw err;
   }
+  try {
+    await sql.update(Order, order.id, { prepayId, updatedAt: new Date() });
+  } catch (err) {
+    // WeChat holds a payable prepay order but the client gets no params: close it there and here, in the background
+    // (the database may be away for a while), and answer now.
+    order.lastError = err instanceof AppError ? describeError(err) : String((err as Error).message).slice(0, 255);
+    closeAtWeChat(services, pay, order.outTradeNo);
+    void closeUnpaid(services, em, order);
+    throw err;
+  }
+  order.prepayId = prepayId;
+  return { order, payParams: pay.requestPaymentParams(prepayId) };
 }
 
+/** PENDING → CLOSED for an order the client cannot pay, retried through a short outage of the database. */
+function closeUnpaid(services: Services, em: EntityManager, order: Order) {
+  return retriedWrite(
+    async () => {
+      const { affectedRows } = await sqlOf(em).run(CLOSE_UNPAID, [order.lastError, new Date(), order.id]);
+      if (affectedRows === 1) services.metrics.orderTransitions.inc({ to: 'CLOSED', via: 'createPayment' });
+    },
+    (err, attempt) => services.logger.warn({ outTradeNo: order.outTradeNo, attempt, cause: String((err as Error).message).slice(0, 200) }, 'could not close the unpayable order'),
+  );
+}
+
+function closeAtWeChat(services: Services, pay: PayClient, outTradeNo: string) {
+  pay.closeOrder(outTradeNo).catch((e: unknown) => services.logger.warn({ outTradeNo, cause: String((e as Error).cause ?? e) }, 'closeorder after failed createPayment'));
+}
+
+const CLOSE_UNPAID = "update `orders` set `status` = 'CLOSED', `last_error` = ?, `updated_at` = ? where `id` = ? and `status` = 'PENDING'";
 const INSERT_ORDER =
   "insert into `orders` (`out_trade_no`, `user_id`, `amount`, `description`, `status`, `created_at`, `updated_at`) values (?, ?, ?, ?, 'PENDING', ?, ?)";
 
