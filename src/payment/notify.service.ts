@@ -154,6 +154,8 @@ async function judge(services: Services, em: EntityManager, fields: Record<strin
   const { appid, mchId } = { appid: services.config.wechat.appid, mchId: services.config.pay!.mchId };
   if (fields.appid !== appid || fields.mch_id !== mchId) return fail(200, 'WRONG_MERCHANT', 'appid or mch_id mismatch');
   if (!fields.out_trade_no || !fields.transaction_id) return fail(200, 'MALFORMED', 'missing out_trade_no or transaction_id');
+  // Longer than WeChat ever sends (and than the columns): refused here rather than failing the UPDATE as a 500 retry loop.
+  if (fields.out_trade_no.length > 32 || fields.transaction_id.length > 32) return fail(200, 'MALFORMED', 'out_trade_no or transaction_id longer than 32');
 
   const { verdict, order } = await settlePaid(em, {
     outTradeNo: fields.out_trade_no,

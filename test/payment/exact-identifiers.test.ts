@@ -52,15 +52,20 @@ describe('identifiers match exactly', () => {
     },
   );
 
-  it('when a signed notify carries an order number longer than 32, then it matches no order and is kept cut to 32', async () => {
+  it.each([
+    ['order number', (n: string) => ({ out_trade_no: `${n}${'x'.repeat(40)}` })],
+    ['transaction_id', () => ({ transaction_id: '4'.repeat(40) })],
+  ])('when a signed notify carries a %s longer than 32, then it is refused as MALFORMED, kept cut to 32, and the order stays PENDING', async (_name, extra) => {
     const a = await t.login();
     const order = await pendingOrder(a.token);
-    const long = `${order.outTradeNo}${'x'.repeat(40)}`;
-    const res = await postNotify(t, signedNotify(t, { out_trade_no: long, total_fee: '10' }));
+    const fields = { out_trade_no: order.outTradeNo, total_fee: '10', ...extra(order.outTradeNo) };
+    const res = await postNotify(t, signedNotify(t, fields));
+    // A 200 FAIL, not a 500: WeChat would otherwise retry a message that can never apply.
+    expect(res.status).toBe(200);
     expect(returnCodeOf(res.text)).toBe('FAIL');
-    const [kept] = await notificationsFor(t, long.slice(0, 32));
-    expect(kept.verdict).toBe('UNKNOWN_ORDER');
-    expect(kept.raw_body).toContain(long);
+    const [kept] = await notificationsFor(t, fields.out_trade_no.slice(0, 32));
+    expect(kept.verdict).toBe('MALFORMED');
+    expect(kept.raw_body).toContain(fields.out_trade_no);
     expect((await orderRow(t, order.outTradeNo))!.status).toBe('PENDING');
   });
 
