@@ -90,6 +90,12 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
     // node-redis queues a MULTI while offline even with the offline queue disabled.
     if (!client.isReady) throw new Error('The Redis connection is not ready');
     const k = counterKey(key);
+    if (by < 0) {
+      // A hand-back (one per login): one round trip, and only into a window that still runs, so it never leaves a
+      // counter without an expiry behind.
+      const [count, ttl] = (await client.eval(HAND_BACK, { keys: [k], arguments: [String(-by)] })) as [number, number];
+      return { count: Number(count), resetInMs: Math.max(Number(ttl), 0) };
+    }
     const [count, , ttl] = (await client.multi().incrBy(k, by).pExpire(k, windowMs, 'NX').pTTL(k).exec()) as [number, number, number];
     return { count: Number(count), resetInMs: Math.max(Number(ttl), 0) };
   }
@@ -137,6 +143,7 @@ interface RedisClient {
   destroy(): void;
   on(event: 'connect' | 'ready' | 'error', listener: () => void): unknown;
   multi(): RedisMulti;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
 }
 
 /**
@@ -225,6 +232,9 @@ function destroy(client: RedisClient) {
     // Already closed: nothing left to release.
   }
 }
+
+/** DECRBY only while the window's key still has its expiry; answers {count, pttl}. */
+const HAND_BACK = "local t = redis.call('PTTL', KEYS[1]) if t <= 0 then return {0, 0} end return {redis.call('DECRBY', KEYS[1], ARGV[1]), t}";
 
 interface RedisMulti {
   incrBy(key: string, by: number): RedisMulti;
