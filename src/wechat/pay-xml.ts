@@ -47,13 +47,9 @@ export function parsePayXml(input: string): Record<string, string> {
     // The parser throws plain Errors for some names (e.g. a <constructor> tag); every refusal is ours to classify.
     throw new PayXmlError('MALFORMED', `malformed XML: ${(err as Error).message}`);
   }
-  const root = doc.xml;
-  if (root === undefined) throw new PayXmlError('MALFORMED', 'root element must be <xml>');
-  // <xml></xml>, or <xml> holding only line breaks: no fields.
-  if (typeof root === 'string') {
-    if (isLayout(root)) return {};
-    throw new PayXmlError('MALFORMED', 'text outside the fields');
-  }
+  if (doc.xml === undefined) throw new PayXmlError('MALFORMED', 'root element must be <xml>');
+  // A root with no element in it (<xml></xml>, or only line breaks) comes back as its bare text: judged as any text is.
+  const root = typeof doc.xml === 'string' ? { [TEXT_NODE]: doc.xml } : doc.xml;
   if (typeof root !== 'object' || root === null || Array.isArray(root)) throw new PayXmlError('NOT_FLAT', 'root element must hold fields');
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(root)) {
