@@ -70,7 +70,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // A socket silent this long in both directions (a response nobody reads) is closed: above every request's own bounds.
     connectionTimeout: Math.max(120_000, config.limits.requestTimeoutMs),
     http: {
-      requestTimeout: config.limits.requestTimeoutMs,
       headersTimeout: Math.min(HEADERS_TIMEOUT_MS, config.limits.requestTimeoutMs),
       // Node enforces both timeouts only when it sweeps its connections (every 30 s by default).
       connectionsCheckingInterval: Math.min(1000, config.limits.requestTimeoutMs),
