@@ -48,6 +48,11 @@ export function parsePayXml(input: string): Record<string, string> {
     throw new PayXmlError('MALFORMED', `malformed XML: ${(err as Error).message}`);
   }
   if (doc.xml === undefined) throw new PayXmlError('MALFORMED', 'root element must be <xml>');
+  // The validator lets a second root through (<xml>…</xml><foo/>) and the parser keeps a processing instruction
+  // as a key starting with '?': neither is a WeChat message, and neither may ride along unseen.
+  for (const key of Object.keys(doc)) {
+    if (key !== 'xml') throw new PayXmlError('MALFORMED', key.startsWith('?') ? 'processing instructions are refused' : 'a message has exactly one root element');
+  }
   // A root with no element in it (<xml></xml>, or only line breaks) comes back as its bare text: judged as any text is.
   const root = typeof doc.xml === 'string' ? { [TEXT_NODE]: doc.xml } : doc.xml;
   if (typeof root !== 'object' || root === null || Array.isArray(root)) throw new PayXmlError('NOT_FLAT', 'root element must hold fields');
@@ -59,6 +64,7 @@ export function parsePayXml(input: string): Record<string, string> {
       if (isLayout(value)) continue;
       throw new PayXmlError('MALFORMED', 'text outside the fields');
     }
+    if (key.startsWith('?')) throw new PayXmlError('MALFORMED', 'processing instructions are refused');
     if (typeof value !== 'string') throw new PayXmlError('NOT_FLAT', `field ${key} is not a single text value`);
     out[key] = value;
   }

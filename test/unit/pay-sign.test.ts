@@ -79,6 +79,10 @@ describe('pay XML', () => {
     ['a nested field', '<xml><a><b>1</b></a></xml>', 'NOT_FLAT'],
     ['text between the fields', '<xml><a>1</a>junk\n<b>2</b></xml>', 'MALFORMED'],
     ['text as the only content', '<xml>junk</xml>', 'MALFORMED'],
+    ['a second, self-closing root', '<xml><a>1</a></xml><foo/>', 'MALFORMED'],
+    ['a second root after a newline', '<xml><a>1</a></xml>\n<foo>x</foo>', 'MALFORMED'],
+    ['a processing instruction before the root', '<?pi x?><xml><a>1</a></xml>', 'MALFORMED'],
+    ['a processing instruction among the fields', '<xml><?pi x?><a>1</a></xml>', 'MALFORMED'],
   ])('when the body is %s, then it is refused as %s', (_name, text, reason) => {
     expect(() => parsePayXml(text)).toThrow(PayXmlError);
     try {
