@@ -20,7 +20,8 @@ async function main() {
     payKey: config.pay?.key ?? SIMULATOR_IDENTITY.payKey,
     xmlLayout: config.simulatorXmlLayout,
   });
-  await app.listen({ port, host: config.host });
+  // A fake with a published secret and pay key: loopback only, unless HOST says otherwise on purpose.
+  await app.listen({ port, host: process.env.HOST?.trim() ? config.host : '127.0.0.1' });
   app.log.info({ appid: config.wechat.appid }, 'WeChat simulator listening');
 }
 

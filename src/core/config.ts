@@ -21,13 +21,11 @@ const flag = (def: '0' | '1') =>
     .default(def)
     .transform((v) => v === '1' || v === 'true');
 
-const int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce
-    .number({ message: 'must be an integer' })
-    .int({ message: 'must be an integer' })
-    .min(min, { message: `must be >= ${min}` })
-    .max(max, { message: `must be <= ${max}` })
-    .default(def);
+/** Every refusal states the whole accepted range, whichever bound was crossed. */
+const int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const rule = max === Number.MAX_SAFE_INTEGER ? `must be an integer, ${min} or more` : `must be an integer from ${min} to ${max}`;
+  return z.coerce.number({ message: rule }).int({ message: rule }).min(min, { message: rule }).max(max, { message: rule }).default(def);
+};
 
 const httpUrl = z
   .string()
@@ -54,8 +52,8 @@ const envSchema = z.object({
   REDIS_URL: z.preprocess(blankAsUndefined, redisUrl.optional()),
   CACHE_TIMEOUT_MS: int(2000, 50, 60000),
   DATABASE_TIMEOUT_MS: int(3000, 100, 60000),
-  WECHAT_APPID: z.preprocess(blankAsUndefined, z.string().regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like wx followed by letters and digits').optional()),
-  WECHAT_SECRET: z.preprocess(blankAsUndefined, z.string().min(8, 'must be the AppSecret').optional()),
+  WECHAT_APPID: z.preprocess(blankAsUndefined, z.string().regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must be wx followed by 8 to 32 letters or digits (a real AppID is wx and 16 more)').optional()),
+  WECHAT_SECRET: z.preprocess(blankAsUndefined, z.string().min(8, 'must be the AppSecret: at least 8 characters (a real one is 32 letters and digits)').optional()),
   WECHAT_API_BASE: httpUrl.default('https://api.weixin.qq.com'),
   WECHAT_SIMULATOR: flag('0'),
   SIMULATOR_XML_LAYOUT: z
@@ -65,13 +63,13 @@ const envSchema = z.object({
   WECHAT_DATA_MAX_AGE_SECONDS: int(0, 0),
   SESSION_TTL_SECONDS: int(604800, 1),
   MIGRATE_ON_START: flag('1'),
-  WECHAT_MCH_ID: z.preprocess(blankAsUndefined, z.string().regex(/^\d{6,32}$/, 'must be the merchant number (digits)').optional()),
-  WECHAT_PAY_KEY: z.preprocess(blankAsUndefined, z.string().regex(/^[0-9A-Za-z]{32}$/, 'must be the 32-character API key').optional()),
+  WECHAT_MCH_ID: z.preprocess(blankAsUndefined, z.string().regex(/^\d{6,32}$/, 'must be the merchant number: 6 to 32 digits').optional()),
+  WECHAT_PAY_KEY: z.preprocess(blankAsUndefined, z.string().regex(/^[0-9A-Za-z]{32}$/, 'must be the API key: exactly 32 letters or digits').optional()),
   WECHAT_PAY_BASE: httpUrl.default('https://api.mch.weixin.qq.com'),
   WECHAT_PAY_SIGN_TYPE: z.enum(['MD5', 'HMAC-SHA256'], { message: 'must be MD5 or HMAC-SHA256' }).default('MD5'),
   WECHAT_NOTIFY_URL: z.preprocess(blankAsUndefined, httpUrl.optional()),
   PAY_MAX_AMOUNT: int(100000, 1, 2_000_000_000),
-  PAY_DESCRIPTION: z.string().min(1).max(128).default('Mini-program order'),
+  PAY_DESCRIPTION: z.string().min(1, 'must be 1 to 128 characters').max(128, 'must be 1 to 128 characters').default('Mini-program order'),
   TRUST_PROXY: int(0, 0, 10),
   PLAYGROUND: z.preprocess(blankAsUndefined, z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional()),
   BODY_LIMIT_BYTES: int(102400, 1024, 10 * 1024 * 1024),
@@ -87,7 +85,7 @@ const envSchema = z.object({
   LOGIN_RATE_WINDOW_SECONDS: int(60, 1, 86400),
   PAY_RATE_PER_USER: int(20, 1, 1_000_000),
   PAY_RATE_WINDOW_SECONDS: int(60, 1, 86400),
-  METRICS_TOKEN: z.preprocess(blankAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
+  METRICS_TOKEN: z.preprocess(blankAsUndefined, z.string().regex(/^\S{16,}$/, 'at least 16 characters, none of them whitespace (it is sent as Bearer <token>)').optional()),
   SHUTDOWN_TIMEOUT_MS: int(10000, 0, 600000),
 });
 

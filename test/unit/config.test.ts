@@ -101,6 +101,26 @@ describe('loadConfig', () => {
     expect(msg).not.toContain('short');
   });
 
+  it('when a value breaks its rule, then the message states the whole rule and accepted range, never the secret', () => {
+    expect(messageOf({ WECHAT_APPID: 'wx123456', WECHAT_SECRET: 'secret-secret' })).toContain(
+      'WECHAT_APPID: must be wx followed by 8 to 32 letters or digits (a real AppID is wx and 16 more)',
+    );
+    expect(messageOf({ PORT: '70000' })).toContain('PORT: must be an integer from 0 to 65535');
+    expect(messageOf({ PORT: '-1' })).toContain('PORT: must be an integer from 0 to 65535');
+    expect(messageOf({ SESSION_TTL_SECONDS: '1.5' })).toContain('SESSION_TTL_SECONDS: must be an integer, 1 or more');
+    const pay = messageOf({ WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'secret-secret', WECHAT_MCH_ID: '12a', WECHAT_PAY_KEY: 'tooShortKey' });
+    expect(pay).toContain('WECHAT_MCH_ID: must be the merchant number: 6 to 32 digits');
+    expect(pay).toContain('WECHAT_PAY_KEY: must be the API key: exactly 32 letters or digits');
+    expect(pay).not.toContain('tooShortKey');
+  });
+
+  it('when METRICS_TOKEN holds whitespace, then the start fails (a Bearer header could never carry it), naming the rule, not the token', () => {
+    const msg = messageOf({ METRICS_TOKEN: 'has a space in the middle' });
+    expect(msg).toContain('METRICS_TOKEN: at least 16 characters, none of them whitespace');
+    expect(msg).not.toContain('has a space');
+    expect(loadConfig({ METRICS_TOKEN: 'abcdefghijklmnop_-.~+/=' }).metricsToken).toBe('abcdefghijklmnop_-.~+/=');
+  });
+
   it("when SIMULATOR_XML_LAYOUT is unset, then WeChat's own layout; when it is not a layout, then the start fails naming it", () => {
     expect(loadConfig({}).simulatorXmlLayout).toBe('wechat');
     expect(loadConfig({ SIMULATOR_XML_LAYOUT: 'vary' }).simulatorXmlLayout).toBe('vary');
