@@ -13,6 +13,15 @@ export const EXACT_COLLATION_QUERY =
   "select collation_name as name from information_schema.collations where collation_name in ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin') order by collation_name = 'utf8mb4_nopad_bin' desc";
 
 /**
+ * The entities name MariaDB's collation; on a server that has only MySQL 8's name for it, the metadata takes that one,
+ * so a schema diff or `schema:update` against MySQL 8 neither fails on an unknown collation nor reports a change.
+ */
+export function useServerCollation(metas: Iterable<EntityMetadata>, serverName: string | undefined): void {
+  if (!serverName || serverName === EXACT) return;
+  for (const meta of metas) for (const prop of meta.props) if (prop.collation === EXACT) prop.collation = serverName;
+}
+
+/**
  * SQLite compares text with BINARY unless a column says otherwise, and knows no utf8mb4_* names: its identifier
  * columns carry no collation, and the entities' MySQL one is dropped from its metadata so the schemas agree.
  */

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import type { DatabaseTarget } from './config';
 import { AppError } from './errors';
 import { withTimeout } from './timeout';
-import { dropMysqlCollations } from './collation';
+import { dropMysqlCollations, EXACT_COLLATION_QUERY, useServerCollation } from './collation';
 import { entities } from '../entities';
 import { migrationsFor } from '../migrations';
 
@@ -68,6 +68,10 @@ function libsqlPath(url: string): string {
 export async function openDatabase(target: DatabaseTarget, migrate: boolean, timeoutMs?: number): Promise<Orm> {
   const orm = await MikroORM.init(await ormOptions(target, timeoutMs));
   await orm.connect();
+  if (target.kind === 'mysql') {
+    const [found] = (await orm.em.getConnection().execute(EXACT_COLLATION_QUERY)) as { name?: string }[];
+    useServerCollation(Object.values(orm.getMetadata().getAll()), found?.name);
+  }
   if (migrate) await orm.migrator.up();
   if (timeoutMs && target.kind === 'mysql') boundPool((await orm.em.getConnection().getNativeClient()) as unknown as MysqlPool, timeoutMs);
   return orm;
