@@ -14,7 +14,8 @@ export async function login(services: Services, em: EntityManager, code: string,
   if (!code || code.length > 256 || /\s/.test(code)) throw new AppError('BAD_USER_INPUT', 'code must be the string wx.login returned.');
   const { loginPerIp, loginPerOpenid, loginWindowSeconds } = services.config.limits;
   // Per IP, only the codes WeChat refused count: a flood of bogus codes is stopped before it burns the AppID's
-  // jscode2session quota, while a NAT of real users, whose codes are valid, is never throttled.
+  // jscode2session quota, while a NAT of real users, whose codes are valid, is throttled only past LOGIN_RATE_PER_IP
+  // exchanges in flight at once (each holds its place until WeChat answers; README says so).
   const wx = await limitFailures(
     services.cache,
     `login-refused-ip:${ip}`,
