@@ -23,6 +23,23 @@ async function main() {
   // A fake with a published secret and pay key: loopback only, unless HOST says otherwise on purpose.
   await app.listen({ port, host: process.env.HOST?.trim() ? config.host : '127.0.0.1' });
   app.log.info({ appid: config.wechat.appid }, 'WeChat simulator listening');
+  // Its built-in identity is public (it is in the source and the README), so it is printed for pointing a server at
+  // it; a secret or pay key that came from the environment is someone's, and is not.
+  const own = (value: string, builtIn: string) => (value === builtIn ? value : '(from the environment, not shown)');
+  const addr = app.server.address();
+  const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : port}`;
+  process.stdout.write(
+    [
+      'Point a server at this simulator with:',
+      `  WECHAT_APPID=${config.wechat.appid}`,
+      `  WECHAT_SECRET=${own(config.wechat.secret, SIMULATOR_IDENTITY.secret)}`,
+      `  WECHAT_MCH_ID=${config.pay?.mchId ?? SIMULATOR_IDENTITY.mchId}`,
+      `  WECHAT_PAY_KEY=${own(config.pay?.key ?? SIMULATOR_IDENTITY.payKey, SIMULATOR_IDENTITY.payKey)}`,
+      `  WECHAT_API_BASE=${base} WECHAT_PAY_BASE=${base}`,
+      '  WECHAT_NOTIFY_URL=http://127.0.0.1:4000/notify   (where that server receives notifies)',
+      '',
+    ].join('\n'),
+  );
 }
 
 main().catch((err) => {

@@ -281,12 +281,14 @@ function queryParamError(fields: Record<string, string>): Refusal | undefined {
 
 /** What the WeChat client checks before it shows the pay sheet; a string is the reason it refuses. */
 function checkRequestPayment(body: Record<string, unknown>, opts: SimulatorPayOptions): SimOrder | string {
-  const names = ['appId', 'timeStamp', 'nonceStr', 'package', 'signType', 'paySign'] as const;
+  // wx.requestPayment takes no appId: the mini-program runtime signs with its own, so createPayment's payParams carry
+  // none either and the simulator fills in its AppID. One given must be that AppID.
+  if (body.appId !== undefined && body.appId !== opts.appid) return 'invalid appId';
+  const names = ['timeStamp', 'nonceStr', 'package', 'signType', 'paySign'] as const;
   for (const name of names) {
     if (typeof body[name] !== 'string' || !body[name]) return `parameter error: ${name} should be a non-empty String`;
   }
-  const p = body as Record<(typeof names)[number], string>;
-  if (p.appId !== opts.appid) return 'invalid appId';
+  const p = { ...(body as Record<(typeof names)[number], string>), appId: opts.appid };
   if (!/^\d{1,10}$/.test(p.timeStamp)) return 'parameter error: timeStamp should be a String of seconds';
   if (!SIGN_TYPES.includes(p.signType as SignType)) return 'invalid signType';
   const prepayId = /^prepay_id=(.+)$/.exec(p.package)?.[1];

@@ -361,6 +361,15 @@ describe('POST /dev/request-payment', () => {
     expect((await simOrder(order.outTradeNo)).body).toMatchObject({ tradeState: 'NOTPAY', notifyAttempts: 0 });
   });
 
+  it("when the body is createPayment's payParams as they are (no appId, as wx.requestPayment takes none), then it pays with the simulator's AppID", async () => {
+    const order = await placedOrder();
+    const { appId: _appId, ...withoutAppId } = paymentParams(order.prepayId);
+    const res = await postJson('/dev/request-payment', withoutAppId);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ errMsg: 'requestPayment:ok', outTradeNo: order.outTradeNo });
+    expect((await simOrder(order.outTradeNo)).body).toMatchObject({ tradeState: 'SUCCESS' });
+  });
+
   it('when the user cancels, then fail cancel with 200, nothing paid and no notify', async () => {
     const order = await placedOrder();
     const res = await requestPayment(order.prepayId, { cancel: true });
