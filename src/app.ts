@@ -152,6 +152,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     hideSchemaDetailsFromClientErrors: config.env === 'production',
     // A batch is a JSON array of operations; its length is capped in preValidation below.
     allowBatchedHttpRequests: true,
+    // A GET (or a form-type POST) runs only with a header a cross-site page cannot send without a CORS preflight.
+    // Apollo's two, plus Authorization: a Bearer token is this API's only credential (no cookies), so a GET query
+    // that carries one (urql sends queries as GET by default) is no forgery. Apollo refuses GET mutations anyway.
+    csrfPrevention: { requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'] },
     // Refused while parsing, before validation, whose cost grows with the square of repeated fields.
     parseOptions: { maxTokens: config.limits.tokens },
     validationRules: [queryLimitsRule(config.limits)],
