@@ -4,10 +4,13 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
-/** PENDING until WeChat confirms payment; PAID exactly once; CLOSED when it can no longer be paid. */
+/** PENDING until WeChat confirms payment; PAID exactly once; CLOSED when it can no longer be paid. PAID and CLOSED are final. */
 export type OrderStatus =
+  /** Can no longer be paid: WeChat refused or could not create the prepay order (createPayment failed), or WeChat reports it closed or revoked. Final: create a new payment to retry. */
   | 'CLOSED'
+  /** WeChat confirmed the payment of exactly `amount` (by a signed notify or orderquery); transactionId and paidAt are set. Final. */
   | 'PAID'
+  /** Created and not known to be paid: wx.requestPayment may still pay it. After paying, order(refresh: true) asks WeChat if the notify is late. */
   | 'PENDING';
 
 export type CreatePaymentMutationVariables = Exact<{

@@ -12,14 +12,24 @@ import { databaseUnavailable } from './db';
 
 export const resolvers = [AuthResolver, ProfileResolver, PaymentResolver] as const;
 
-export function buildAppSchema(): Promise<GraphQLSchema> {
-  return buildSchema({
+const RETRY = 'Any field may answer SERVICE_UNAVAILABLE when the database or session store is away: retry later and keep the token.';
+const ROOT_DESCRIPTIONS = {
+  Query: `Reads of the caller's own data. Every field needs \`Authorization: Bearer <token>\` (else UNAUTHENTICATED). ${RETRY}`,
+  Mutation: `Login, profile and payment. Every field but login needs \`Authorization: Bearer <token>\` (else UNAUTHENTICATED). ${RETRY}`,
+};
+
+export async function buildAppSchema(): Promise<GraphQLSchema> {
+  const schema = await buildSchema({
     resolvers,
     authChecker,
     // The contract names the scalar DateTime (type-graphql's default would be DateTimeISO).
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
     validate: false,
   });
+  // type-graphql has no option for the root types' descriptions; every other description is on a decorator.
+  schema.getQueryType()!.description = ROOT_DESCRIPTIONS.Query;
+  schema.getMutationType()!.description = ROOT_DESCRIPTIONS.Mutation;
+  return schema;
 }
 
 /** The committed schema.graphql is exactly this text; a test compares them. */

@@ -9,15 +9,25 @@ export enum OrderStatus {
   PAID = 'PAID',
   CLOSED = 'CLOSED',
 }
-registerEnumType(OrderStatus, { name: 'OrderStatus', description: 'PENDING until WeChat confirms payment; PAID exactly once; CLOSED when it can no longer be paid.' });
+registerEnumType(OrderStatus, {
+  name: 'OrderStatus',
+  description: 'PENDING until WeChat confirms payment; PAID exactly once; CLOSED when it can no longer be paid. PAID and CLOSED are final.',
+  valuesConfig: {
+    PENDING: { description: 'Created and not known to be paid: wx.requestPayment may still pay it. After paying, order(refresh: true) asks WeChat if the notify is late.' },
+    PAID: { description: 'WeChat confirmed the payment of exactly `amount` (by a signed notify or orderquery); transactionId and paidAt are set. Final.' },
+    CLOSED: {
+      description: 'Can no longer be paid: WeChat refused or could not create the prepay order (createPayment failed), or WeChat reports it closed or revoked. Final: create a new payment to retry.',
+    },
+  },
+});
 
 /** One payment attempt. Amounts are integer fen (1 = ¥0.01). */
-@ObjectType()
+@ObjectType({ description: 'One payment attempt by the caller, made by createPayment. Only its owner reads it (orders, order, createPayment).' })
 @Entity({ tableName: 'orders' })
 export class Order {
   [OptionalProps]?: 'status' | 'createdAt' | 'updatedAt';
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'This server\'s id for the order.' })
   @PrimaryKey({ autoincrement: true })
   id!: number;
 
@@ -26,7 +36,9 @@ export class Order {
    * notify or a lookup for `abc`, `ABC ` or `Abc` never finds order `Abc`. WeChat's lengths: out_trade_no and
    * transaction_id 32, prepay_id 64, the same in every table.
    */
-  @Field()
+  @Field({
+    description: 'Our order number as WeChat Pay knows it (out_trade_no): unique, at most 32 of [0-9A-Za-z_-], compared byte for byte. Look the order up with order(outTradeNo:).',
+  })
   @Unique()
   @Property({ length: 32, collation: EXACT })
   outTradeNo!: string;
@@ -34,27 +46,27 @@ export class Order {
   @ManyToOne(() => User, { deleteRule: 'restrict' })
   user!: User;
 
-  @Field(() => Int, { description: 'Integer fen: 1 = ¥0.01.' })
+  @Field(() => Int, { description: 'The amount in integer fen: 1 = ¥0.01, 100 = ¥1.00. WeChat\'s total_fee must equal it for the order to become PAID.' })
   @Property({ type: 'integer' })
   amount!: number;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The goods description sent to WeChat Pay as `body` (the server\'s PAY_DESCRIPTION), at most 128 characters.' })
   @Property({ length: 128, nullable: true })
   description?: string | null;
 
-  @Field(() => OrderStatus)
+  @Field(() => OrderStatus, { description: 'Where the order stands; see OrderStatus.' })
   @Enum({ items: () => OrderStatus, default: OrderStatus.PENDING })
   status: OrderStatus = OrderStatus.PENDING;
 
   @Property({ length: 64, nullable: true, collation: EXACT })
   prepayId?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'WeChat Pay\'s transaction_id, set when the order became PAID; null before. Quote it to WeChat Pay support.' })
   @Unique()
   @Property({ length: 32, nullable: true, collation: EXACT })
   transactionId?: string | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When the payment completed, as WeChat Pay reports it (time_end); set when the order became PAID, null before.' })
   @Property({ type: 'datetime', nullable: true })
   paidAt?: Date | null;
 
@@ -62,7 +74,7 @@ export class Order {
   @Property({ length: 255, nullable: true })
   lastError?: string | null;
 
-  @Field()
+  @Field({ description: 'When createPayment created the order.' })
   @Property({ type: 'datetime', onCreate: () => new Date() })
   createdAt: Date = new Date();
 

@@ -9,16 +9,27 @@ import { createPayment, findOwnOrder, listOwnOrders, refreshOrder } from './paym
 @Resolver()
 export class PaymentResolver {
   @Authorized()
-  @Mutation(() => PaymentPayload, { description: 'Creates a PENDING order of `money` fen and returns the parameters for wx.requestPayment.' })
-  async createPayment(@Arg('money', () => Int) money: number, @CurrentSession() session: Session, @Ctx() ctx: Context): Promise<PaymentPayload> {
+  @Mutation(() => PaymentPayload, {
+    description:
+      'Creates a PENDING order of `money` fen and returns it with the parameters for wx.requestPayment. The order becomes PAID when WeChat\'s notify arrives (or on order(refresh: true)), never from the mini-program\'s word. Errors: BAD_USER_INPUT (money out of range), RATE_LIMITED (over the server\'s PAY_RATE_PER_USER calls per window: wait extensions.retryAfterSeconds), PAYMENTS_DISABLED, PAYMENT_FAILED (WeChat Pay refused: extensions.wechatErrCode and wechatErrMsg say why), WECHAT_UNAVAILABLE or SERVICE_UNAVAILABLE (no pay parameters: retry with a new call). An order that cannot be paid is CLOSED.',
+  })
+  async createPayment(@Arg('money', () => Int, { description: 'The amount in integer fen (100 = ¥1.00), from 1 to the server\'s PAY_MAX_AMOUNT (100000, i.e. ¥1,000, by default).' }) money: number, @CurrentSession() session: Session, @Ctx() ctx: Context): Promise<PaymentPayload> {
     return createPayment(ctx.services, ctx.em, session, money, ctx.ip);
   }
 
   @Authorized()
-  @Query(() => Order, { nullable: true, description: "One of the caller's orders; refresh asks WeChat about a PENDING one." })
+  @Query(() => Order, {
+    nullable: true,
+    description:
+      'One of the caller\'s own orders, or null when the caller has none with this outTradeNo (another user\'s order is null too). With refresh: true a PENDING order is first checked with WeChat Pay\'s orderquery, so a lost notify still ends PAID (or CLOSED); when WeChat cannot be reached the order comes back as stored, without an error.',
+  })
   async order(
-    @Arg('outTradeNo') outTradeNo: string,
-    @Arg('refresh', () => Boolean, { defaultValue: false, nullable: true }) refresh: boolean | null,
+    @Arg('outTradeNo', { description: 'The order\'s outTradeNo as createPayment returned it (case and spaces matter).' }) outTradeNo: string,
+    @Arg('refresh', () => Boolean, {
+      defaultValue: false,
+      nullable: true,
+      description: 'true: ask WeChat Pay about a PENDING order before answering (one orderquery call). Use it when wx.requestPayment succeeded but the order still reads PENDING.',
+    }) refresh: boolean | null,
     @CurrentSession() session: Session,
     @Ctx() ctx: Context,
   ): Promise<Order | null> {
@@ -28,9 +39,9 @@ export class PaymentResolver {
   }
 
   @Authorized()
-  @Query(() => [Order], { description: "The caller's orders, newest first (at most 100)." })
+  @Query(() => [Order], { description: 'The caller\'s own orders, newest first.' })
   async orders(
-    @Arg('first', () => Int, { defaultValue: 20, nullable: true }) first: number | null,
+    @Arg('first', () => Int, { defaultValue: 20, nullable: true, description: 'How many orders to return, from 1 to 100 (smaller or larger values are clamped).' }) first: number | null,
     @CurrentSession() session: Session,
     @Ctx() ctx: Context,
   ): Promise<Order[]> {
