@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApolloServer } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
@@ -23,7 +23,9 @@ import { notifyRoutes } from './payment/notify.route';
 import { simulatorPlugin } from './simulator/simulator.plugin';
 import { createMetrics } from './ops/metrics';
 import { metricsAccess, opsRoutes } from './ops/ops.routes';
-import { graphiqlPlugin } from './ops/graphiql.plugin';
+import { createGraphiQL } from './ops/graphiql.plugin';
+import { migrationsFor } from './migrations';
+import { startupSummary } from './ops/startup-summary';
 import { operationLogPlugin } from './ops/operation-log.plugin';
 
 export interface AppOptions {
@@ -54,8 +56,8 @@ const REQUEST_ID = /^[\w.:-]{1,64}$/;
 const HEADERS_TIMEOUT_MS = 10_000;
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const logger = options.logger ?? createLogger(config.logLevel);
-  const orm = await openDatabase(config.database, config.migrateOnStart, config.databaseTimeoutMs);
+  const logger = options.logger ?? createLogger(config.logLevel, undefined, config.logFormat);
+  const { orm, migrated } = await openDatabase(config.database, config.migrateOnStart, config.databaseTimeoutMs);
   const cache = createCache({ redisUrl: config.redisUrl, timeoutMs: config.cacheTimeoutMs, logger });
   const metrics = createMetrics();
 
@@ -140,6 +142,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     notifyUrl: () => pay?.notifyUrl ?? `${url()}/notify`,
   };
 
+  const graphiql = config.playground ? createGraphiQL() : undefined;
   const apollo = new ApolloServer<Context>({
     schema: await buildAppSchema(),
     formatError,
@@ -160,7 +163,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     parseOptions: { maxTokens: config.limits.tokens },
     validationRules: [queryLimitsRule(config.limits)],
     plugins: [
-      config.playground ? graphiqlPlugin() : ApolloServerPluginLandingPageDisabled(),
+      graphiql?.plugin ?? ApolloServerPluginLandingPageDisabled(),
       operationLogPlugin(metrics),
       // Both would hook every field resolution for features we do not use (cache hints, federated traces).
       ApolloServerPluginCacheControlDisabled(),
@@ -169,10 +172,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   await apollo.start();
 
-  app.route({
+  const graphqlRoute = {
     url: '/graphql',
-    method: ['GET', 'POST', 'OPTIONS'],
-    preValidation: async (req, reply) => {
+    preValidation: async (req: FastifyRequest, reply: FastifyReply) => {
       if (Array.isArray(req.body) && req.body.length > config.limits.batch) {
         return reply.code(400).send({ errors: [{ message: `A batch may hold at most ${config.limits.batch} operations.`, extensions: { code: 'BATCH_TOO_LARGE' } }] });
       }
@@ -192,7 +194,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         return { em: orm.em.fork(), ip: request.ip, token, session, sessionError, services, log: request.log };
       },
     }),
-  });
+  };
+  app.route({ ...graphqlRoute, method: ['POST', 'OPTIONS'] });
+  // GraphiQL's page is a GET: the hook that compresses it stays off the POST route every client operation takes.
+  app.route({ ...graphqlRoute, method: 'GET', ...(graphiql ? { onSend: graphiql.onSend } : {}) });
 
   await app.register(notifyRoutes, { orm, services });
   await app.register(opsRoutes, { orm, cache, metrics, metricsAccess: metricsAccess(config), databaseTimeoutMs: config.databaseTimeoutMs });
@@ -204,7 +209,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cache,
     services,
     async listen() {
-      await app.listen({ port: config.port, host: config.host });
+      // Fastify would log a bare "Server listening at …" per address; the summary below says it with the rest.
+      const level = app.log.level;
+      if (logger.isLevelEnabled('info')) app.log.level = 'warn';
+      try {
+        await app.listen({ port: config.port, host: config.host });
+      } finally {
+        app.log.level = level;
+      }
+      const { msg, startup } = startupSummary({
+        listen: listenAddress(app),
+        baseUrl: url(),
+        database: config.database,
+        databaseVersion: await databaseVersion(orm, config),
+        redisUrl: config.redisUrl,
+        migrations: migrated ? { applied: migrated } : { pending: await pendingMigrations(orm, config) },
+        simulator: config.simulator ? SIMULATOR_PREFIX : undefined,
+        graphiql: config.playground,
+      });
+      logger.info({ startup }, msg);
       if (config.simulator) {
         // Its /dev endpoints mint logins for any openid and pay any order: fine on a laptop, fatal if exposed.
         logger.warn(
@@ -235,4 +258,34 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return closing;
     },
   };
+}
+
+function listenAddress(app: FastifyInstance): string {
+  const { address, port } = app.server.address() as AddressInfo;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+/** MariaDB's or MySQL's VERSION(), for the startup line; undefined on libsql, or when the server does not say. */
+async function databaseVersion(orm: Orm, config: Config): Promise<string | undefined> {
+  if (config.database.kind !== 'mysql') return undefined;
+  try {
+    const [row] = (await orm.em.getConnection().execute('select version() as version')) as { version?: string }[];
+    return row?.version;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * With MIGRATE_ON_START=0, the migrations this database lacks, read without writing (the migrator's own getPending()
+ * would create the database and its table); undefined when that table cannot be read (a fresh database, or no rights).
+ */
+async function pendingMigrations(orm: Orm, config: Config): Promise<string[] | undefined> {
+  try {
+    const rows = (await orm.em.getConnection().execute('select name from mikro_orm_migrations')) as { name: string }[];
+    const done = new Set(rows.map((r) => r.name));
+    return migrationsFor(config.database.kind).map((m) => m.name).filter((name) => !done.has(name));
+  } catch {
+    return undefined;
+  }
 }

@@ -12,7 +12,7 @@ async function main() {
   const config = loadConfig();
   const [command = 'up', name] = process.argv.slice(2);
   if (command === 'up') {
-    const orm = await openDatabase(config.database, false);
+    const { orm } = await openDatabase(config.database, false);
     const done = await orm.migrator.up();
     console.log(done.length ? `applied: ${done.map((m) => m.name).join(', ')}` : 'no pending migrations');
     await orm.close();

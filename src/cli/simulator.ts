@@ -12,7 +12,7 @@ import { simulatorPlugin } from '../simulator/simulator.plugin';
 async function main() {
   const config = loadConfig();
   const port = Number(process.argv[2] ?? 4001);
-  const app = Fastify({ loggerInstance: createLogger(config.logLevel) });
+  const app = Fastify({ loggerInstance: createLogger(config.logLevel, undefined, config.logFormat) });
   await app.register(simulatorPlugin, {
     appid: config.wechat.appid,
     secret: config.wechat.secret,

@@ -48,6 +48,7 @@ const envSchema = z.object({
   PORT: int(4000, 0, 65535),
   HOST: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.preprocess(blankAsUndefined, z.enum(['pretty', 'json'], { message: 'must be pretty or json' }).optional()),
   DATABASE_URL: z.preprocess(blankAsUndefined, databaseUrl.optional()),
   REDIS_URL: z.preprocess(blankAsUndefined, redisUrl.optional()),
   CACHE_TIMEOUT_MS: int(2000, 50, 60000),
@@ -98,6 +99,8 @@ export interface Config {
   port: number;
   host: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  /** `pretty` by default outside production when stdout is a terminal; `json` otherwise (a container, a pipe, a file). */
+  logFormat: 'pretty' | 'json';
   database: DatabaseTarget;
   redisUrl?: string;
   cacheTimeoutMs: number;
@@ -212,6 +215,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     // The simulator lets anyone log in as anyone, so by default it is reachable from this machine only.
     host: e.HOST ?? (simulator ? '127.0.0.1' : '0.0.0.0'),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? (e.NODE_ENV !== 'production' && process.stdout.isTTY ? 'pretty' : 'json'),
     database,
     redisUrl: e.REDIS_URL,
     cacheTimeoutMs: e.CACHE_TIMEOUT_MS,

@@ -1,4 +1,8 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+/** `json`: one pino JSON object per line (production, log shippers). `pretty`: one coloured text line per event. */
+export type LogFormat = 'json' | 'pretty';
 
 /**
  * Keys whose values never reach a log line, wherever they sit in a logged object (up to SECRET_SCAN_DEPTH levels
@@ -69,7 +73,20 @@ interface RequestLike {
   ip?: string;
 }
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+export function createLogger(level: string, destination?: DestinationStream, format: LogFormat = 'json'): Logger {
+  if (format === 'pretty') {
+    // Formatted in this thread and written synchronously: it is for a developer's terminal, where a line should show
+    // when it happens and none be lost at exit. The fields stay on the event's line; the startup summary's are
+    // already spelled out in its message.
+    destination = pretty({
+      destination: destination ?? 1,
+      sync: true,
+      colorize: !destination && Boolean(process.stdout.isTTY),
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,startup',
+      singleLine: true,
+    });
+  }
   // Asynchronous stdout: a synchronous write() per line was the biggest single cost under load. Lines written while
   // one write is in flight are coalesced into the next. main.ts flushes before exiting.
   destination ??= pino.destination({ dest: 1, sync: false });

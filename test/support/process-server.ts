@@ -28,7 +28,8 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   child.stderr.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   for (let i = 0; i < 150; i++) {
-    const url = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+    // The startup summary's first words (app.ts): "listening on http://127.0.0.1:<port> · database: …".
+    const url = /"msg":"listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
     if (url) return { url, output: () => output, exited, kill: (signal = 'SIGTERM') => child.kill(signal) };
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
