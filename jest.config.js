@@ -6,6 +6,8 @@ const net = require('node:net');
  *  - "embedded": the defaults a newcomer gets (libsql file database, in-process store). Always runs.
  *  - "services": real MariaDB + Redis (TEST_DATABASE_URL, TEST_REDIS_URL). Runs when both answer;
  *    with REQUIRE_SERVICES=1 (CI) a missing service fails the run instead of skipping it.
+ * In Redis each suite writes under a namespace of its own in TEST_REDIS_URL's database, deleted when it ends
+ * (test/support/redis-environment.js); the global teardown fails the run if any key of the run is left.
  */
 const transform = {
   '^.+\\.(t|j)s$': [
@@ -22,7 +24,8 @@ const transform = {
 };
 
 const common = {
-  testEnvironment: 'node',
+  // Node's, plus a Redis namespace of the suite's own whose keys are deleted when the suite ends.
+  testEnvironment: '<rootDir>/test/support/redis-environment.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   setupFiles: ['reflect-metadata'],
@@ -57,8 +60,12 @@ module.exports = async () => {
     if (process.env.REQUIRE_SERVICES === '1') throw new Error(`REQUIRE_SERVICES=1 but ${missing} did not answer`);
     console.warn(`[jest] ${missing} did not answer: skipping the "services" project (embedded suites still run)`);
   }
+  // For the global teardown's check that no suite left keys in that Redis database.
+  if (services) process.env.TEST_RUN_REDIS_URL = redisUrl;
   return {
     testTimeout: 30000,
+    globalSetup: '<rootDir>/test/support/global-setup.js',
+    globalTeardown: '<rootDir>/test/support/global-teardown.js',
     projects: [
       { ...common, displayName: 'embedded', globals: { TEST_TARGET: { kind: 'embedded' } } },
       ...(services

@@ -58,7 +58,7 @@ const HEADERS_TIMEOUT_MS = 10_000;
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel, undefined, config.logFormat);
   const { orm, migrated } = await openDatabase(config.database, config.migrateOnStart, config.databaseTimeoutMs);
-  const cache = createCache({ redisUrl: config.redisUrl, timeoutMs: config.cacheTimeoutMs, logger });
+  const cache = createCache({ redisUrl: config.redisUrl, namespace: config.redisNamespace, timeoutMs: config.cacheTimeoutMs, logger });
   const metrics = createMetrics();
 
   const app = Fastify({

@@ -51,6 +51,7 @@ const envSchema = z.object({
   LOG_FORMAT: z.preprocess(blankAsUndefined, z.enum(['pretty', 'json'], { message: 'must be pretty or json' }).optional()),
   DATABASE_URL: z.preprocess(blankAsUndefined, databaseUrl.optional()),
   REDIS_URL: z.preprocess(blankAsUndefined, redisUrl.optional()),
+  REDIS_NAMESPACE: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1 to 64 letters, digits, dots, dashes or underscores').default('wxmp'),
   CACHE_TIMEOUT_MS: int(2000, 50, 60000),
   DATABASE_TIMEOUT_MS: int(3000, 100, 60000),
   WECHAT_APPID: z.preprocess(blankAsUndefined, z.string().regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must be wx followed by 8 to 32 letters or digits (a real AppID is wx and 16 more)').optional()),
@@ -103,6 +104,8 @@ export interface Config {
   logFormat: 'pretty' | 'json';
   database: DatabaseTarget;
   redisUrl?: string;
+  /** Prefix of every key in Redis (`<ns>::sess:…`, `<ns>:counter:…`), so deployments can share one Redis database. */
+  redisNamespace: string;
   cacheTimeoutMs: number;
   /**
    * Bound on each database statement, waiting for a pool connection included (MariaDB only: libsql runs
@@ -218,6 +221,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV !== 'production' && process.stdout.isTTY ? 'pretty' : 'json'),
     database,
     redisUrl: e.REDIS_URL,
+    redisNamespace: e.REDIS_NAMESPACE,
     cacheTimeoutMs: e.CACHE_TIMEOUT_MS,
     databaseTimeoutMs: e.DATABASE_TIMEOUT_MS,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,

@@ -1,16 +1,15 @@
 import { createClient } from '@redis/client';
-import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createCache, type Cache } from '../../src/core/cache';
 import { createLogger } from '../../src/core/logger';
 import { markServicesSuite } from '../support/server';
-import { describeServices, target } from '../support/target';
+import { describeServices, redisNamespace, target } from '../support/target';
 
 // The rate limiter's counters in a real Redis: a hit handed back (one per answered login) is one EVAL that takes from
 // the window only while it still runs, so a hand-back that arrives after the window ended never leaves a counter
 // behind without an expiry (which would throttle that IP forever).
 describeServices('rate-limit counters in Redis', () => {
-  const namespace = `rl-test-${randomBytes(4).toString('hex')}`;
+  const namespace = redisNamespace;
   let cache: Cache;
   let raw: ReturnType<typeof createClient>;
   const counterKey = (key: string) => `${namespace}:counter:${key}`;

@@ -3,7 +3,7 @@ import { createCache } from '../../src/core/cache';
 import { createLogger } from '../../src/core/logger';
 import { LOGIN, ME, codeOf, startServer, type TestServer } from '../support/server';
 import { TcpProxy } from '../support/tcp-proxy';
-import { describeServices, target } from '../support/target';
+import { describeServices, redisNamespace, redisUrlVia, target } from '../support/target';
 import { eventually } from '../support/eventually';
 
 describeServices('when Redis becomes unreachable', () => {
@@ -15,7 +15,7 @@ describeServices('when Redis becomes unreachable', () => {
     const redis = new URL(target.redisUrl);
     proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
     const port = await proxy.start();
-    t = await startServer({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, CACHE_TIMEOUT_MS: '2000' } });
+    t = await startServer({ env: { REDIS_URL: redisUrlVia(port), CACHE_TIMEOUT_MS: '2000' } });
   });
   afterAll(async () => {
     await proxy?.stop();
@@ -56,7 +56,7 @@ describeServices('when Redis becomes unreachable', () => {
     const cutProxy = new TcpProxy({ host: '127.0.0.1', port: 9 });
     const port = await cutProxy.start();
     await cutProxy.cut();
-    const s = await startServer({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, CACHE_TIMEOUT_MS: '300' } });
+    const s = await startServer({ env: { REDIS_URL: redisUrlVia(port), CACHE_TIMEOUT_MS: '300' } });
     await s.gql(ME, {}, 'A'.repeat(43));
     await s.gql(ME, {}, 'B'.repeat(43));
     await fetch(`${s.url}/readyz`);
@@ -68,9 +68,11 @@ describeServices('when Redis becomes unreachable', () => {
 
   it('when the store has only just been created, then a call waits for its first connection instead of being refused', async () => {
     if (target.kind !== 'services') return;
-    const cache = createCache({ redisUrl: target.redisUrl, timeoutMs: 2000, logger: silent() });
+    const cache = createCache({ redisUrl: target.redisUrl, namespace: redisNamespace, timeoutMs: 2000, logger: silent() });
     await cache.set('just-created', 1, 10000);
     expect(await cache.get('just-created')).toBe(1);
+    await cache.delete('just-created');
+    expect(await cache.get('just-created')).toBeUndefined();
     await cache.close();
   });
 
@@ -79,7 +81,7 @@ describeServices('when Redis becomes unreachable', () => {
     const redis = new URL(target.redisUrl);
     const hop = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
     const port = await hop.start();
-    const cache = createCache({ redisUrl: `redis://127.0.0.1:${port}`, timeoutMs: 2000, logger: silent() });
+    const cache = createCache({ redisUrl: redisUrlVia(port), namespace: redisNamespace, timeoutMs: 2000, logger: silent() });
     await cache.ping();
     await cache.close();
     const opened = hop.accepted;

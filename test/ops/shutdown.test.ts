@@ -1,5 +1,5 @@
 import { LOGIN, startServer } from '../support/server';
-import { freshDatabase, target } from '../support/target';
+import { freshDatabase, redisNamespace, target } from '../support/target';
 import { spawnServer } from '../support/process-server';
 import { startStandaloneSimulator } from '../support/standalone-simulator';
 import { arrivalOf, beforeAnswer } from '../support/arrival';
@@ -54,7 +54,7 @@ describe('graceful shutdown', () => {
     const db = await freshDatabase();
     // A separate simulator, so the test can see the exchange arrive in the other process's place.
     const sim = await startStandaloneSimulator();
-    const child = await spawnServer({ DATABASE_URL: db.url, ...sim.env(), ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl } : {}) });
+    const child = await spawnServer({ DATABASE_URL: db.url, ...sim.env(), ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl, REDIS_NAMESPACE: redisNamespace } : {}) });
     try {
       const { code } = await sim.loginCode({ fault: { delayMs: 800 } });
       const exchanging = arrivalOf(sim.server, CODE2SESSION);

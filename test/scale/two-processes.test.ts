@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { LOGIN, ME, markServicesSuite } from '../support/server';
 import { spawnServer, type ServerProcess } from '../support/process-server';
 import { startStandaloneSimulator } from '../support/standalone-simulator';
-import { describeServices, freshDatabase, target, type TestDatabase } from '../support/target';
+import { describeServices, freshDatabase, redisNamespace, target, type TestDatabase } from '../support/target';
 import { CREATE_PAYMENT } from '../support/pay';
 
 type Gql = { data?: any; errors?: { extensions?: { code?: string } }[] };
@@ -26,6 +26,7 @@ describeServices('two server processes on one MariaDB and one Redis', () => {
       ...sim.env(),
       DATABASE_URL: db.url,
       REDIS_URL: target.redisUrl,
+      REDIS_NAMESPACE: redisNamespace,
       TRUST_PROXY: '1',
       LOGIN_RATE_PER_IP: '3',
       LOGIN_RATE_PER_OPENID: '1000',

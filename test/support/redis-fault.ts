@@ -2,51 +2,43 @@ import { createClient } from '@redis/client';
 import { ME, codeOf, startServer, type GqlResult, type TestServer } from './server';
 import { CREATE_PAYMENT } from './pay';
 import { TcpProxy } from './tcp-proxy';
-import { target } from './target';
+import { redisNamespace, redisUrlVia, target } from './target';
 import { eventually } from './eventually';
 
-const CLAIM_KEY = 'wxmp-test:claimed-by';
+let nested = 0;
 
 /**
- * A client of its own on a Redis logical database nobody else is using (empty, then claimed with a marker key, as
- * the bench claims its own), beside the server's: fault tests read what the server really wrote (cache.ts: counters
- * `wxmp:counter:<key>`, sessions `wxmp::sess:<hash>`) without suites or benches beside them moving those keys.
+ * A client of its own on the database TEST_REDIS_URL names, for a server that writes under a namespace of its own
+ * (nested in the suite's, so it is deleted with it): fault tests read what the server really wrote (cache.ts:
+ * counters `<ns>:counter:<key>`, sessions `<ns>::sess:<hash>`) without other suites, benches or servers on that
+ * database moving those keys.
  */
-export async function claimRedisDb(redisUrl: string) {
-  const client = createClient({ url: redisUrl });
+export async function redisDirect() {
+  if (target.kind !== 'services') throw new Error('services only');
+  const namespace = `${redisNamespace}.f${++nested}`;
+  const client = createClient({ url: target.redisUrl });
   client.on('error', () => undefined);
   await client.connect();
-  const me = `${process.pid}@${Date.now()}@${Math.random()}`;
-  let db = 0;
-  for (const candidate of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) {
-    await client.select(candidate);
-    if ((await client.dbSize()) !== 0) continue;
-    if ((await client.set(CLAIM_KEY, me, { condition: 'NX', expiration: { type: 'EX', value: 3600 } })) === 'OK') {
-      db = candidate;
-      break;
-    }
-  }
-  if (!db) throw new Error('no empty Redis database to claim');
+  const keys = async (pattern: string) => {
+    const found: string[] = [];
+    for await (const batch of client.scanIterator({ MATCH: pattern, COUNT: 1000 })) found.push(...batch);
+    return found.sort();
+  };
   return {
-    /** The server's REDIS_URL for this database, through a proxy on `port`. */
-    urlThrough(port: number) {
-      const u = new URL(redisUrl);
-      u.hostname = '127.0.0.1';
-      u.port = String(port);
-      u.pathname = `/${db}`;
-      return u.toString();
-    },
+    /** The server's REDIS_NAMESPACE. */
+    namespace,
     /** Every rate-limit counter and its count, and the session keys (hashes of tokens) that exist. */
     async snapshot(): Promise<{ counters: Record<string, string>; sessions: string[] }> {
-      const keys = (await client.keys('wxmp:counter:*')).sort();
-      const values = keys.length ? await client.mGet(keys) : [];
-      const sessions = (await client.keys('wxmp::sess:*')).sort();
-      return { counters: Object.fromEntries(keys.map((k, i) => [k, String(values[i])])), sessions };
+      const counters = await keys(`${namespace}:counter:*`);
+      const values = counters.length ? await client.mGet(counters) : [];
+      const sessions = await keys(`${namespace}::sess:*`);
+      return { counters: Object.fromEntries(counters.map((k, i) => [k, String(values[i])])), sessions };
     },
-    /** Empties the database if it is still ours, and lets it go. */
+    /** Deletes what the server wrote, and lets the client go. */
     async release() {
       try {
-        if ((await client.get(CLAIM_KEY)) === me) await client.flushDb();
+        const written = await keys(`${namespace}:*`);
+        if (written.length) await client.del(written);
       } finally {
         client.destroy();
       }
@@ -54,18 +46,19 @@ export async function claimRedisDb(redisUrl: string) {
   };
 }
 
-export type RedisDirect = Awaited<ReturnType<typeof claimRedisDb>>;
+export type RedisDirect = Awaited<ReturnType<typeof redisDirect>>;
 
-/** One server whose Redis is behind a TcpProxy, on a Redis database of its own, and a direct client on that database. */
+/** One server whose Redis is behind a TcpProxy, under a Redis namespace of its own, and a direct client on that database. */
 export async function serverBehindRedisProxy(cacheTimeoutMs: number) {
   if (target.kind !== 'services') throw new Error('services only');
   const redisUrl = new URL(target.redisUrl);
   const proxy = new TcpProxy({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) });
   const port = await proxy.start();
-  const direct = await claimRedisDb(target.redisUrl);
+  const direct = await redisDirect();
   const t = await startServer({
     env: {
-      REDIS_URL: direct.urlThrough(port),
+      REDIS_URL: redisUrlVia(port),
+      REDIS_NAMESPACE: direct.namespace,
       CACHE_TIMEOUT_MS: String(cacheTimeoutMs),
       // Windows far longer than the test, so no counter expires between two snapshots.
       LOGIN_RATE_WINDOW_SECONDS: '3600',

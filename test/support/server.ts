@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { createApp, type App, SIMULATOR_PREFIX } from '../../src/app';
 import { loadConfig, type EnvInput } from '../../src/core/config';
 import { createLogger } from '../../src/core/logger';
-import { freshDatabase, target, type TestDatabase } from './target';
+import { freshDatabase, redisNamespace, target, type TestDatabase } from './target';
 
 export interface GqlResult<T = Record<string, unknown>> {
   status: number;
@@ -52,7 +52,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     PAY_RATE_PER_USER: '1000000',
     // The simulator changes its pay XML layout with every message, so each suite meets all of WeChat's layouts.
     SIMULATOR_XML_LAYOUT: 'vary',
-    ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl } : {}),
+    ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl, REDIS_NAMESPACE: redisNamespace } : {}),
     ...options.env,
   };
   const logs: string[] = [];

@@ -11,6 +11,23 @@ declare const TEST_TARGET: TestTarget;
 export const target: TestTarget = TEST_TARGET;
 export const onServices = target.kind === 'services';
 
+declare const TEST_REDIS_NAMESPACE: string;
+/**
+ * This suite's REDIS_NAMESPACE (from redis-environment.js): every server the suite starts writes its keys under it, in
+ * the database TEST_REDIS_URL names, and they are all deleted when the suite ends. A namespace nested in it
+ * (`<it>.<more>`) is deleted too.
+ */
+export const redisNamespace: string = TEST_REDIS_NAMESPACE;
+
+/** TEST_REDIS_URL as reached through a local port (a TcpProxy in front of Redis): the same database and credentials. */
+export function redisUrlVia(port: number): string {
+  if (target.kind !== 'services') throw new Error('services only');
+  const u = new URL(target.redisUrl);
+  u.hostname = '127.0.0.1';
+  u.port = String(port);
+  return u.toString();
+}
+
 /** `describe` that runs only on the services project (e.g. tests that stop Redis). */
 export const describeServices = onServices ? describe : describe.skip;
 

@@ -16,6 +16,7 @@ describe('loadConfig', () => {
     expect(c.port).toBe(4000);
     expect(c.database).toEqual({ kind: 'libsql', url: 'file:./data/wxmp.db' });
     expect(c.redisUrl).toBeUndefined();
+    expect(c.redisNamespace).toBe('wxmp');
     expect(c.simulator).toBe(true);
     expect(c.wechat.apiBase).toBeUndefined();
     expect(c.sessionTtlSeconds).toBe(604800);
@@ -39,6 +40,7 @@ describe('loadConfig', () => {
     [{ PORT: '70000' }, 'PORT'],
     [{ DATABASE_URL: 'postgres://x/y' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+    [{ REDIS_NAMESPACE: 'a*b' }, 'REDIS_NAMESPACE'],
     [{ SESSION_TTL_SECONDS: '0' }, 'SESSION_TTL_SECONDS'],
     [{ MIGRATE_ON_START: 'maybe' }, 'MIGRATE_ON_START'],
     [{ WECHAT_APPID: 'not-an-appid' }, 'WECHAT_APPID'],
