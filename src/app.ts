@@ -57,7 +57,7 @@ const HEADERS_TIMEOUT_MS = 10_000;
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel, undefined, config.logFormat);
-  const { orm, migrated } = await openDatabase(config.database, config.migrateOnStart, config.databaseTimeoutMs);
+  const { orm, migrated, serverVersion } = await openDatabase(config.database, config.migrateOnStart, config.databaseTimeoutMs);
   const cache = createCache({ redisUrl: config.redisUrl, namespace: config.redisNamespace, timeoutMs: config.cacheTimeoutMs, logger });
   const metrics = createMetrics();
 
@@ -221,7 +221,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         listen: listenAddress(app),
         baseUrl: url(),
         database: config.database,
-        databaseVersion: await databaseVersion(orm, config),
+        databaseVersion: serverVersion,
         redisUrl: config.redisUrl,
         migrations: migrated ? { applied: migrated } : { pending: await pendingMigrations(orm, config) },
         simulator: config.simulator ? SIMULATOR_PREFIX : undefined,
@@ -263,17 +263,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 function listenAddress(app: FastifyInstance): string {
   const { address, port } = app.server.address() as AddressInfo;
   return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-}
-
-/** MariaDB's or MySQL's VERSION(), for the startup line; undefined on libsql, or when the server does not say. */
-async function databaseVersion(orm: Orm, config: Config): Promise<string | undefined> {
-  if (config.database.kind !== 'mysql') return undefined;
-  try {
-    const [row] = (await orm.em.getConnection().execute('select version() as version')) as { version?: string }[];
-    return row?.version;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -10,18 +10,19 @@ import { simulatorPlugin } from '../simulator/simulator.plugin';
  * XML is laid out.
  */
 async function main() {
-  const config = loadConfig();
+  // Loaded in simulator mode: HOST defaults to loopback as for a server with the simulator mounted, NODE_ENV=production
+  // refuses it, and an identity from the environment (WECHAT_APPID, WECHAT_MCH_ID, …) replaces the built-in one.
+  const config = loadConfig({ ...process.env, WECHAT_SIMULATOR: '1' });
   const port = Number(process.argv[2] ?? 4001);
   const app = Fastify({ loggerInstance: createLogger(config.logLevel, undefined, config.logFormat) });
   await app.register(simulatorPlugin, {
     appid: config.wechat.appid,
     secret: config.wechat.secret,
-    mchId: config.pay?.mchId ?? SIMULATOR_IDENTITY.mchId,
-    payKey: config.pay?.key ?? SIMULATOR_IDENTITY.payKey,
+    mchId: config.pay!.mchId,
+    payKey: config.pay!.key,
     xmlLayout: config.simulatorXmlLayout,
   });
-  // A fake with a published secret and pay key: loopback only, unless HOST says otherwise on purpose.
-  await app.listen({ port, host: process.env.HOST?.trim() ? config.host : '127.0.0.1' });
+  await app.listen({ port, host: config.host });
   app.log.info({ appid: config.wechat.appid }, 'WeChat simulator listening');
   // Its built-in identity is public (it is in the source and the README), so it is printed for pointing a server at
   // it; a secret or pay key that came from the environment is someone's, and is not.
@@ -33,8 +34,8 @@ async function main() {
       'Point a server at this simulator with:',
       `  WECHAT_APPID=${config.wechat.appid}`,
       `  WECHAT_SECRET=${own(config.wechat.secret, SIMULATOR_IDENTITY.secret)}`,
-      `  WECHAT_MCH_ID=${config.pay?.mchId ?? SIMULATOR_IDENTITY.mchId}`,
-      `  WECHAT_PAY_KEY=${own(config.pay?.key ?? SIMULATOR_IDENTITY.payKey, SIMULATOR_IDENTITY.payKey)}`,
+      `  WECHAT_MCH_ID=${config.pay!.mchId}`,
+      `  WECHAT_PAY_KEY=${own(config.pay!.key, SIMULATOR_IDENTITY.payKey)}`,
       `  WECHAT_API_BASE=${base} WECHAT_PAY_BASE=${base}`,
       '  WECHAT_NOTIFY_URL=http://127.0.0.1:4000/notify   (where that server receives notifies)',
       '',

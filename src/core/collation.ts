@@ -8,9 +8,9 @@ import type { EntityMetadata } from '@mikro-orm/core';
  */
 export const EXACT = 'utf8mb4_nopad_bin';
 
-/** The server's NO PAD binary utf8mb4 collation, MariaDB's name first. */
+/** The server's NO PAD binary utf8mb4 collation, MariaDB's name first, read with its VERSION() (for the startup line). */
 export const EXACT_COLLATION_QUERY =
-  "select collation_name as name from information_schema.collations where collation_name in ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin') order by collation_name = 'utf8mb4_nopad_bin' desc";
+  "select version() as version, (select collation_name from information_schema.collations where collation_name in ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin') order by collation_name = 'utf8mb4_nopad_bin' desc limit 1) as name";
 
 /**
  * The entities name MariaDB's collation; on a server that has only MySQL 8's name for it, the metadata takes that one,

@@ -64,18 +64,24 @@ function libsqlPath(url: string): string {
  * Connects eagerly so a bad DATABASE_URL fails at start, not on the first request. With `timeoutMs` (the server's
  * DATABASE_TIMEOUT_MS), MariaDB statements are bounded once migrations are done: a migration may rightly run longer
  * than any request, and `npm run migrate` passes none. `migrated` names the migrations this call applied, in order
- * (undefined when `migrate` is false).
+ * (undefined when `migrate` is false); `serverVersion` is MariaDB's or MySQL's VERSION() (undefined on libsql).
  */
-export async function openDatabase(target: DatabaseTarget, migrate: boolean, timeoutMs?: number): Promise<{ orm: Orm; migrated?: string[] }> {
+export async function openDatabase(
+  target: DatabaseTarget,
+  migrate: boolean,
+  timeoutMs?: number,
+): Promise<{ orm: Orm; migrated?: string[]; serverVersion?: string }> {
   const orm = await MikroORM.init(await ormOptions(target, timeoutMs));
   await orm.connect();
+  let serverVersion: string | undefined;
   if (target.kind === 'mysql') {
-    const [found] = (await orm.em.getConnection().execute(EXACT_COLLATION_QUERY)) as { name?: string }[];
-    useServerCollation(Object.values(orm.getMetadata().getAll()), found?.name);
+    const [found] = (await orm.em.getConnection().execute(EXACT_COLLATION_QUERY)) as { name?: string; version?: string }[];
+    useServerCollation(Object.values(orm.getMetadata().getAll()), found?.name ?? undefined);
+    serverVersion = found?.version;
   }
   const migrated = migrate ? (await orm.migrator.up()).map((m) => m.name) : undefined;
   if (timeoutMs && target.kind === 'mysql') boundPool((await orm.em.getConnection().getNativeClient()) as unknown as MysqlPool, timeoutMs);
-  return { orm, migrated };
+  return { orm, migrated, serverVersion };
 }
 
 /**
