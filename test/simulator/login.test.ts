@@ -3,6 +3,14 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { SIMULATOR_IDENTITY } from '../../src/core/config';
 import { MAX_BULK_CODES } from '../../src/simulator/login.routes';
 import { simulatorPlugin } from '../../src/simulator/simulator.plugin';
+import { markServicesSuite } from '../support/server';
+import { onServices } from '../support/target';
+
+// The simulator keeps its state in memory: it runs alike on both projects,
+// and is marked as run on the services one for .ci/run's every-suite check.
+beforeAll(() => {
+  if (onServices) markServicesSuite();
+});
 
 /** The simulator's bulk wx.login endpoint (used by `npm run bench`), over real HTTP. */
 let sim: FastifyInstance;

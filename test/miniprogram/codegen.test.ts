@@ -1,6 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { markServicesSuite } from '../support/server';
+import { onServices } from '../support/target';
+
+// Codegen reads files only: it runs alike on both projects,
+// and is marked as run on the services one for .ci/run's every-suite check.
+beforeAll(() => {
+  if (onServices) markServicesSuite();
+});
 
 const root = join(__dirname, '..', '..');
 
