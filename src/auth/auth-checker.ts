@@ -1,6 +1,6 @@
 import type { AuthChecker } from 'type-graphql';
 import { AppError } from '../core/errors';
-import type { Context } from '../core/context';
+import type { Context } from '../server/context';
 
 /** Guards every @Authorized() field: a session must have been loaded from the bearer token. */
 export const authChecker: AuthChecker<Context> = ({ context }) => {

@@ -1,6 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Authorized, Ctx, Info, Mutation, Query, Resolver } from 'type-graphql';
-import type { Context } from '../core/context';
+import type { Context } from '../server/context';
 import { subfieldNames } from '../core/selection';
 import { CurrentSession } from './current-session.decorator';
 import { LoginPayload } from './login.payload';

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { AppError } from '../core/errors';
 import { sqlOf } from '../core/db';
-import type { Services } from '../core/context';
+import type { Services } from '../server/context';
 import type { Session } from './session';
 import { User } from './user.entity';
 import { enforceRateLimit, limitFailures } from './rate-limit';

@@ -1,6 +1,6 @@
 import { createParameterDecorator } from 'type-graphql';
 import { AppError } from '../core/errors';
-import type { Context } from '../core/context';
+import type { Context } from '../server/context';
 import type { Session } from './session';
 
 /** The caller's session, for resolvers behind @Authorized(). */

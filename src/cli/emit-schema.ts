@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { resolve } from 'node:path';
-import { emitSchema } from '../core/graphql';
+import { emitSchema } from '../server/schema';
 
 /** `npm run schema`: rewrites schema.graphql at the repo root from the resolvers. */
 const target = resolve(__dirname, '../../schema.graphql');

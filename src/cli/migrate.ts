@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { MikroORM } from '@mikro-orm/core';
 import { loadConfig } from '../core/config';
 import { ormOptions, openDatabase } from '../core/db';
+import { dataModel } from '../server/data-model';
 
 /**
  * `npm run migrate` applies pending migrations to DATABASE_URL (the embedded file when unset).
@@ -12,14 +13,14 @@ async function main() {
   const config = loadConfig();
   const [command = 'up', name] = process.argv.slice(2);
   if (command === 'up') {
-    const { orm } = await openDatabase(config.database, false);
+    const { orm } = await openDatabase(config.database, dataModel, false);
     const done = await orm.migrator.up();
     console.log(done.length ? `applied: ${done.map((m) => m.name).join(', ')}` : 'no pending migrations');
     await orm.close();
     return;
   }
   if (command === 'create') {
-    const options = await ormOptions(config.database);
+    const options = await ormOptions(config.database, dataModel);
     const folder = config.database.kind === 'mysql' ? 'mysql' : 'sqlite';
     const orm = await MikroORM.init({
       ...options,

@@ -1,6 +1,4 @@
 import { z } from 'zod';
-import type { SimulatorXmlLayout } from '../simulator/xml-layout';
-import type { SignType } from '../wechat/pay-sign';
 
 /**
  * The one place that reads the environment. Every key has its env name, a default and a doc line;
@@ -92,6 +90,8 @@ const envSchema = z.object({
 });
 
 export type EnvInput = Record<string, string | undefined>;
+/** The settings as parsed: core/ names the simulator's layouts and the sign types here, features take them from it. */
+type Env = z.output<typeof envSchema>;
 
 export type DatabaseTarget = { kind: 'mysql'; url: string } | { kind: 'libsql'; url: string };
 
@@ -125,14 +125,14 @@ export interface Config {
   /** True when the built-in WeChat simulator is mounted in-process. */
   simulator: boolean;
   /** How the simulator lays out its pay XML: WeChat's own by default; `vary` changes it per message (the test suites). */
-  simulatorXmlLayout: SimulatorXmlLayout;
+  simulatorXmlLayout: Env['SIMULATOR_XML_LAYOUT'];
   /** Undefined when payments are not configured (no WECHAT_MCH_ID/WECHAT_PAY_KEY and no simulator). */
   pay?: {
     mchId: string;
     key: string;
     /** Undefined when the simulator is mounted: the base is then this server's own /simulator. */
     apiBase?: string;
-    signType: SignType;
+    signType: Env['WECHAT_PAY_SIGN_TYPE'];
     /** Undefined when the simulator is mounted: WeChat then notifies this server's own /notify. */
     notifyUrl?: string;
     maxAmount: number;

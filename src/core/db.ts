@@ -1,4 +1,4 @@
-import { ConnectionException, MikroORM, type EntityManager, type Options } from '@mikro-orm/core';
+import { ConnectionException, MikroORM, type EntityClass, type EntityManager, type MigrationObject, type Options } from '@mikro-orm/core';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { Migrator } from '@mikro-orm/migrations';
 import { mkdirSync } from 'node:fs';
@@ -7,21 +7,25 @@ import type { DatabaseTarget } from './config';
 import { AppError } from './errors';
 import { withTimeout } from './timeout';
 import { dropMysqlCollations, EXACT_COLLATION_QUERY, useServerCollation } from './collation';
-import { entities } from '../entities';
-import { migrationsFor } from '../migrations';
 
 export type Orm = MikroORM;
+
+/** What the application keeps in the database: its entities, and each dialect's migrations (src/server/data-model.ts). */
+export interface DataModel {
+  entities: EntityClass<object>[];
+  migrationsFor(kind: DatabaseTarget['kind']): MigrationObject[];
+}
 
 /**
  * ORM options for a target. The driver follows the URL's scheme; clientUrl alone does not pick it. Only that driver
  * is loaded: the other one (libsql's native library, or the MySQL client) would just sit in memory.
  */
-export async function ormOptions(target: DatabaseTarget, timeoutMs?: number): Promise<Partial<Options>> {
+export async function ormOptions(target: DatabaseTarget, model: DataModel, timeoutMs?: number): Promise<Partial<Options>> {
   const common = {
-    entities,
+    entities: model.entities,
     metadataProvider: ReflectMetadataProvider,
     extensions: [Migrator],
-    migrations: { migrationsList: migrationsFor(target.kind), transactional: true, snapshot: false, silent: true },
+    migrations: { migrationsList: model.migrationsFor(target.kind), transactional: true, snapshot: false, silent: true },
     discovery: { checkDuplicateTableNames: true },
     // Entities are loaded per request through a forked EntityManager; the global one must never be used.
     allowGlobalContext: false,
@@ -68,10 +72,11 @@ function libsqlPath(url: string): string {
  */
 export async function openDatabase(
   target: DatabaseTarget,
+  model: DataModel,
   migrate: boolean,
   timeoutMs?: number,
 ): Promise<{ orm: Orm; migrated?: string[]; serverVersion?: string }> {
-  const orm = await MikroORM.init(await ormOptions(target, timeoutMs));
+  const orm = await MikroORM.init(await ormOptions(target, model, timeoutMs));
   await orm.connect();
   let serverVersion: string | undefined;
   if (target.kind === 'mysql') {
@@ -298,4 +303,18 @@ export function retriedWrite(write: () => Promise<unknown>, onError: (err: unkno
     return false;
   })();
   return { first, done };
+}
+
+/**
+ * With MIGRATE_ON_START=0, which of `all` this database lacks, read without writing (the migrator's own getPending()
+ * would create the database and its table); undefined when that table cannot be read (a fresh database, or no rights).
+ */
+export async function pendingMigrations(orm: Orm, all: MigrationObject[]): Promise<string[] | undefined> {
+  try {
+    const rows = (await orm.em.getConnection().execute('select name from mikro_orm_migrations')) as { name: string }[];
+    const done = new Set(rows.map((r) => r.name));
+    return all.map((m) => m.name).filter((name) => !done.has(name));
+  } catch {
+    return undefined;
+  }
 }

@@ -1,44 +1,34 @@
-import { writeFile } from 'node:fs/promises';
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { DateTimeResolver } from 'graphql-scalars';
-import { buildSchema } from 'type-graphql';
-import { AuthResolver } from '../auth/auth.resolver';
-import { authChecker } from '../auth/auth-checker';
-import { ProfileResolver } from '../profile/profile.resolver';
-import { PaymentResolver } from '../payment/payment.resolver';
+import { buildSchema, type AuthChecker, type BuildSchemaOptions } from 'type-graphql';
 import { AppError, ERROR_CODES } from './errors';
 import { databaseUnavailable } from './db';
 
-export const resolvers = [AuthResolver, ProfileResolver, PaymentResolver] as const;
+export interface SchemaParts<Context extends object> {
+  resolvers: BuildSchemaOptions['resolvers'];
+  authChecker: AuthChecker<Context>;
+  /** type-graphql has no option for the root types' descriptions; every other description is on a decorator. */
+  rootDescriptions: { Query: string; Mutation: string };
+}
 
-const RETRY = 'Any field may answer SERVICE_UNAVAILABLE when the database or session store is away: retry later and keep the token.';
-const ROOT_DESCRIPTIONS = {
-  Query: `Reads of the caller's own data. Every field needs \`Authorization: Bearer <token>\` (else UNAUTHENTICATED). ${RETRY}`,
-  Mutation: `Login, profile and payment. Every field but login needs \`Authorization: Bearer <token>\` (else UNAUTHENTICATED). ${RETRY}`,
-};
-
-export async function buildAppSchema(): Promise<GraphQLSchema> {
+/** The executable schema from the given resolvers; which resolvers is the composition root's choice (src/server/). */
+export async function buildGraphQLSchema<Context extends object>(parts: SchemaParts<Context>): Promise<GraphQLSchema> {
   const schema = await buildSchema({
-    resolvers,
-    authChecker,
+    resolvers: parts.resolvers,
+    authChecker: parts.authChecker,
     // The contract names the scalar DateTime (type-graphql's default would be DateTimeISO).
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
     validate: false,
   });
-  // type-graphql has no option for the root types' descriptions; every other description is on a decorator.
-  schema.getQueryType()!.description = ROOT_DESCRIPTIONS.Query;
-  schema.getMutationType()!.description = ROOT_DESCRIPTIONS.Mutation;
+  schema.getQueryType()!.description = parts.rootDescriptions.Query;
+  schema.getMutationType()!.description = parts.rootDescriptions.Mutation;
   return schema;
 }
 
 /** The committed schema.graphql is exactly this text; a test compares them. */
 export function renderSchema(schema: GraphQLSchema): string {
   return printSchema(lexicographicSortSchema(schema)) + '\n';
-}
-
-export async function emitSchema(path: string): Promise<void> {
-  await writeFile(path, renderSchema(await buildAppSchema()));
 }
 
 /** GraphQL's own errors (parse, validation, variable coercion), as opposed to errors thrown while resolving. */

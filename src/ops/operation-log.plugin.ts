@@ -4,7 +4,7 @@ import { Kind, type GraphQLError, type OperationDefinitionNode } from 'graphql';
 import { AppError } from '../core/errors';
 import { isGraphQLLevelError } from '../core/graphql';
 import { databaseUnavailable } from '../core/db';
-import type { Context } from '../core/context';
+import type { Context } from '../server/context';
 import type { Metrics } from './metrics';
 
 /** Root field names, sorted: a bounded, schema-defined name for an operation (client operationNames are not). */

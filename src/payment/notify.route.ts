@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Orm } from '../core/db';
-import type { Services } from '../core/context';
+import type { Services } from '../server/context';
 import { notifyFail } from '../wechat/pay-xml';
 import { handleNotify, NOTIFY_BODY_CAP, settleStranded, type RawNotify } from './notify.service';
 
@@ -54,7 +54,8 @@ export async function notifyRoutes(app: FastifyInstance, opts: { orm: Orm; servi
     payload.on('error', () => finish(false, true));
   });
 
-  app.post('/notify', async (req, reply) => {
+  // Each notify writes its own, richer line (notify.service.ts): the access line is debug.
+  app.post('/notify', { config: { accessLog: 'debug' } }, async (req, reply) => {
     const raw = (req.body as RawNotify | undefined) ?? { text: '', bytes: 0, truncated: false };
     try {
       const outcome = await handleNotify(opts.services, opts.orm.em.fork(), raw);

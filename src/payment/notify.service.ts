@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { Services } from '../core/context';
+import type { Services } from '../server/context';
 import { NOTIFY_SUCCESS, notifyFail, parsePayXml, PayXmlError } from '../wechat/pay-xml';
 import { PaymentNotification } from './payment-notification.entity';
 import { databaseUnavailable, retriedWrite, sqlOf } from '../core/db';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { AppError } from '../core/errors';
-import type { Services } from '../core/context';
+import type { Services } from '../server/context';
 import type { Session } from '../auth/session';
 import { User } from '../auth/user.entity';
 import type { PayClient } from '../wechat/pay.client';

@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
-import type { Context } from '../core/context';
+import type { Context } from '../server/context';
 import { CurrentSession } from '../auth/current-session.decorator';
 import type { Session } from '../auth/session';
 import { User } from '../auth/user.entity';

@@ -50,6 +50,20 @@ describe('logs and metrics over a full flow', () => {
     expect(me[0].graphql.operation).toBe('me');
   });
 
+  it('when requests are answered, then each access line has the level its route declares', async () => {
+    await fetch(`${t.url}/healthz`, { headers: { 'x-request-id': 'access-healthz' } });
+    await fetch(`${t.url}/no-such-route`, { headers: { 'x-request-id': 'access-404' } });
+    await t.gql(`{ me { id } }`, {}, undefined, { 'x-request-id': 'access-graphql' });
+    await fetch(`${t.url}/notify`, { method: 'POST', body: '<xml></xml>', headers: { 'x-request-id': 'access-notify' } });
+    const access = (reqId: string) =>
+      t.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request' && l.reqId === reqId).map((l) => `${l.level}:${l.path}:${l.status}`);
+    // pino's levels: 20 debug, 30 info. GraphQL operations and notifies write a richer line of their own.
+    expect(access('access-healthz')).toEqual(['30:/healthz:200']);
+    expect(access('access-404')).toEqual(['30:/no-such-route:404']);
+    expect(access('access-graphql')).toEqual(['20:/graphql:200']);
+    expect(access('access-notify')).toEqual([expect.stringMatching(/^20:\/notify:/)]);
+  });
+
   it('when a request is answered, then the response carries its request id', async () => {
     const res = await fetch(`${t.url}/healthz`, { headers: { 'x-request-id': 'abc-123' } });
     expect(res.headers.get('x-request-id')).toBe('abc-123');

@@ -1,5 +1,6 @@
 import { MikroORM } from '@mikro-orm/core';
 import { ormOptions } from '../../src/core/db';
+import { dataModel } from '../../src/server/data-model';
 import type { DatabaseTarget } from '../../src/core/config';
 import { freshDatabase, onServices, type TestDatabase } from '../support/target';
 import { markServicesSuite } from '../support/server';
@@ -12,7 +13,7 @@ describe('the ExactIdentifiers migration', () => {
 
   beforeAll(async () => {
     db = await freshDatabase();
-    orm = await MikroORM.init(await ormOptions(dbTarget(db)));
+    orm = await MikroORM.init(await ormOptions(dbTarget(db), dataModel));
     await orm.connect();
     // It needs no Redis, but on the services project it is the MariaDB run that .ci/run must see happen.
     if (onServices) markServicesSuite();

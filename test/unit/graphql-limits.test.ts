@@ -1,5 +1,5 @@
 import { getIntrospectionQuery, parse, validate } from 'graphql';
-import { buildAppSchema } from '../../src/core/graphql';
+import { buildAppSchema } from '../../src/server/schema';
 import { queryLimitsRule } from '../../src/core/graphql-limits';
 
 describe('queryLimitsRule', () => {

@@ -1,5 +1,5 @@
 import { type GraphQLSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType, isSpecifiedScalarType } from 'graphql';
-import { buildAppSchema } from '../../src/core/graphql';
+import { buildAppSchema } from '../../src/server/schema';
 
 /**
  * Every named type, field, argument, input field and enum value this API defines, by schema coordinate

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildAppSchema, renderSchema } from '../../src/core/graphql';
+import { renderSchema } from '../../src/core/graphql';
+import { buildAppSchema } from '../../src/server/schema';
 
 describe('schema.graphql', () => {
   it('when the schema is emitted from the resolvers, then it equals the committed file (run `npm run schema` after a change)', async () => {

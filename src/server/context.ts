@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
-import type { Cache } from './cache';
+import type { Cache } from '../core/cache';
 import type { Metrics } from '../ops/metrics';
-import type { Config } from './config';
+import type { Config } from '../core/config';
 import type { Session, SessionStore } from '../auth/session';
 import type { LoginClient } from '../wechat/login.client';
 import type { PayClient } from '../wechat/pay.client';

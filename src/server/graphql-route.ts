@@ -1,0 +1,99 @@
+import { ApolloServer } from '@apollo/server';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../core/config';
+import type { Orm } from '../core/db';
+import { formatError } from '../core/graphql';
+import { queryLimitsRule } from '../core/graphql-limits';
+import { bearerToken } from '../auth/session';
+import type { Metrics } from '../ops/metrics';
+import { createGraphiQL } from '../ops/graphiql.plugin';
+import { operationLogPlugin } from '../ops/operation-log.plugin';
+import type { Context, Services } from './context';
+import { buildAppSchema } from './schema';
+
+export interface GraphQLParts {
+  orm: Orm;
+  services: Services;
+  metrics: Metrics;
+}
+
+/** Apollo, configured and started: the schema, its limits and plugins, and what this API allows over HTTP. */
+async function startApollo(config: Config, metrics: Metrics, landingPage: ReturnType<typeof createGraphiQL> | undefined) {
+  const apollo = new ApolloServer<Context>({
+    schema: await buildAppSchema(),
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    // Apollo would otherwise install its own SIGTERM handler that re-raises the signal mid-drain (exit 143);
+    // main.ts owns shutdown.
+    stopOnTerminationSignals: false,
+    introspection: config.playground,
+    // In production, no "Did you mean …?" hints that map the schema for a stranger.
+    hideSchemaDetailsFromClientErrors: config.env === 'production',
+    // A batch is a JSON array of operations; its length is capped in the route's preValidation.
+    allowBatchedHttpRequests: true,
+    // A GET (or a form-type POST) runs only with a header a cross-site page cannot send without a CORS preflight.
+    // Apollo's two, plus Authorization: a Bearer token is this API's only credential (no cookies), so a GET query
+    // that carries one (urql sends queries as GET by default) is no forgery. Apollo refuses GET mutations anyway.
+    csrfPrevention: { requestHeaders: ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'] },
+    // Refused while parsing, before validation, whose cost grows with the square of repeated fields.
+    parseOptions: { maxTokens: config.limits.tokens },
+    validationRules: [queryLimitsRule(config.limits)],
+    plugins: [
+      landingPage?.plugin ?? ApolloServerPluginLandingPageDisabled(),
+      operationLogPlugin(metrics),
+      // Both would hook every field resolution for features we do not use (cache hints, federated traces).
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+    ],
+  });
+  await apollo.start();
+  return apollo;
+}
+
+/** The request's context: a forked EntityManager, and the session its Bearer token names (or why it could not be read). */
+function contextOf({ orm, services }: GraphQLParts) {
+  return async (request: FastifyRequest): Promise<Context> => {
+    const token = bearerToken(request.headers.authorization);
+    let session: Context['session'];
+    let sessionError: Error | undefined;
+    if (token) {
+      try {
+        session = await services.sessions.load(token);
+      } catch (err) {
+        sessionError = err as Error;
+      }
+    }
+    return { em: orm.em.fork(), ip: request.ip, token, session, sessionError, services, log: request.log };
+  };
+}
+
+/** /graphql: POST for every client operation and batch, GET for queries and for GraphiQL's page. Returns Apollo, to stop it on close. */
+export async function mountGraphQL(app: FastifyInstance, config: Config, parts: GraphQLParts): Promise<ApolloServer<Context>> {
+  const graphiql = config.playground ? createGraphiQL() : undefined;
+  const apollo = await startApollo(config, parts.metrics, graphiql);
+  const route = {
+    url: '/graphql',
+    // The operation log plugin writes each operation's own line (ops/operation-log.plugin.ts).
+    config: { accessLog: 'debug' as const },
+    preValidation: async (req: FastifyRequest, reply: FastifyReply) => {
+      if (Array.isArray(req.body) && req.body.length > config.limits.batch) {
+        return reply.code(400).send({
+          errors: [{ message: `A batch may hold at most ${config.limits.batch} operations.`, extensions: { code: 'BATCH_TOO_LARGE' } }],
+        });
+      }
+    },
+    handler: fastifyApolloHandler(apollo, { context: contextOf(parts) }),
+  };
+  app.route({ ...route, method: 'POST' });
+  // A preflight, a page load or a GET query has no operation line of its own (or not only): its access line is info.
+  app.route({ ...route, method: 'OPTIONS', config: {} });
+  // GraphiQL's page is a GET: the hook that compresses it stays off the POST route every client operation takes.
+  app.route({ ...route, method: 'GET', config: {}, ...(graphiql ? { onSend: graphiql.onSend } : {}) });
+  return apollo;
+}

@@ -1,0 +1,51 @@
+import type { Logger } from 'pino';
+import type { Config } from '../core/config';
+import type { Cache } from '../core/cache';
+import type { Metrics } from '../ops/metrics';
+import { createSessionStore } from '../auth/session';
+import { createLoginClient } from '../wechat/login.client';
+import { createPayClient } from '../wechat/pay.client';
+import type { Services } from './context';
+
+export interface ServiceParts {
+  logger: Logger;
+  cache: Cache;
+  metrics: Metrics;
+  /** This server's own base URL once it listens: the in-process simulator and the default notify_url live there. */
+  selfUrl: () => string;
+  /** Where the in-process simulator is mounted on selfUrl(). */
+  simulatorPrefix: string;
+}
+
+/** The long-lived collaborators every request shares: sessions, and the WeChat clients (real WeChat or the simulator). */
+export function buildServices(config: Config, { logger, cache, metrics, selfUrl, simulatorPrefix }: ServiceParts): Services {
+  const simulatorBase = () => `${selfUrl()}${simulatorPrefix}`;
+  const pay = config.pay;
+  const onCall = (api: string, outcome: string) => metrics.wechatCalls.inc({ api, outcome });
+  return {
+    config,
+    logger,
+    cache,
+    metrics,
+    sessions: createSessionStore(cache, config.sessionTtlSeconds),
+    wechatLogin: createLoginClient({
+      apiBase: () => config.wechat.apiBase ?? simulatorBase(),
+      appid: config.wechat.appid,
+      secret: config.wechat.secret,
+      timeoutMs: config.wechat.timeoutMs,
+      onCall,
+    }),
+    wechatPay: pay
+      ? createPayClient({
+          apiBase: () => pay.apiBase ?? simulatorBase(),
+          appid: config.wechat.appid,
+          mchId: pay.mchId,
+          key: pay.key,
+          signType: pay.signType,
+          timeoutMs: config.wechat.timeoutMs,
+          onCall,
+        })
+      : undefined,
+    notifyUrl: () => pay?.notifyUrl ?? `${selfUrl()}/notify`,
+  };
+}
