@@ -16,6 +16,7 @@ import * as types from './graphql';
  */
 type Documents = {
     "mutation CreatePayment($money: Int!) {\n  createPayment(money: $money) {\n    order {\n      ...OrderFields\n    }\n    payParams {\n      timeStamp\n      nonceStr\n      package\n      signType\n      paySign\n    }\n  }\n}": typeof types.CreatePaymentDocument,
+    "fragment ErrorExtensionsFields on ErrorExtensions {\n  code\n  retryAfterSeconds\n  field\n  api\n  wechatErrCode\n  wechatErrMsg\n}": typeof types.ErrorExtensionsFieldsFragmentDoc,
     "mutation Login($code: String!) {\n  login(code: $code) {\n    token\n    expiresAt\n    user {\n      id\n      openid\n    }\n  }\n}": typeof types.LoginDocument,
     "query Me {\n  me {\n    ...UserFields\n  }\n}": typeof types.MeDocument,
     "fragment OrderFields on Order {\n  id\n  outTradeNo\n  amount\n  status\n  transactionId\n  paidAt\n}": typeof types.OrderFieldsFragmentDoc,
@@ -25,6 +26,7 @@ type Documents = {
 };
 const documents: Documents = {
     "mutation CreatePayment($money: Int!) {\n  createPayment(money: $money) {\n    order {\n      ...OrderFields\n    }\n    payParams {\n      timeStamp\n      nonceStr\n      package\n      signType\n      paySign\n    }\n  }\n}": types.CreatePaymentDocument,
+    "fragment ErrorExtensionsFields on ErrorExtensions {\n  code\n  retryAfterSeconds\n  field\n  api\n  wechatErrCode\n  wechatErrMsg\n}": types.ErrorExtensionsFieldsFragmentDoc,
     "mutation Login($code: String!) {\n  login(code: $code) {\n    token\n    expiresAt\n    user {\n      id\n      openid\n    }\n  }\n}": types.LoginDocument,
     "query Me {\n  me {\n    ...UserFields\n  }\n}": types.MeDocument,
     "fragment OrderFields on Order {\n  id\n  outTradeNo\n  amount\n  status\n  transactionId\n  paidAt\n}": types.OrderFieldsFragmentDoc,
@@ -37,6 +39,10 @@ const documents: Documents = {
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "mutation CreatePayment($money: Int!) {\n  createPayment(money: $money) {\n    order {\n      ...OrderFields\n    }\n    payParams {\n      timeStamp\n      nonceStr\n      package\n      signType\n      paySign\n    }\n  }\n}"): typeof import('./graphql').CreatePaymentDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "fragment ErrorExtensionsFields on ErrorExtensions {\n  code\n  retryAfterSeconds\n  field\n  api\n  wechatErrCode\n  wechatErrMsg\n}"): typeof import('./graphql').ErrorExtensionsFieldsFragmentDoc;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

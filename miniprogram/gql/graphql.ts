@@ -4,6 +4,47 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** Every code this server answers in errors[].extensions.code. Branch on the code, never on the message. See ErrorExtensions for the fields some codes add. */
+export type ErrorCode =
+  /** Not a GraphQL request (no query, or a body that is not one), a mutation over GET, or a GET or form POST without a preflight header (CSRF prevention). */
+  | 'BAD_REQUEST'
+  /** The input is malformed. */
+  | 'BAD_USER_INPUT'
+  /** A batched request holds more than GRAPHQL_MAX_BATCH operations: split it. */
+  | 'BATCH_TOO_LARGE'
+  /** The document does not parse, or holds more than GRAPHQL_MAX_TOKENS tokens. */
+  | 'GRAPHQL_PARSE_FAILED'
+  /** The document does not validate against this schema (an unknown field or argument, a wrong type). */
+  | 'GRAPHQL_VALIDATION_FAILED'
+  /** Internal server error. */
+  | 'INTERNAL_SERVER_ERROR'
+  /** operationName names no operation of the document, or the document holds several and names none. */
+  | 'OPERATION_RESOLUTION_FAILURE'
+  /** Payments are not configured on this server. */
+  | 'PAYMENTS_DISABLED'
+  /** WeChat Pay refused the order; see extensions.wechatErrCode. */
+  | 'PAYMENT_FAILED'
+  /** An automatic persisted query whose hash this server does not hold: send it again with the query text. */
+  | 'PERSISTED_QUERY_NOT_FOUND'
+  /** The operation is deeper, more aliased or costlier than the server's limits: ask for less. */
+  | 'QUERY_TOO_COMPLEX'
+  /** Too many attempts: retry after extensions.retryAfterSeconds. */
+  | 'RATE_LIMITED'
+  /** A backing service is unavailable: retry later. */
+  | 'SERVICE_UNAVAILABLE'
+  /** Missing, unknown, expired or revoked token: call wx.login and log in again. */
+  | 'UNAUTHENTICATED'
+  /** The login code is invalid, expired or already used: call wx.login for a new one. */
+  | 'WECHAT_CODE_INVALID'
+  /** The encrypted data could not be verified with this session: call wx.login, log in again and retry with fresh data. */
+  | 'WECHAT_DECRYPT_FAILED'
+  /** WeChat rate-limited this login: retry later. */
+  | 'WECHAT_RATE_LIMITED'
+  /** WeChat blocked this login for a high-risk user. */
+  | 'WECHAT_RISKY_USER'
+  /** WeChat did not answer usably: retry later. */
+  | 'WECHAT_UNAVAILABLE';
+
 /** PENDING until WeChat confirms payment; PAID exactly once; CLOSED when it can no longer be paid. PAID and CLOSED are final. */
 export type OrderStatus =
   /** Can no longer be paid: WeChat refused or could not create the prepay order (createPayment failed), or WeChat reports it closed or revoked. Final: create a new payment to retry. */
@@ -19,6 +60,8 @@ export type CreatePaymentMutationVariables = Exact<{
 
 
 export type CreatePaymentMutation = { createPayment: { order: { id: string, outTradeNo: string, amount: number, status: OrderStatus, transactionId: string | null, paidAt: string | null }, payParams: { timeStamp: string, nonceStr: string, package: string, signType: string, paySign: string } } };
+
+export type ErrorExtensionsFieldsFragment = { code: ErrorCode, retryAfterSeconds: number | null, field: string | null, api: string | null, wechatErrCode: string | null, wechatErrMsg: string | null };
 
 export type LoginMutationVariables = Exact<{
   code: string;
@@ -70,6 +113,16 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
+export const ErrorExtensionsFieldsFragmentDoc = new TypedDocumentString(`
+    fragment ErrorExtensionsFields on ErrorExtensions {
+  code
+  retryAfterSeconds
+  field
+  api
+  wechatErrCode
+  wechatErrMsg
+}
+    `, {"fragmentName":"ErrorExtensionsFields"}) as unknown as TypedDocumentString<ErrorExtensionsFieldsFragment, unknown>;
 export const OrderFieldsFragmentDoc = new TypedDocumentString(`
     fragment OrderFields on Order {
   id

@@ -1,10 +1,10 @@
-import { ApiError, execute, type AnyDocument } from './graphql';
+import { ApiError, execute, type AnyDocument, type ErrorCode } from './graphql';
 import { currentToken, relogin } from './session';
 
 export { ApiError, type ErrorCode } from './graphql';
 
 /** Codes that a fresh wx.login + login cure: a token the server no longer knows, or a rotated session_key. */
-const RELOGIN_CODES: readonly string[] = ['UNAUTHENTICATED', 'WECHAT_DECRYPT_FAILED'];
+const RELOGIN_CODES: readonly ErrorCode[] = ['UNAUTHENTICATED', 'WECHAT_DECRYPT_FAILED'];
 
 /**
  * Variables, or a function that makes them. A function is called again for the retry after a re-login: data

@@ -1,31 +1,24 @@
-import type { TypedDocumentString } from '../gql/graphql';
+import type { ErrorCode as ServerErrorCode, ErrorExtensionsFieldsFragment, TypedDocumentString } from '../gql/graphql';
 import { config } from '../config';
 import { postJson, WxError } from './http';
 
-/** The server's codes (README, "Error codes") and the client's own. */
-export type ErrorCode =
-  | 'BAD_USER_INPUT'
-  | 'UNAUTHENTICATED'
-  | 'WECHAT_CODE_INVALID'
-  | 'WECHAT_RATE_LIMITED'
-  | 'WECHAT_RISKY_USER'
-  | 'WECHAT_UNAVAILABLE'
-  | 'WECHAT_DECRYPT_FAILED'
-  | 'PAYMENT_FAILED'
-  | 'PAYMENTS_DISABLED'
-  | 'SERVICE_UNAVAILABLE'
-  | 'INTERNAL_SERVER_ERROR'
-  | 'GRAPHQL_VALIDATION_FAILED'
+/** Codes the client gives a call that got no GraphQL answer; the server never sends them. */
+export type ClientErrorCode =
   /** wx.request failed: no network, DNS, TLS, a domain not in the request allow-list. */
   | 'NETWORK_ERROR'
   /** The server answered something that is not a GraphQL response. */
-  | 'BAD_RESPONSE'
-  | (string & {});
+  | 'BAD_RESPONSE';
+
+/** The server's codes (the schema's ErrorCode enum, generated into gql/) and the client's own. */
+export type ErrorCode = ServerErrorCode | ClientErrorCode;
+
+/** `extensions` as the schema's ErrorExtensions types it: the fields other than code come only with some codes. */
+export type ErrorExtensions = Partial<ErrorExtensionsFieldsFragment> & { [key: string]: unknown };
 
 export interface GraphQLErrorBody {
   message: string;
   path?: (string | number)[];
-  extensions?: { code?: string; [key: string]: unknown };
+  extensions?: ErrorExtensions;
 }
 
 /** Every failure of a GraphQL call, by its `extensions.code`. */
@@ -42,7 +35,7 @@ export class ApiError extends Error {
   }
 
   /** The first error's extensions, e.g. wechatErrCode on PAYMENT_FAILED. */
-  get extensions(): Record<string, unknown> {
+  get extensions(): ErrorExtensions {
     return this.errors[0]?.extensions ?? {};
   }
 }

@@ -1,28 +1,46 @@
-import { ApiError } from './graphql';
+import { ApiError, type ErrorCode } from './graphql';
 import type { FenParse } from './money';
 import { WxError } from './http';
 
-const BY_CODE: Record<string, string> = {
+/**
+ * What the user reads for each code, the server's and the client's own: a code the schema adds fails the typecheck
+ * here until it has a text. Codes that only a bug or an outdated package can cause ask for an update.
+ */
+export const MESSAGES: Record<ErrorCode, string> = {
   NETWORK_ERROR: '网络不可用，请稍后重试',
+  BAD_RESPONSE: '服务异常，请稍后重试',
   SERVICE_UNAVAILABLE: '服务繁忙，请稍后重试',
+  INTERNAL_SERVER_ERROR: '出错了，请稍后重试',
   WECHAT_UNAVAILABLE: '微信服务繁忙，请稍后重试',
   WECHAT_RATE_LIMITED: '操作太频繁，请稍后重试',
+  RATE_LIMITED: '操作太频繁，请稍后重试',
   WECHAT_RISKY_USER: '当前微信账号暂时无法登录',
   WECHAT_CODE_INVALID: '登录凭证已失效，请重试',
   WECHAT_DECRYPT_FAILED: '资料校验失败，请重试',
   UNAUTHENTICATED: '登录已失效，请重新登录',
   PAYMENTS_DISABLED: '暂未开通支付',
+  PAYMENT_FAILED: '支付下单失败，请稍后重试',
   BAD_USER_INPUT: '输入有误',
+  BATCH_TOO_LARGE: '请求过多，请稍后重试',
+  PERSISTED_QUERY_NOT_FOUND: '请求已过期，请重试',
+  QUERY_TOO_COMPLEX: '请求内容过多，请更新小程序后重试',
+  GRAPHQL_PARSE_FAILED: '请求有误，请更新小程序后重试',
+  GRAPHQL_VALIDATION_FAILED: '小程序版本过旧，请更新后重试',
+  OPERATION_RESOLUTION_FAILURE: '请求有误，请更新小程序后重试',
+  BAD_REQUEST: '请求有误，请更新小程序后重试',
 };
 
 /** Text for the user; the code stays in the log. */
 export function describeError(err: unknown): string {
   if (err instanceof ApiError) {
-    if (err.code === 'PAYMENT_FAILED') return `支付下单失败：${String(err.extensions.wechatErrMsg ?? err.message)}`;
-    return BY_CODE[err.code] ?? '出错了，请稍后重试';
+    if (err.code === 'PAYMENT_FAILED' && err.extensions.wechatErrMsg) return `支付下单失败：${err.extensions.wechatErrMsg}`;
+    const wait = err.extensions.retryAfterSeconds;
+    if (err.code === 'RATE_LIMITED' && typeof wait === 'number' && wait > 0) return `操作太频繁，请 ${wait} 秒后重试`;
+    // A server newer than this package may send a code it does not know yet.
+    return MESSAGES[err.code] ?? MESSAGES.INTERNAL_SERVER_ERROR;
   }
   if (err instanceof WxError) return `微信接口失败：${err.errMsg}`;
-  return '出错了，请稍后重试';
+  return MESSAGES.INTERNAL_SERVER_ERROR;
 }
 
 export function describeAmountError(reason: Extract<FenParse, { ok: false }>['reason']): string {

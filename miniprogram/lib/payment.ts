@@ -1,5 +1,5 @@
 import { CreatePaymentDocument, OrderDocument, type OrderFieldsFragment } from '../gql/graphql';
-import { ApiError, request } from './client';
+import { ApiError, type ErrorCode, request } from './client';
 import { requestPayment, sleep } from './wx-async';
 
 export type Order = OrderFieldsFragment;
@@ -21,7 +21,7 @@ export interface PollOptions {
 }
 
 /** Errors that say nothing about the order: keep asking until the timeout. */
-const TRANSIENT: readonly string[] = ['NETWORK_ERROR', 'SERVICE_UNAVAILABLE', 'WECHAT_UNAVAILABLE', 'INTERNAL_SERVER_ERROR'];
+const TRANSIENT: readonly ErrorCode[] = ['NETWORK_ERROR', 'SERVICE_UNAVAILABLE', 'WECHAT_UNAVAILABLE', 'INTERNAL_SERVER_ERROR'];
 
 /**
  * createPayment → wx.requestPayment → ask the server. The pay sheet's success is not proof of payment, and its

@@ -1,7 +1,10 @@
 /**
- * The one error type. Every failure a client may see is an AppError with a stable code;
- * the GraphQL layer maps it to `extensions.code` in one place (core/graphql.ts).
- * Messages must never carry a secret (session_key, token, pay key).
+ * Every code a client can receive in `errors[].extensions.code`, with what it means: the one list. The schema's
+ * ErrorCode enum is built from it (core/error.type.ts), the mini-program's type is generated from the schema, and
+ * test/unit/error-codes.test.ts holds the README table and the mini-program's messages to it.
+ *
+ * The first group are AppErrors, which the GraphQL layer maps to `extensions.code` in one place (core/graphql.ts);
+ * each text is also the error's default message. Messages must never carry a secret (session_key, token, pay key).
  */
 export const ERROR_CODES = {
   BAD_USER_INPUT: 'The input is malformed.',
@@ -17,6 +20,15 @@ export const ERROR_CODES = {
   RATE_LIMITED: 'Too many attempts: retry after extensions.retryAfterSeconds.',
   SERVICE_UNAVAILABLE: 'A backing service is unavailable: retry later.',
   INTERNAL_SERVER_ERROR: 'Internal server error.',
+  // Answered before any resolver runs, by Apollo or by our request limits, with their own message; nothing ran.
+  BAD_REQUEST:
+    'Not a GraphQL request (no query, or a body that is not one), a mutation over GET, or a GET or form POST without a preflight header (CSRF prevention).',
+  GRAPHQL_PARSE_FAILED: 'The document does not parse, or holds more than GRAPHQL_MAX_TOKENS tokens.',
+  GRAPHQL_VALIDATION_FAILED: 'The document does not validate against this schema (an unknown field or argument, a wrong type).',
+  OPERATION_RESOLUTION_FAILURE: 'operationName names no operation of the document, or the document holds several and names none.',
+  PERSISTED_QUERY_NOT_FOUND: 'An automatic persisted query whose hash this server does not hold: send it again with the query text.',
+  QUERY_TOO_COMPLEX: "The operation is deeper, more aliased or costlier than the server's limits: ask for less.",
+  BATCH_TOO_LARGE: 'A batched request holds more than GRAPHQL_MAX_BATCH operations: split it.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

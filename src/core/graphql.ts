@@ -3,6 +3,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { DateTimeResolver } from 'graphql-scalars';
 import { buildSchema, type AuthChecker, type BuildSchemaOptions } from 'type-graphql';
 import { AppError, ERROR_CODES } from './errors';
+import { ErrorExtensions } from './error.type';
 import { databaseUnavailable } from './db';
 
 export interface SchemaParts<Context extends object> {
@@ -17,6 +18,8 @@ export async function buildGraphQLSchema<Context extends object>(parts: SchemaPa
   const schema = await buildSchema({
     resolvers: parts.resolvers,
     authChecker: parts.authChecker,
+    // Referenced by no field (errors come beside data), so listed: the schema names every error code a client can get.
+    orphanedTypes: [ErrorExtensions],
     // The contract names the scalar DateTime (type-graphql's default would be DateTimeISO).
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
     validate: false,
