@@ -24,7 +24,7 @@ function generateInMemory(): { filename: string; content: string }[] {
     process.stdout.write(JSON.stringify(outputs.map(({ filename, content }) => ({ filename, content }))));
   `;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  return JSON.parse(out);
+  return JSON.parse(out) as { filename: string; content: string }[];
 }
 
 describe('miniprogram/gql (codegen.yml)', () => {
