@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { SIMULATOR_IDENTITY } from '../../src/core/config';
+import { markServicesSuite } from '../support/server';
+import { onServices } from '../support/target';
 
 const cli = join(__dirname, '..', '..', 'dist', 'cli', 'simulator.js');
 
@@ -11,7 +13,7 @@ function runSimulator(env: Record<string, string>) {
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const ready = new Promise<void>((resolve) => {
     const onData = (d: Buffer) => {
-      output += d;
+      output += d.toString();
       if (output.includes('WECHAT_NOTIFY_URL')) resolve();
     };
     child.stdout.on('data', onData);
@@ -22,6 +24,11 @@ function runSimulator(env: Record<string, string>) {
 }
 
 describe('npm run simulator', () => {
+  // It needs neither MariaDB nor Redis, but .ci/run checks every suite outside test/unit ran in the services project.
+  beforeAll(() => {
+    if (onServices) markServicesSuite();
+  });
+
   it('listens on loopback only and prints its public identity, for pointing a server at it', async () => {
     const sim = runSimulator({});
     try {
