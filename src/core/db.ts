@@ -1,4 +1,16 @@
-import { ConnectionException, MikroORM, type EntityClass, type EntityManager, type MigrationObject, type Options } from '@mikro-orm/core';
+import {
+  ConnectionException,
+  MikroORM,
+  ReferenceKind,
+  type EntityClass,
+  type EntityData,
+  type EntityManager,
+  type EntityMetadata,
+  type MigrationObject,
+  type Options,
+} from '@mikro-orm/core';
+// Types only: Kysely is the query builder under MikroORM 7's SQL drivers (em.getKysely()).
+import type { DeleteResult, Generated, InsertResult, Kysely, UpdateResult } from 'kysely';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { Migrator } from '@mikro-orm/migrations';
 import { mkdirSync } from 'node:fs';
@@ -124,7 +136,7 @@ export class DatabaseTimeoutError extends Error {
 }
 
 /**
- * Bounds every statement MikroORM and sqlOf() send through mysql2's pool, which has no bound of its own: a frozen
+ * Bounds every statement MikroORM and typedQueries() send through mysql2's pool, which has no bound of its own: a frozen
  * or black-holed database would hold each request, and each pool connection, for as long as it stays so.
  *  - Waiting for a connection and running the statement share one budget of `timeoutMs`.
  *  - A statement whose caller gave up waiting for a connection never runs: the connection goes straight back.
@@ -224,7 +236,110 @@ export function wholeSecondsNow(): Date {
 /** What a write statement reports. */
 export interface RunResult {
   affectedRows: number;
+  /** The AUTO_INCREMENT id an INSERT made (or, on MySQL, the one LAST_INSERT_ID(id) handed back); 0 when none. */
   insertId: number;
+}
+
+type Scalar = string | number | bigint | boolean | Date;
+/** `outTradeNo` → `out_trade_no`: what the ORM's default naming strategy calls a property's column. */
+type Snake<S extends string> = S extends `${infer H}${infer T}` ? `${H extends Lowercase<H> ? H : `_${Lowercase<H>}`}${Snake<T>}` : S;
+/** A property's column: a relation is its foreign key (`user` → `user_id`). */
+type ColumnName<K extends string, V> = NonNullable<V> extends Scalar ? Snake<K> : `${Snake<K>}_id`;
+type ColumnValue<V> = NonNullable<V> extends Scalar ? V : NonNullable<V> extends { id: infer P } ? P : never;
+
+/**
+ * An entity's table as Kysely sees it, derived from the entity class: one column per persisted property, named and
+ * typed as the ORM maps it. Renaming or retyping a property therefore breaks every typed query of it at compile time;
+ * typedQueries() checks at first use that the metadata agrees (a `fieldName` in a decorator is invisible to types).
+ * `G`: the columns the database fills in (an autoincrement id), optional on insert.
+ */
+export type TableOf<E, G extends string = 'id'> = {
+  [K in keyof E as K extends string ? ColumnName<K, E[K]> : never]: K extends G ? Generated<ColumnValue<E[K]>> : ColumnValue<E[K]>;
+};
+
+/** Each table's name and the entity whose metadata must agree with its TableOf type. */
+export type TableEntities<DB> = { [T in keyof DB & string]: EntityClass<object> };
+
+/** Typed statements on one EntityManager: see typedQueries(). */
+export interface TypedQueries<DB> {
+  /** Kysely on the request's connection and transaction. Run what it builds through rows()/write(), not execute(). */
+  db: Kysely<DB>;
+  /** The dialect answers INSERT … RETURNING (SQLite); MySQL has none, and answers an insertId instead. */
+  returning: boolean;
+  /** Runs a SELECT (or an INSERT … RETURNING) and answers its rows. */
+  rows<R>(query: { execute(): Promise<R[]> }): Promise<R[]>;
+  /** Runs an INSERT, UPDATE or DELETE and answers what it did. */
+  write(query: { execute(): Promise<readonly (InsertResult | UpdateResult | DeleteResult)[]> }): Promise<RunResult>;
+  /** A Date as this platform stores it (libsql keeps a datetime as epoch milliseconds), typed as the column is. */
+  date(d: Date): Date;
+  date(d: Date | null): Date | null;
+  /**
+   * A row as a detached snapshot of `entity`: a plain object with its properties (column names mapped, types
+   * converted), not an entity instance. Entity instances define an accessor per property as they are assigned
+   * (~4 KB and a dozen defineProperty calls a row); a snapshot that is only read and answered needs none. A relation
+   * comes back as its bare foreign key (e.g. Order.user is the user's id), so read none through it.
+   */
+  detached<T extends object>(entity: EntityClass<T>, row: object | undefined): T;
+}
+
+/** Per ORM, the tables already checked against its metadata. */
+const checkedTables = new WeakMap<object, Set<string>>();
+
+/**
+ * The request's EntityManager as typed Kysely statements (MikroORM 7's em.getKysely(), without its naming plugin):
+ * its connection and transaction, its driver exceptions (e.g. UniqueConstraintViolationException), the database
+ * unreachable as SERVICE_UNAVAILABLE. For the hot paths: Kysely compiles to the same fixed one-row statement the
+ * request needs, while MikroORM's query builder, a flush or the Kysely plugin's node and row transforms cost 100–350
+ * µs of CPU every time (bench/RESULTS.md), which the load of a campaign or a sale pays per request. Names come from
+ * the TableOf types; the first use on an ORM checks them against its metadata, so a mismatch fails loudly and early.
+ */
+export function typedQueries<DB>(em: EntityManager, tables: TableEntities<DB>): TypedQueries<DB> {
+  const metadata = em.getMetadata();
+  let checked = checkedTables.get(metadata);
+  if (!checked) checkedTables.set(metadata, (checked = new Set()));
+  for (const [table, entity] of Object.entries(tables) as [string, EntityClass<object>][]) {
+    if (checked.has(table)) continue;
+    checkTable(metadata.get(entity), table);
+    checked.add(table);
+  }
+  const platform = em.getPlatform();
+  const driver = em.getDriver();
+  const db = (em as unknown as { getKysely(): Kysely<DB> }).getKysely();
+  const run = async <R>(query: { execute(): Promise<R> }): Promise<R> => {
+    try {
+      return await query.execute();
+    } catch (err) {
+      const converted = driver.convertException(err as Error);
+      throw databaseUnavailable(converted) ?? converted;
+    }
+  };
+  return {
+    db,
+    returning: platform.usesReturningStatement(),
+    rows: run,
+    async write(query) {
+      const [result] = await run(query);
+      const affected = result && ('numUpdatedRows' in result ? result.numUpdatedRows : 'numDeletedRows' in result ? result.numDeletedRows : result.numInsertedOrUpdatedRows);
+      return { affectedRows: Number(affected ?? 0), insertId: Number((result && 'insertId' in result ? result.insertId : undefined) ?? 0) };
+    },
+    date: ((d: Date | null) => (d === null ? null : platform.processDateProperty(d))) as TypedQueries<DB>['date'],
+    detached<T extends object>(entity: EntityClass<T>, row: object | undefined): T {
+      // An absent row is the caller's bug to see, never a snapshot of nothing.
+      if (!row) throw new Error(`no ${entity.name} row to map`);
+      return driver.mapResult(row as EntityData<T>, metadata.get(entity)) as T;
+    },
+  };
+}
+
+/** Does `table`'s TableOf naming (snake_case columns, a relation's `<name>_id`) match the ORM's metadata? */
+function checkTable(meta: EntityMetadata, table: string): void {
+  const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  if (meta.tableName !== table) throw new Error(`${meta.className} is table ${meta.tableName}, but the typed queries call it ${table}`);
+  for (const prop of meta.props) {
+    if (prop.persist === false || (prop.kind !== ReferenceKind.SCALAR && prop.kind !== ReferenceKind.MANY_TO_ONE)) continue;
+    const expected = prop.kind === ReferenceKind.SCALAR ? snake(prop.name) : `${snake(prop.name)}_id`;
+    if (prop.fieldNames.join() !== expected) throw new Error(`${meta.className}.${prop.name} is column ${prop.fieldNames.join()}, but the typed queries name it ${expected}`);
+  }
 }
 
 /**

@@ -3,9 +3,10 @@ import type { Services } from '../server/context';
 import type { Session } from '../auth/session';
 import { currentUser } from '../auth/auth.service';
 import { decryptUserData, type UserData } from '../wechat/user-data';
-import { sqlOf, wholeSecondsNow } from '../core/db';
+import { wholeSecondsNow } from '../core/db';
 import { AppError } from '../core/errors';
-import { User } from '../auth/user.entity';
+import type { User } from '../auth/user.entity';
+import { userRepository, type ProfileFields } from '../auth/user.repository';
 
 /**
  * Decrypts wx.getUserProfile's data with the session's session_key and stores the profile. Nothing is written unless
@@ -21,19 +22,19 @@ export async function updateProfile(services: Services, em: EntityManager, sessi
     maxAgeSeconds: services.config.wechat.dataMaxAgeSeconds,
   });
   const user = await currentUser(em, session);
-  const fields = { ...profileFields(data), updatedAt: wholeSecondsNow() };
-  const { affectedRows } = await sqlOf(em).update(User, user.id, fields);
+  const fields = profileFields(data);
+  const updatedAt = wholeSecondsNow();
   // The row went away since the SELECT: as good as revoked, like a session whose user is gone.
-  if (affectedRows === 0) throw new AppError('UNAUTHENTICATED');
-  return Object.assign(user, fields);
+  if (!(await userRepository(em).updateProfile(user.id, fields, updatedAt))) throw new AppError('UNAUTHENTICATED');
+  return Object.assign(user, fields, { updatedAt });
 }
 
 // Cut by code points, not UTF-16 units, so an emoji at the limit is never split in half.
 const str = (v: unknown, max: number) => (typeof v === 'string' ? Array.from(v).slice(0, max).join('') : undefined);
 
 /** WeChat's profile field names → ours. Absent fields stay as they were. */
-export function profileFields(d: UserData): Partial<User> {
-  const out: Partial<User> = {
+export function profileFields(d: UserData): ProfileFields {
+  const out: ProfileFields = {
     nickname: str(d.nickName, 255),
     avatarUrl: str(d.avatarUrl, 1024),
     gender: typeof d.gender === 'number' && Number.isInteger(d.gender) ? d.gender : undefined,
@@ -43,6 +44,6 @@ export function profileFields(d: UserData): Partial<User> {
     country: str(d.country, 128),
     // No unionid: data an iv rewrite can forge never sets an identity; it comes from jscode2session at login.
   };
-  for (const k of Object.keys(out) as (keyof User)[]) if (out[k] === undefined) delete out[k];
+  for (const k of Object.keys(out) as (keyof ProfileFields)[]) if (out[k] === undefined) delete out[k];
   return out;
 }
