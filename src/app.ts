@@ -4,6 +4,7 @@ import type { ApolloServer } from '@apollo/server';
 import type { Logger } from 'pino';
 import type { Config } from './core/config';
 import { createCache, type Cache } from './core/cache';
+import { createKeyValueStore, type KeyValueStore } from './core/kv';
 import { closeDatabase, openDatabase, pendingMigrations, type Orm } from './core/db';
 import { createLogger } from './core/logger';
 import { notifyRoutes } from './payment/notify.route';
@@ -49,15 +50,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const database = await openDatabase(config.database, dataModel, config.migrateOnStart, config.databaseTimeoutMs);
   const { orm } = database;
   const cache = createCache({ redisUrl: config.redisUrl, namespace: config.redisNamespace, timeoutMs: config.cacheTimeoutMs, logger });
+  const kv = createKeyValueStore({ redisUrl: config.redisUrl, namespace: config.redisNamespace, timeoutMs: config.cacheTimeoutMs, logger });
   const metrics = createMetrics();
 
   const app = createHttpServer(config, logger);
   const url = () => selfUrl(app);
   if (config.simulator) await mountSimulator(app, config);
-  const services = buildServices(config, { logger, cache, metrics, selfUrl: url, simulatorPrefix: SIMULATOR_PREFIX });
+  const services = buildServices(config, { logger, cache, kv, metrics, selfUrl: url, simulatorPrefix: SIMULATOR_PREFIX });
   const apollo = await mountGraphQL(app, config, { orm, services, metrics });
   await app.register(notifyRoutes, { orm, services });
-  await app.register(opsRoutes, { orm, cache, metrics, metricsAccess: metricsAccess(config), databaseTimeoutMs: config.databaseTimeoutMs });
+  await app.register(opsRoutes, { orm, cache, kv, metrics, metricsAccess: metricsAccess(config), databaseTimeoutMs: config.databaseTimeoutMs });
 
   return {
     app,
@@ -66,7 +68,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     services,
     listen: () => listen(app, config, logger, database),
     url,
-    close: closer(app, config, logger, { apollo, orm, cache }),
+    close: closer(app, config, logger, { apollo, orm, cache, kv }),
   };
 }
 
@@ -130,7 +132,7 @@ function closer(
   app: FastifyInstance,
   config: Config,
   logger: Logger,
-  { apollo, orm, cache }: { apollo: ApolloServer<Context>; orm: Orm; cache: Cache },
+  { apollo, orm, cache, kv }: { apollo: ApolloServer<Context>; orm: Orm; cache: Cache; kv: KeyValueStore },
 ): () => Promise<void> {
   let closing: Promise<void> | undefined;
   return () => {
@@ -148,7 +150,7 @@ function closer(
       }
       await apollo.stop();
       await closeDatabase(orm, config.databaseTimeoutMs, logger);
-      await cache.close();
+      await Promise.all([cache.close(), kv.close()]);
     })();
     return closing;
   };

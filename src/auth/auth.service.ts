@@ -17,14 +17,14 @@ export async function login(services: Services, em: EntityManager, code: string,
   // jscode2session quota, while a NAT of real users, whose codes are valid, is throttled only past LOGIN_RATE_PER_IP
   // exchanges in flight at once (each holds its place until WeChat answers; README says so).
   const wx = await limitFailures(
-    services.cache,
+    services.rateLimits,
     `login-refused-ip:${ip}`,
     loginPerIp,
     loginWindowSeconds,
     () => services.wechatLogin.code2Session(code),
     (err) => err instanceof AppError && err.code === 'WECHAT_CODE_INVALID',
   );
-  await enforceRateLimit(services.cache, `login-openid:${wx.openid}`, loginPerOpenid, loginWindowSeconds);
+  await enforceRateLimit(services.rateLimits, `login-openid:${wx.openid}`, loginPerOpenid, loginWindowSeconds);
   const user = await userRepository(em).upsertByOpenid(wx.openid, wx.unionid, userFields);
   // Every login stores the session_key WeChat returned this time: an older one may already be rotated.
   const { token, expiresAt } = await services.sessions.issue({ userId: user.id, openid: user.openid, sessionKey: wx.sessionKey });

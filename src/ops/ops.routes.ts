@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../core/config';
 import type { Cache } from '../core/cache';
+import type { KeyValueStore } from '../core/kv';
 import type { Orm } from '../core/db';
 import type { Metrics } from './metrics';
 import { withTimeout } from '../core/timeout';
@@ -9,6 +10,7 @@ import { withTimeout } from '../core/timeout';
 export interface OpsOptions {
   orm: Orm;
   cache: Cache;
+  kv: KeyValueStore;
   metrics: Metrics;
   metricsAccess: MetricsAccess;
   /** DATABASE_TIMEOUT_MS: the readiness check waits at most this, and never more than READY_CHECK_MAX_MS. */
@@ -36,11 +38,12 @@ function sameToken(given: string, expected: string): boolean {
  * /healthz is liveness: 200 once the database and the store have each answered since start, and from then on
  * without touching them (a Redis blip must not get the process restarted). /readyz is readiness: both checked now.
  */
-export async function opsRoutes(app: FastifyInstance, { orm, cache, metrics, metricsAccess: access, databaseTimeoutMs }: OpsOptions) {
+export async function opsRoutes(app: FastifyInstance, { orm, cache, kv, metrics, metricsAccess: access, databaseTimeoutMs }: OpsOptions) {
   const bound = Math.min(databaseTimeoutMs, READY_CHECK_MAX_MS);
   const unanswered = () => new Error(`no answer within ${bound} ms`);
   const check = async () => {
-    const probes = [orm.em.getConnection().execute('select 1'), cache.ping()].map((p) => withTimeout(p, bound, unanswered));
+    // `store` is Redis (or the in-process stores): the sessions' connection and the key-value store's, both.
+    const probes = [orm.em.getConnection().execute('select 1'), Promise.all([cache.ping(), kv.ping()])].map((p) => withTimeout(p, bound, unanswered));
     const [db, store] = (await Promise.allSettled(probes)).map((c) => (c.status === 'fulfilled' ? 'ok' : 'down'));
     return { db, store, ok: db === 'ok' && store === 'ok' };
   };

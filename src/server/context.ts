@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Logger } from 'pino';
-import type { Cache } from '../core/cache';
+import type { KeyValue } from '../core/kv';
 import type { Metrics } from '../ops/metrics';
 import type { Config } from '../core/config';
 import type { Session, SessionStore } from '../auth/session';
@@ -12,7 +12,8 @@ import type { PayClient } from '../wechat/pay.client';
 export interface Services {
   config: Config;
   logger: Logger;
-  cache: Cache;
+  /** The key-value store's 'rate-limit' use (auth/rate-limit.ts). */
+  rateLimits: KeyValue;
   metrics: Metrics;
   sessions: SessionStore;
   wechatLogin: LoginClient;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../core/config';
 import type { Cache } from '../core/cache';
+import type { KeyValueStore } from '../core/kv';
 import type { Metrics } from '../ops/metrics';
 import { createSessionStore } from '../auth/session';
 import { createLoginClient } from '../wechat/login.client';
@@ -10,6 +11,7 @@ import type { Services } from './context';
 export interface ServiceParts {
   logger: Logger;
   cache: Cache;
+  kv: KeyValueStore;
   metrics: Metrics;
   /** This server's own base URL once it listens: the in-process simulator and the default notify_url live there. */
   selfUrl: () => string;
@@ -18,14 +20,14 @@ export interface ServiceParts {
 }
 
 /** The long-lived collaborators every request shares: sessions, and the WeChat clients (real WeChat or the simulator). */
-export function buildServices(config: Config, { logger, cache, metrics, selfUrl, simulatorPrefix }: ServiceParts): Services {
+export function buildServices(config: Config, { logger, cache, kv, metrics, selfUrl, simulatorPrefix }: ServiceParts): Services {
   const simulatorBase = () => `${selfUrl()}${simulatorPrefix}`;
   const pay = config.pay;
   const onCall = (api: string, outcome: string) => metrics.wechatCalls.inc({ api, outcome });
   return {
     config,
     logger,
-    cache,
+    rateLimits: kv.for('rate-limit'),
     metrics,
     sessions: createSessionStore(cache, config.sessionTtlSeconds),
     wechatLogin: createLoginClient({

@@ -9,7 +9,7 @@ let nested = 0;
 
 /**
  * A client of its own on the database TEST_REDIS_URL names, for a server that writes under a namespace of its own
- * (nested in the suite's, so it is deleted with it): fault tests read what the server really wrote (cache.ts:
+ * (nested in the suite's, so it is deleted with it): fault tests read what the server really wrote (kv-redis.ts and cache.ts:
  * counters `<ns>:counter:<key>`, sessions `<ns>::sess:<hash>`) without other suites, benches or servers on that
  * database moving those keys.
  */
