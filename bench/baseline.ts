@@ -124,7 +124,7 @@ async function callWeChat(url: string, init: RequestInit, api: string): Promise<
 
 async function code2Session(code: string): Promise<{ openid: string; sessionKey: string; unionid?: string }> {
   const query = new URLSearchParams({ appid: config.appid, secret: config.secret, js_code: code, grant_type: 'authorization_code' });
-  const res = await callWeChat(`${config.apiBase}/sns/jscode2session?${query}`, { method: 'GET' }, 'jscode2session');
+  const res = await callWeChat(`${config.apiBase}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, 'jscode2session');
   if (res.status >= 500) throw new ClientError('WECHAT_UNAVAILABLE', 'WeChat did not answer usably: retry later.', { api: 'jscode2session' });
   let body: Record<string, unknown>;
   try {
@@ -175,8 +175,23 @@ async function payCall(api: string, fields: Record<string, string>): Promise<Rec
 
 const USER_COLUMNS = 'id, openid, unionid, nickname, avatar_url, gender, language, city, province, country, created_at, updated_at';
 
-async function findUser(id: number): Promise<RowDataPacket> {
-  const [rows] = await db.query<RowDataPacket[]>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, [id]);
+interface UserRow extends RowDataPacket {
+  id: number;
+  openid: string;
+  unionid: string | null;
+  nickname: string | null;
+  avatar_url: string | null;
+  gender: number;
+  language: string | null;
+  city: string | null;
+  province: string | null;
+  country: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+async function findUser(id: number): Promise<UserRow> {
+  const [rows] = await db.query<UserRow[]>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, [id]);
   if (!rows.length) throw new ClientError('UNAUTHENTICATED', 'Missing, unknown, expired or revoked token.');
   return rows[0];
 }

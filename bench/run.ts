@@ -34,6 +34,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
+import { inspect } from 'node:util';
 import type { Connection } from 'mysql2/promise';
 import { DIST, SIMULATOR_IDENTITY, serverStartFlags } from './lib/dist.ts';
 import { runLoad, stopCurrentLoad, type LoadResult } from './lib/load.ts';
@@ -604,7 +605,7 @@ main().then(
   async (err: unknown) => {
     if (!(err instanceof Interrupted)) {
       const cause = (err as { cause?: unknown })?.cause;
-      console.error(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}${cause ? `\n  cause: ${String((cause as Error).stack ?? cause)}` : ''}`);
+      console.error(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}${cause ? `\n  cause: ${cause instanceof Error ? (cause.stack ?? cause.message) : inspect(cause)}` : ''}`);
     }
     await cleanup();
     process.exit(interrupted ? 130 : 1);

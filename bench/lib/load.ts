@@ -108,7 +108,7 @@ export function runLoad(opts: LoadOptions): Promise<LoadResult> {
       },
       (err, result) => {
         current = undefined;
-        if (err) return reject(err);
+        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
         // autocannon reports only at its next 1 s tick; the run really ended with its last response.
         const elapsedS = Number((lastResponse || process.hrtime.bigint()) - started) / 1e9;
         const sorted = latencies.subarray(0, count).sort();

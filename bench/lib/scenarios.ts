@@ -42,7 +42,7 @@ export interface Target {
 
 /** The inputs of one run: request i, and afterwards whether the database shows the work was done. */
 export interface Batch {
-  next(i: number): OutgoingRequest;
+  next: (i: number) => OutgoingRequest;
   /**
    * A description of what is wrong, or undefined when the database agrees with the answers. `cut` requests were sent
    * but their answers never read (a timed run ends with requests in flight): the target may have done their work too.
@@ -55,7 +55,7 @@ export interface Scenario {
   /** Every request consumes an input made for it alone (a login code, a PENDING order): runs send an exact amount. */
   distinct: boolean;
   /** True when a 2xx body shows the operation succeeded. */
-  ok(body: string): boolean;
+  ok: (body: string) => boolean;
   prepare(t: Target, count: number): Promise<Batch>;
 }
 

@@ -1,6 +1,7 @@
 import {
   GraphQLError,
   Kind,
+  OperationTypeNode,
   getNamedType,
   getNullableType,
   isListType,
@@ -121,7 +122,7 @@ export function queryLimitsRule(limits: QueryLimits): ValidationRule {
 
     return {
       OperationDefinition(node) {
-        const root = node.operation === 'query' ? schema.getQueryType() : node.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+        const root = node.operation === OperationTypeNode.QUERY ? schema.getQueryType() : node.operation === OperationTypeNode.MUTATION ? schema.getMutationType() : schema.getSubscriptionType();
         const m = measure(node.selectionSet, root ?? undefined, new Set());
         const over = (what: string, value: number, max: number) =>
           context.reportError(new GraphQLError(`Query ${what} ${value} exceeds the limit of ${max}.`, { nodes: [node], extensions: { code: 'QUERY_TOO_COMPLEX' } }));

@@ -34,7 +34,7 @@ export function censorSecrets<T>(value: T, depth = 0): T {
   if (value === null || typeof value !== 'object' || depth >= SECRET_SCAN_DEPTH) return value;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
-    value.forEach((item, i) => {
+    (value as unknown[]).forEach((item, i) => {
       const censored = censorSecrets(item, depth + 1);
       if (censored !== item) (out ??= [...value])[i] = censored;
     });
@@ -104,6 +104,7 @@ export function createLogger(level: string, destination?: DestinationStream, for
   // pino runs no formatter over a child logger's bindings (child() resets `formatters.bindings`), so they are censored
   // on the way in. Children are created from their parent with Object.create, so grandchildren (Fastify's per-request
   // loggers included) inherit this method.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with Reflect.apply and the caller's `this`
   const child = logger.child;
   const censoredChild: (this: Logger, bindings: pino.Bindings, ...rest: unknown[]) => unknown = function (bindings, ...rest) {
     return Reflect.apply(child, this, [censorSecrets(bindings), ...rest]);

@@ -45,10 +45,12 @@ export class NotifyDelivery {
 
   private retryLater(url: string, xml: string, onAttempt: () => void, retry: number) {
     if (this.closing.signal.aborted || retry >= NOTIFY_RETRY_SECONDS.length) return;
-    const timer = setTimeout(async () => {
+    // attempt() never rejects, so nothing is left unhandled by the timer.
+    const timer = setTimeout(() => {
       this.timers.delete(timer);
-      const result = await this.attempt(url, xml, onAttempt);
-      if (!delivered(result)) this.retryLater(url, xml, onAttempt, retry + 1);
+      void this.attempt(url, xml, onAttempt).then((result) => {
+        if (!delivered(result)) this.retryLater(url, xml, onAttempt, retry + 1);
+      });
     }, NOTIFY_RETRY_SECONDS[retry] * 1000 * this.opts.retryScale);
     this.timers.add(timer);
   }

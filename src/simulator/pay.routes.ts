@@ -120,7 +120,7 @@ function registerDevRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
     if (typeof openid !== 'string' || !openid || !isObject(fault)) {
       return reply.code(400).send({ error: 'expected { openid: string, fault: { delayMs?, errCode?, errCodeDes?, returnFail?, garbage?, httpStatus?, badSign? } }' });
     }
-    state.armFault(openid, fault as PayFault);
+    state.armFault(openid, fault);
     return { ok: true };
   });
 
@@ -297,7 +297,7 @@ function checkRequestPayment(body: Record<string, unknown>, opts: SimulatorPayOp
   // WeChat requires the pay sign to use the sign type of the unifiedorder.
   if (p.signType !== order.signType) return 'signType differs from the unifiedorder sign_type';
   const signed = { appId: p.appId, timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType: p.signType, sign: p.paySign };
-  if (!verifyPaySign(signed, opts.payKey, p.signType as SignType)) return 'invalid paySign';
+  if (!verifyPaySign(signed, opts.payKey, p.signType)) return 'invalid paySign';
   if (order.tradeState === 'SUCCESS') return 'order already paid';
   if (order.tradeState === 'CLOSED') return 'order closed';
   return order;

@@ -24,7 +24,7 @@ export interface UnifiedOrderInput {
   notifyUrl: string;
 }
 
-export type TradeState = 'SUCCESS' | 'REFUND' | 'NOTPAY' | 'CLOSED' | 'REVOKED' | 'USERPAYING' | 'PAYERROR' | string;
+export type TradeState = 'SUCCESS' | 'REFUND' | 'NOTPAY' | 'CLOSED' | 'REVOKED' | 'USERPAYING' | 'PAYERROR' | (string & {});
 
 export interface OrderQueryResult {
   tradeState: TradeState;

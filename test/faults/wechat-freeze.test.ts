@@ -1,4 +1,4 @@
-import { LOGIN, ME, codeOf, startServer, type TestServer } from '../support/server';
+import { LOGIN, ME, codeOf, startServer } from '../support/server';
 import { CREATE_PAYMENT, ORDER, ORDERS, type CreatedPayment } from '../support/pay';
 import { startStandaloneSimulator } from '../support/standalone-simulator';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -95,7 +95,7 @@ async function expectRecovered(s: Setup, user: { token: string }, pending: Creat
   expect(created.result.data?.createPayment.order.status).toBe('PENDING');
 
   await s.pay(pending);
-  expect(await s.order(user.token, pending.order.outTradeNo, true)).toMatchObject({ status: 'PAID', transactionId: expect.any(String) });
+  expect(await s.order(user.token, pending.order.outTradeNo, true)).toMatchObject({ status: 'PAID', transactionId: expect.any(String) as unknown });
   // The order closed during the fault stays closed.
   expect((await s.order(user.token, failed.outTradeNo, true))?.status).toBe('CLOSED');
 }

@@ -1,6 +1,17 @@
 import { ME, UPDATE_PROFILE, startServer, type TestServer } from '../support/server';
 import { createPayment, postNotify, requestPayment, signedNotify } from '../support/pay';
 
+/** The fields of a log line these tests read. */
+interface LogLine {
+  msg?: string;
+  reqId?: string;
+  level?: number;
+  path?: string;
+  status?: number;
+  graphql?: { operation: string; outcome: string; durationMs: unknown };
+}
+const parseLine = (line: string) => JSON.parse(line) as LogLine;
+
 describe('logs and metrics over a full flow', () => {
   let t: TestServer;
   const secrets: string[] = [];
@@ -40,14 +51,14 @@ describe('logs and metrics over a full flow', () => {
   });
 
   it('when an operation ran, then exactly one line names it with its duration and outcome, under the request id', () => {
-    const ops = t.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'graphql operation');
-    expect(ops.map((l) => `${l.graphql.operation}:${l.graphql.outcome}`)).toEqual(
+    const ops = t.logs.map(parseLine).filter((l) => l.msg === 'graphql operation');
+    expect(ops.map((l) => `${l.graphql?.operation}:${l.graphql?.outcome}`)).toEqual(
       expect.arrayContaining(['login:ok', 'me:ok', 'updateProfile:ok', 'createPayment:ok', 'me:UNAUTHENTICATED']),
     );
-    for (const l of ops) expect(typeof l.graphql.durationMs).toBe('number');
+    for (const l of ops) expect(typeof l.graphql?.durationMs).toBe('number');
     const me = ops.filter((l) => l.reqId === 'req-trace-me-1');
     expect(me).toHaveLength(1);
-    expect(me[0].graphql.operation).toBe('me');
+    expect(me[0].graphql?.operation).toBe('me');
   });
 
   it('when requests are answered, then each access line has the level its route declares', async () => {
@@ -56,7 +67,7 @@ describe('logs and metrics over a full flow', () => {
     await t.gql(`{ me { id } }`, {}, undefined, { 'x-request-id': 'access-graphql' });
     await fetch(`${t.url}/notify`, { method: 'POST', body: '<xml></xml>', headers: { 'x-request-id': 'access-notify' } });
     const access = (reqId: string) =>
-      t.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request' && l.reqId === reqId).map((l) => `${l.level}:${l.path}:${l.status}`);
+      t.logs.map(parseLine).filter((l) => l.msg === 'request' && l.reqId === reqId).map((l) => `${l.level}:${l.path}:${l.status}`);
     // pino's levels: 20 debug, 30 info. GraphQL operations and notifies write a richer line of their own.
     expect(access('access-healthz')).toEqual(['30:/healthz:200']);
     expect(access('access-404')).toEqual(['30:/no-such-route:404']);

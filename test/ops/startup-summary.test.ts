@@ -61,7 +61,7 @@ describe('startup summary, from a real server', () => {
       expect(startup.database.kind).toMatch(/^(MariaDB|MySQL) \d+\.\d+/);
       // The test URL names a user (root), so it is masked even without a password.
       expect(startup.database.at).toBe(`mysql://***@${db.host}${db.pathname}`);
-      expect(startup.sessions).toEqual({ kind: 'Redis', at: expect.stringMatching(/^rediss?:\/\//) });
+      expect(startup.sessions).toEqual({ kind: 'Redis', at: expect.stringMatching(/^rediss?:\/\//) as unknown });
       for (const secret of [db.password, new URL(target.redisUrl).password].filter(Boolean)) expect(JSON.stringify(summaryOf(t))).not.toContain(secret);
     }
     expect(msg).toMatch(new RegExp(`^listening on http://127\\.0\\.0\\.1:${port} · database: .+ at .+ · sessions: .+ · migrations: applied .+ · simulator: mounted at ${t.url}/simulator · GraphiQL: ${t.url}/graphql$`));
@@ -93,7 +93,7 @@ describe('startup summary, from a real server', () => {
       const t = await start({ MIGRATE_ON_START: '0' }, empty);
       expect(summaryOf(t).msg).toContain(' · migrations: not run (MIGRATE_ON_START=0), pending unknown (no migrations table readable) · ');
       // Reading what is pending wrote nothing: no migrations table was created behind the operator's back.
-      const tables = await t.server.orm.em
+      const tables: unknown = await t.server.orm.em
         .getConnection()
         .execute(kind === 'mysql' ? 'select table_name as name from information_schema.tables where table_schema = database()' : "select name from sqlite_master where type = 'table'");
       expect(tables).toEqual([]);

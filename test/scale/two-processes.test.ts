@@ -5,11 +5,11 @@ import { startStandaloneSimulator } from '../support/standalone-simulator';
 import { describeServices, freshDatabase, redisNamespace, target, type TestDatabase } from '../support/target';
 import { CREATE_PAYMENT } from '../support/pay';
 
-type Gql = { data?: any; errors?: { extensions?: { code?: string } }[] };
+type Gql<T> = { data?: T; errors?: { extensions?: { code?: string } }[] };
 
-async function gql(base: string, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Gql> {
+async function gql<T = Record<string, unknown>>(base: string, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Gql<T>> {
   const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
-  return (await res.json()) as Gql;
+  return (await res.json()) as Gql<T>;
 }
 
 describeServices('two server processes on one MariaDB and one Redis', () => {
@@ -46,14 +46,14 @@ describeServices('two server processes on one MariaDB and one Redis', () => {
 
   const login = async (base: string, ip: string, openid?: string) => {
     const { code, openid: id } = await sim.loginCode(openid ? { openid } : {});
-    return { openid: id, res: await gql(base, LOGIN, { code }, { 'x-forwarded-for': ip }) };
+    return { openid: id, res: await gql<{ login: { token: string } }>(base, LOGIN, { code }, { 'x-forwarded-for': ip }) };
   };
 
   it("when one process issued a token, then the other accepts it, and logout on one revokes it on both", async () => {
     const ip = `10.9.${randomBytes(2).join('.')}`;
     const { openid, res } = await login(a.url, ip);
-    const token = res.data.login.token as string;
-    const me = await gql(b.url, ME, {}, { authorization: `Bearer ${token}` });
+    const token = res.data!.login.token;
+    const me = await gql<{ me: { openid: string } }>(b.url, ME, {}, { authorization: `Bearer ${token}` });
     expect(me.data?.me.openid).toBe(openid);
     expect((await gql(b.url, 'mutation { logout }', {}, { authorization: `Bearer ${token}` })).data).toEqual({ logout: true });
     expect((await gql(a.url, ME, {}, { authorization: `Bearer ${token}` })).errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
@@ -72,9 +72,9 @@ describeServices('two server processes on one MariaDB and one Redis', () => {
 
   it('when 50 copies of one notify are spread over both processes, then exactly one transition happens and all are answered SUCCESS', async () => {
     const { res } = await login(a.url, `10.7.${randomBytes(2).join('.')}`);
-    const token = res.data.login.token as string;
-    const created = await gql(a.url, CREATE_PAYMENT, { money: 88 }, { authorization: `Bearer ${token}` });
-    const { order, payParams } = created.data.createPayment;
+    const token = res.data!.login.token;
+    const created = await gql<{ createPayment: { order: { outTradeNo: string }; payParams: Record<string, string> } }>(a.url, CREATE_PAYMENT, { money: 88 }, { authorization: `Bearer ${token}` });
+    const { order, payParams } = created.data!.createPayment;
     const pay = await fetch(`${sim.base}/dev/request-payment`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -95,7 +95,7 @@ describeServices('two server processes on one MariaDB and one Redis', () => {
     } finally {
       await conn.end();
     }
-    const view = await gql(b.url, `query($n: String!) { order(outTradeNo: $n) { status transactionId } }`, { n: order.outTradeNo }, { authorization: `Bearer ${token}` });
-    expect(view.data.order).toEqual({ status: 'PAID', transactionId: paid.transactionId });
+    const view = await gql<{ order: unknown }>(b.url, `query($n: String!) { order(outTradeNo: $n) { status transactionId } }`, { n: order.outTradeNo }, { authorization: `Bearer ${token}` });
+    expect(view.data?.order).toEqual({ status: 'PAID', transactionId: paid.transactionId });
   });
 });

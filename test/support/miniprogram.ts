@@ -7,6 +7,8 @@ const ROOT = join(__dirname, '..', '..', 'miniprogram');
 const appJson = JSON.parse(readFileSync(join(ROOT, 'app.json'), 'utf8')) as { pages: string[] };
 
 type Options = Record<string, unknown>;
+// Page data is whatever each page's own code put there; tests read it the way the page wrote it.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above: no one type fits every page
 type Data = Record<string, any>;
 
 /** The mini-program's own modules, loaded fresh for one run of the app (as a cold start on a phone would). */
@@ -48,9 +50,9 @@ export function bootMiniProgram(t: TestServer, options: BootOptions = {}): MiniP
     mp.registering = '';
     mp.modules = {
       config,
-      session: require('../../miniprogram/lib/session'),
-      client: require('../../miniprogram/lib/client'),
-      gql: require('../../miniprogram/gql/graphql'),
+      session: require('../../miniprogram/lib/session') as Modules['session'],
+      client: require('../../miniprogram/lib/client') as Modules['client'],
+      gql: require('../../miniprogram/gql/graphql') as Modules['gql'],
     };
   });
   if (!mp.appOptions) throw new Error('miniprogram/app.ts did not call App()');
@@ -140,12 +142,12 @@ export class PageHandle {
 
   /** Calls a handler or lifecycle method with `this` bound to the instance; awaits what it returns. */
   async call(method: string, arg?: unknown, { optional = false } = {}): Promise<unknown> {
-    const fn = this.instance[method];
+    const fn: unknown = this.instance[method];
     if (typeof fn !== 'function') {
       if (optional) return undefined;
       throw new Error(`${this.route} has no method ${method}`);
     }
-    return fn.call(this.instance, arg);
+    return (fn as (this: PageInstance, arg: unknown) => unknown).call(this.instance, arg);
   }
 
   /** A bindtap: WeChat counts the handler's synchronous part as inside the user's tap. */
@@ -179,7 +181,7 @@ function setPath(target: Data, path: string, value: unknown) {
   let node = target;
   for (const key of keys.slice(0, -1)) {
     if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
-    node = node[key];
+    node = node[key] as Data;
   }
   node[keys[keys.length - 1]] = value;
 }

@@ -91,12 +91,12 @@ export const returnCodeOf = (xml: string) => /<return_code><!\[CDATA\[(\w+)\]\]>
 
 /** Rows straight from the database, not through our code. */
 export async function orderRow(t: TestServer, outTradeNo: string) {
-  const rows = await t.server.orm.em.fork().getConnection().execute('select * from orders where out_trade_no = ?', [outTradeNo]);
-  return rows[0] as Record<string, unknown> | undefined;
+  const rows = (await t.server.orm.em.fork().getConnection().execute('select * from orders where out_trade_no = ?', [outTradeNo])) as Record<string, unknown>[];
+  return rows[0];
 }
 
 export async function notificationsFor(t: TestServer, outTradeNo: string | null) {
   const conn = t.server.orm.em.fork().getConnection();
-  const rows = outTradeNo === null ? await conn.execute('select * from payment_notifications where out_trade_no is null order by id') : await conn.execute('select * from payment_notifications where out_trade_no = ? order by id', [outTradeNo]);
+  const rows = (outTradeNo === null ? await conn.execute('select * from payment_notifications where out_trade_no is null order by id') : await conn.execute('select * from payment_notifications where out_trade_no = ? order by id', [outTradeNo])) as unknown;
   return rows as { verdict: string; raw_body: string; body_bytes: number; processed_at: unknown }[];
 }

@@ -75,9 +75,9 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     return { status: res.status, text };
   };
 
-  const gql: TestServer['gql'] = async (query, variables, token, headers = {}) => {
+  const gql = async <T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string, headers: Record<string, string> = {}): Promise<GqlResult<T>> => {
     const res = await post('/graphql', { query, variables }, { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers });
-    const body = JSON.parse(res.text);
+    const body = JSON.parse(res.text) as Pick<GqlResult<T>, 'data' | 'errors'>;
     return { status: res.status, text: res.text, data: body.data, errors: body.errors };
   };
 

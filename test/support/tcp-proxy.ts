@@ -35,7 +35,7 @@ export class TcpProxy {
   async start(): Promise<number> {
     this.server = net.createServer((client) => this.accept(client));
     await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-    this.port = (this.server!.address() as net.AddressInfo).port;
+    this.port = (this.server.address() as net.AddressInfo).port;
     return this.port;
   }
 

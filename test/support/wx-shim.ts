@@ -149,7 +149,7 @@ export class WxDevice {
         };
         device.requests.push(record);
         device.answer('request', options, async () => {
-          const res = await fetch(options.url, { method: options.method ?? 'GET', headers: header, body: body as string | undefined });
+          const res = await fetch(options.url, { method: options.method ?? 'GET', headers: header, body });
           const text = await res.text();
           let data: unknown = text;
           if ((options.dataType ?? 'json') === 'json') {
