@@ -6,7 +6,12 @@ import { AppError } from '../core/errors';
  * so N instances do not multiply the allowance. Over the limit → RATE_LIMITED with the seconds until the window
  * resets. The store failing → SERVICE_UNAVAILABLE ("The rate-limit store did not answer").
  */
-export async function enforceRateLimit(limits: KeyValue, bucket: string, limit: number, windowSeconds: number): Promise<void> {
+export async function enforceRateLimit(
+  limits: KeyValue,
+  bucket: string,
+  limit: number,
+  windowSeconds: number,
+): Promise<void> {
   const { count, resetInMs } = await limits.increment(`rate:${bucket}`, windowSeconds * 1000);
   if (count > limit) {
     throw new AppError('RATE_LIMITED', undefined, { retryAfterSeconds: Math.max(1, Math.ceil(resetInMs / 1000)) });

@@ -6,7 +6,17 @@ import { withTimeout } from './timeout';
 import type { Counted, KeyValue, KeyValueStore } from './kv';
 
 /** The Redis store of kv.ts, on a connection of its own (redisConnection). */
-export function createRedisKeyValueStore({ url, timeoutMs, namespace, logger }: { url: string; timeoutMs: number; namespace: string; logger: Logger }): KeyValueStore {
+export function createRedisKeyValueStore({
+  url,
+  timeoutMs,
+  namespace,
+  logger,
+}: {
+  url: string;
+  timeoutMs: number;
+  namespace: string;
+  logger: Logger;
+}): KeyValueStore {
   const redis = redisConnection(url, timeoutMs, throttledLog(logger, 'key-value store error'));
   const value = (key: string) => `${namespace}:value:${key}`;
   // The rate limiter's counters have always lived here (test/support/redis-fault.ts reads them).
@@ -42,16 +52,24 @@ export function createRedisKeyValueStore({ url, timeoutMs, namespace, logger }: 
             const [count, ttl] = (await c.eval(HAND_BACK, { keys: [k], arguments: [String(-by)] })) as [number, number];
             return { count: Number(count), resetInMs: Math.max(Number(ttl), 0) };
           }
-          const [count, , ttl] = (await c.multi().incrBy(k, by).pExpire(k, wholeMs(windowMs), 'NX').pTTL(k).exec()) as [number, number, number];
+          const [count, , ttl] = (await c.multi().incrBy(k, by).pExpire(k, wholeMs(windowMs), 'NX').pTTL(k).exec()) as [
+            number,
+            number,
+            number,
+          ];
           return { count: Number(count), resetInMs: Math.max(Number(ttl), 0) };
         }),
       acquire: (key, ttlMs) =>
         call(async (c) => {
           const token = randomBytes(16).toString('base64url');
-          const set = await c.set(lock(key), token, { condition: 'NX', expiration: { type: 'PX', value: wholeMs(ttlMs) } });
+          const set = await c.set(lock(key), token, {
+            condition: 'NX',
+            expiration: { type: 'PX', value: wholeMs(ttlMs) },
+          });
           return set === null ? undefined : token;
         }),
-      release: (key, token) => call(async (c) => Number(await c.eval(COMPARE_AND_DELETE, { keys: [lock(key)], arguments: [token] })) === 1),
+      release: (key, token) =>
+        call(async (c) => Number(await c.eval(COMPARE_AND_DELETE, { keys: [lock(key)], arguments: [token] })) === 1),
     };
   };
 
@@ -66,9 +84,11 @@ export function createRedisKeyValueStore({ url, timeoutMs, namespace, logger }: 
 }
 
 /** DECRBY only while the window's key still has its expiry; answers {count, pttl}. */
-const HAND_BACK = "local t = redis.call('PTTL', KEYS[1]) if t <= 0 then return {0, 0} end return {redis.call('DECRBY', KEYS[1], ARGV[1]), t}";
+const HAND_BACK =
+  "local t = redis.call('PTTL', KEYS[1]) if t <= 0 then return {0, 0} end return {redis.call('DECRBY', KEYS[1], ARGV[1]), t}";
 /** DEL only if the lock still holds the caller's token: after its TTL another holder's lock must stay. */
-const COMPARE_AND_DELETE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+const COMPARE_AND_DELETE =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 const wholeMs = (ms: number) => Math.max(1, Math.ceil(ms));
 
@@ -78,7 +98,12 @@ const wholeMs = (ms: number) => Math.max(1, Math.ceil(ms));
  * could go out on a connection the deadline has already dropped. Without `redis` (an in-process Keyv) it only
  * maps errors.
  */
-export function bounded<T>(redis: RedisConnection | undefined, timeoutMs: number, store: string, run: (client: RedisClient) => Promise<T>): Promise<T> {
+export function bounded<T>(
+  redis: RedisConnection | undefined,
+  timeoutMs: number,
+  store: string,
+  run: (client: RedisClient) => Promise<T>,
+): Promise<T> {
   let expired = false;
   let used = redis?.current;
   const send = () => {
@@ -87,14 +112,9 @@ export function bounded<T>(redis: RedisConnection | undefined, timeoutMs: number
     used = redis?.current;
     return run(used as RedisClient);
   };
-  const sendNow = () => {
-    try {
-      return send();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  };
   const starting = redis?.starting();
+  // Async only so that a throw becomes a rejection: the command is still sent before this returns.
+  const sendNow = async () => send();
   return withTimeout(starting ? starting.then(send) : sendNow(), timeoutMs, () => {
     expired = true;
     // The command may sit written on a frozen socket; were the connection kept, it would still run on thaw.
@@ -102,7 +122,12 @@ export function bounded<T>(redis: RedisConnection | undefined, timeoutMs: number
     return new AppError('SERVICE_UNAVAILABLE', `The ${store} did not answer: retry later.`);
   }).catch((err: unknown) => {
     if (err instanceof AppError) throw err;
-    throw new AppError('SERVICE_UNAVAILABLE', `The ${store} is unavailable: retry later.`, {}, { cause: errorSummary(err) });
+    throw new AppError(
+      'SERVICE_UNAVAILABLE',
+      `The ${store} is unavailable: retry later.`,
+      {},
+      { cause: errorSummary(err) },
+    );
   });
 }
 
@@ -114,7 +139,11 @@ export interface RedisClient {
   destroy(): void;
   on(event: 'connect' | 'ready' | 'error', listener: (err?: unknown) => void): unknown;
   get(key: string): Promise<string | null>;
-  set(key: string, value: string, options: { condition?: 'NX'; expiration: { type: 'PX'; value: number } }): Promise<string | null>;
+  set(
+    key: string,
+    value: string,
+    options: { condition?: 'NX'; expiration: { type: 'PX'; value: number } },
+  ): Promise<string | null>;
   del(key: string): Promise<number>;
   ping(): Promise<string>;
   multi(): RedisMulti;

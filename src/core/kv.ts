@@ -58,6 +58,13 @@ export interface KeyValueOptions {
   logger: Logger;
 }
 
-export function createKeyValueStore({ redisUrl, timeoutMs, namespace = 'wxmp', logger }: KeyValueOptions): KeyValueStore {
-  return redisUrl ? createRedisKeyValueStore({ url: redisUrl, timeoutMs, namespace, logger }) : createMemoryKeyValueStore();
+export function createKeyValueStore({
+  redisUrl,
+  timeoutMs,
+  namespace = 'wxmp',
+  logger,
+}: KeyValueOptions): KeyValueStore {
+  return redisUrl
+    ? createRedisKeyValueStore({ url: redisUrl, timeoutMs, namespace, logger })
+    : createMemoryKeyValueStore();
 }

@@ -18,7 +18,12 @@ describeServices('rate-limit counters in Redis', () => {
   beforeAll(async () => {
     if (target.kind !== 'services') return;
     markServicesSuite();
-    store = createKeyValueStore({ redisUrl: target.redisUrl, timeoutMs: 2000, namespace, logger: createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() })) });
+    store = createKeyValueStore({
+      redisUrl: target.redisUrl,
+      timeoutMs: 2000,
+      namespace,
+      logger: createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() })),
+    });
     counters = store.for('rate-limit');
     raw = createClient({ url: target.redisUrl });
     await raw.connect();

@@ -53,7 +53,9 @@ describeServices('key-value store in Redis, shared by two instances', () => {
 
   it('when both instances hit one counter at once, then every hit counts once: the answers are 1..N and the window has an expiry', async () => {
     const n = 200;
-    const hits = await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? a : b).for('rate-limit').increment('burst', 60_000)));
+    const hits = await Promise.all(
+      Array.from({ length: n }, (_, i) => (i % 2 ? a : b).for('rate-limit').increment('burst', 60_000)),
+    );
     expect(hits.map((h) => h.count).sort((x, y) => x - y)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
     for (const h of hits) expect(h.resetInMs).toBeGreaterThan(0);
     expect(await raw.get(`${namespace}:counter:burst`)).toBe(String(n));
@@ -75,7 +77,9 @@ describeServices('key-value store in Redis, shared by two instances', () => {
   });
 
   it('when both instances race for a lock, then exactly one holds it, and the other gets it only after the holder releases', async () => {
-    const tries = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).for('test').acquire('race', 60_000)));
+    const tries = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).for('test').acquire('race', 60_000)),
+    );
     const tokens = tries.filter((t): t is string => t !== undefined);
     expect(tokens).toHaveLength(1);
     expect(await raw.get(`${namespace}:lock:race`)).toBe(tokens[0]);
@@ -108,7 +112,12 @@ describeServices('key-value store in Redis, shared by two instances', () => {
   });
 
   it('when a store is pinged, then it answers; once closed, its calls are refused naming the store', async () => {
-    const c = createKeyValueStore({ redisUrl: target.kind === 'services' ? target.redisUrl : '', timeoutMs: 2000, namespace, logger: silent() });
+    const c = createKeyValueStore({
+      redisUrl: target.kind === 'services' ? target.redisUrl : '',
+      timeoutMs: 2000,
+      namespace,
+      logger: silent(),
+    });
     await c.ping();
     await c.close();
     await expect(c.for('rate-limit').increment('late', 1000)).rejects.toMatchObject({

@@ -47,7 +47,12 @@ type Settled = { value?: unknown; error?: unknown };
 /** Every kind of call at once, each timed and settled. */
 async function everyCall(store: KeyValueStore, ops: KeyValue, lockToken: string) {
   const settle = (run: () => Promise<unknown>) =>
-    timed(() => run().then((value): Settled => ({ value }), (error: unknown): Settled => ({ error })));
+    timed(() =>
+      run().then(
+        (value): Settled => ({ value }),
+        (error: unknown): Settled => ({ error }),
+      ),
+    );
   return Promise.all([
     settle(() => ops.get('v-7f3a')),
     settle(() => ops.set('v-7f3a', 'changed', 3_600_000)),
@@ -84,7 +89,9 @@ async function written(ops: KeyValue) {
 async function expectRecovered(store: KeyValueStore, ops: KeyValue, lockToken: string) {
   expect(await eventually(async () => (await store.ping(), true), 15000)).toBe(true);
   await Promise.all(Array.from({ length: 10 }, (_, i) => ops.set(`own-7f3a-${i}`, i, 60_000)));
-  expect(await Promise.all(Array.from({ length: 10 }, (_, i) => ops.get(`own-7f3a-${i}`)))).toEqual(Array.from({ length: 10 }, (_, i) => i));
+  expect(await Promise.all(Array.from({ length: 10 }, (_, i) => ops.get(`own-7f3a-${i}`)))).toEqual(
+    Array.from({ length: 10 }, (_, i) => i),
+  );
   expect(await ops.increment('c-7f3a', 3_600_000)).toMatchObject({ count: 2 });
   expect(await ops.release('held-7f3a', lockToken)).toBe(true);
   expect(await ops.acquire('held-7f3a', 60_000)).toEqual(expect.any(String));

@@ -101,8 +101,11 @@ describe('in-process key-value store', () => {
     const { kv, ops } = store();
     await ops.set('a', 1, 1000);
     await kv.close();
-    await expect(ops.get('a')).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE', message: 'The test store is closed: retry later.' });
-    await expect(kv.for('rate-limit').increment('c', 1000)).rejects.toMatchObject({ message: expect.stringContaining('rate-limit store') });
+    await expect(ops.get('a')).rejects.toMatchObject({
+      code: 'SERVICE_UNAVAILABLE',
+      message: 'The test store is closed: retry later.',
+    });
+    await expect(kv.for('rate-limit').increment('c', 1000)).rejects.toThrow('The rate-limit store is closed');
     await expect(kv.ping()).rejects.toThrow();
   });
 });
