@@ -28,6 +28,12 @@ export function createMetrics() {
       labelNames: ['api', 'outcome'] as const,
       registers: [registry],
     }),
+    accessTokenFetches: new Counter({
+      name: 'wechat_access_token_fetches_total',
+      help: 'access_token fetches (POST /cgi-bin/stable_token, each attempt) by this instance, by outcome (ok or our error code).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     notifies: new Counter({
       name: 'pay_notifies_total',
       help: 'Pay-result notifies by verdict.',
