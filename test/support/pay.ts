@@ -90,7 +90,7 @@ export async function postNotify(t: TestServer, body: string, contentType = 'tex
 export const returnCodeOf = (xml: string) => /<return_code><!\[CDATA\[(\w+)\]\]><\/return_code>/.exec(xml)?.[1];
 
 /** Rows straight from the database, not through our code. */
-export async function orderRow(t: TestServer, outTradeNo: string) {
+export async function orderRow(t: TestServer, outTradeNo: string): Promise<Record<string, unknown> | undefined> {
   const rows = (await t.server.orm.em.fork().getConnection().execute('select * from orders where out_trade_no = ?', [outTradeNo])) as Record<string, unknown>[];
   return rows[0];
 }
