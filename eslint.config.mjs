@@ -4,6 +4,7 @@
 // src/ and test/, bench/tsconfig.json, miniprogram/tsconfig.json. Formatting is Prettier's (npm run format);
 // eslint-config-prettier turns off the stylistic rules that would fight it.
 import eslint from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
@@ -21,7 +22,7 @@ const nodeCommonJsGlobals = {
   clearTimeout: 'readonly',
 };
 
-export default tseslint.config(
+export default defineConfig(
   {
     ignores: [
       'dist/',
@@ -51,7 +52,7 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true },
       ],
-      // Off, the one rule of the recommended set that is: every `async` here without an `await` meets a contract
+      // The one recommended rule turned off: every `async` here without an `await` meets a contract
       // that wants a Promise (Fastify plugins, handlers and onClose hooks; Apollo plugin hooks; the in-process
       // KeyValueStore; jest fixtures' drop()), and `async` is what turns a throw in them into a rejection, which
       // the caller handles. Removing it would turn those throws synchronous. The promise mistakes the rule is a
