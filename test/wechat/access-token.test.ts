@@ -1,14 +1,20 @@
 import { Writable } from 'node:stream';
 import { SIMULATOR_IDENTITY } from '../../src/core/config';
 import { AppError } from '../../src/core/errors';
-import { createKeyValueStore, type KeyValueStore } from '../../src/core/kv';
+import { createKeyValueStore, type KeyValue, type KeyValueStore } from '../../src/core/kv';
 import { createLogger } from '../../src/core/logger';
 import { createMetrics, type Metrics } from '../../src/ops/metrics';
-import { createAccessTokenManager, type AccessTokenDeps, type AccessTokenManager } from '../../src/wechat/access-token';
+import { StableTokens } from '../../src/simulator/token.routes';
+import {
+  createAccessTokenManager,
+  parseStableToken,
+  type AccessTokenDeps,
+  type AccessTokenManager,
+} from '../../src/wechat/access-token';
 import { timed } from '../support/eventually';
 import { markServicesSuite } from '../support/server';
 import { startStandaloneSimulator } from '../support/standalone-simulator';
-import { onServices, redisNamespace, target } from '../support/target';
+import { describeServices, onServices, redisNamespace, redisUrlVia, target } from '../support/target';
 import { TcpProxy } from '../support/tcp-proxy';
 
 // Real parts: the simulator over HTTP, the managers' shared store on real Redis (services) or in-process (embedded).
@@ -50,7 +56,7 @@ const logger = () =>
 function instances(
   count: number,
   options: Partial<AccessTokenDeps> & { base?: string } = {},
-): { managers: AccessTokenManager[]; metrics: Metrics[] } {
+): { managers: AccessTokenManager[]; metrics: Metrics[]; kvs: KeyValue[] } {
   const namespace = `${redisNamespace}.token${n}`;
   const open = () =>
     createKeyValueStore({
@@ -63,15 +69,17 @@ function instances(
   if (shared) stores.push(shared);
   const managers: AccessTokenManager[] = [];
   const metrics: Metrics[] = [];
+  const kvs: KeyValue[] = [];
   for (let i = 0; i < count; i += 1) {
     const store = shared ?? open();
     if (!shared) stores.push(store);
+    kvs.push(store.for('access-token'));
     const m = createMetrics();
     metrics.push(m);
     const base = options.base ?? sim.base;
     managers.push(
       createAccessTokenManager({
-        kv: store.for('access-token'),
+        kv: kvs[i],
         apiBase: () => base,
         appid: SIMULATOR_IDENTITY.appid,
         secret: SIMULATOR_IDENTITY.secret,
@@ -83,7 +91,7 @@ function instances(
       }),
     );
   }
-  return { managers, metrics };
+  return { managers, metrics, kvs };
 }
 
 /** A real API that takes the token (getApiDomainIp), with its errcode reported as API clients report it. */
@@ -376,6 +384,143 @@ describe('the access_token manager', () => {
       const token = await tokenOf(a);
       expect(await tokenOf(b)).toBe(token);
       expect(await domainIp(token)).toEqual(expect.any(Array));
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('when a refresh ahead of expiry fails, then the current token is still used, and no other try is made for a while', async () => {
+    let offsetMs = 0;
+    const [m] = instances(1, { now: () => Date.now() + offsetMs }).managers;
+    const old = await tokenOf(m);
+    await dev('age', { seconds: 7200 - 200 });
+    offsetMs = (7200 - 200) * 1000;
+    await dev('fail', { errcodes: [-1, -1, -1] });
+    expect(await tokenOf(m)).toBe(old);
+    for (let i = 0; i < 100 && !logs.includes('refresh ahead of expiry failed'); i += 1)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(logs).toContain('refresh ahead of expiry failed');
+    expect(await calls()).toBe(4);
+    expect(await m.withToken((t) => domainIp(t))).toEqual(expect.any(Array));
+    expect(await calls()).toBe(4);
+  });
+
+  it('when a refresher died holding the lock, then another instance waits for the lock to end and then fetches', async () => {
+    const { managers, kvs } = instances(1);
+    expect(await kvs[0].acquire(`stable-token:${SIMULATOR_IDENTITY.appid}`, 500)).toEqual(expect.any(String));
+    const pending = managers[0].withToken((t) => domainIp(t));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await calls()).toBe(0);
+    expect(await pending).toEqual(expect.any(Array));
+    expect(await calls()).toBe(1);
+  });
+
+  it('when the lock stays held past every refresher’s bound, then the wait ends with WECHAT_UNAVAILABLE, and the next call after it fetches', async () => {
+    const { managers, kvs } = instances(1, { timeoutMs: 100, maxAttempts: 1 });
+    const lock = (await kvs[0].acquire(`stable-token:${SIMULATOR_IDENTITY.appid}`, 60_000))!;
+    const { result, ms } = await timed(() =>
+      tokenOf(managers[0]).then(
+        () => 'ok',
+        (e: AppError) => e.code,
+      ),
+    );
+    expect(result).toBe('WECHAT_UNAVAILABLE');
+    expect(ms).toBeLessThan(5000);
+    expect(await calls()).toBe(0);
+    expect(await kvs[0].release(`stable-token:${SIMULATOR_IDENTITY.appid}`, lock)).toBe(true);
+    expect(await managers[0].withToken((t) => domainIp(t))).toEqual(expect.any(Array));
+    expect(await calls()).toBe(1);
+  });
+});
+
+describe('stable_token answers, parsed', () => {
+  it('when WeChat answers 5xx, a body that is not JSON, or no token, then it is WECHAT_UNAVAILABLE naming stable_token', () => {
+    for (const [status, text] of [
+      [502, '<html>Bad Gateway</html>'],
+      [200, '<html>not json'],
+      [200, '"a string"'],
+      [200, '{"expires_in":7200}'],
+      [200, '{"access_token":"x","expires_in":0}'],
+      [200, '{"errcode":89503,"errmsg":"need admin confirmation"}'],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        parseStableToken(status, text);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(AppError);
+      expect(thrown).toMatchObject({ code: 'WECHAT_UNAVAILABLE', extensions: { api: 'stable_token' } });
+    }
+    // WeChat labels it text/plain at times: the body is read as JSON whatever the header.
+    expect(parseStableToken(200, '{"access_token":"90_abc","expires_in":7200}')).toEqual({
+      accessToken: '90_abc',
+      expiresIn: 7200,
+    });
+  });
+});
+
+describe('the simulated force_refresh quota', () => {
+  it('when force_refresh is used 20 times a day 30 s apart, then the 21st is refused with 45009 until a day has passed', () => {
+    let clock = 0;
+    const tokens = new StableTokens(() => clock);
+    const issued = new Set<string>();
+    for (let i = 0; i < 20; i += 1) {
+      const answer = tokens.stable(true);
+      expect(answer).toHaveProperty('accessToken');
+      issued.add((answer as { accessToken: string }).accessToken);
+      clock += 31_000;
+    }
+    expect(issued.size).toBe(20);
+    expect(tokens.stable(true)).toEqual({ errcode: 45009 });
+    // Normal mode is not limited, and answers the last forced token.
+    expect(tokens.stable(false)).toMatchObject({ accessToken: [...issued].at(-1) });
+    clock += 24 * 60 * 60 * 1000;
+    expect(tokens.stable(true)).toHaveProperty('accessToken');
+  });
+});
+
+describeServices('the access_token manager with its store frozen', () => {
+  it('when Redis freezes, then a call answers SERVICE_UNAVAILABLE within the store’s bound, and works again on thaw', async () => {
+    if (target.kind !== 'services') return;
+    const redis = new URL(target.redisUrl);
+    const proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const port = await proxy.start();
+    const store = createKeyValueStore({
+      redisUrl: redisUrlVia(port),
+      timeoutMs: 300,
+      namespace: `${redisNamespace}.frozen`,
+      logger: logger(),
+    });
+    stores.push(store);
+    const m = createAccessTokenManager({
+      kv: store.for('access-token'),
+      apiBase: () => sim.base,
+      appid: SIMULATOR_IDENTITY.appid,
+      secret: SIMULATOR_IDENTITY.secret,
+      timeoutMs: 2000,
+      logger: logger(),
+    });
+    try {
+      expect(await m.withToken((t) => domainIp(t))).toEqual(expect.any(Array));
+      proxy.freeze();
+      const { result, ms } = await timed(() =>
+        tokenOf(m).then(
+          () => 'ok',
+          (e: AppError) => e.code,
+        ),
+      );
+      expect(result).toBe('SERVICE_UNAVAILABLE');
+      expect(ms).toBeLessThan(2000);
+      proxy.thaw();
+      let answer: unknown;
+      for (let i = 0; i < 100 && !Array.isArray(answer); i += 1) {
+        answer = await m.withToken((t) => domainIp(t)).catch(() => undefined);
+        if (!Array.isArray(answer)) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(answer).toEqual(expect.any(Array));
+      // The token cached before the freeze is still the one used: no second fetch.
+      expect(await calls()).toBe(1);
     } finally {
       await proxy.stop();
     }
