@@ -27,7 +27,7 @@ export interface GraphiQL {
    * /graphql's onSend hook: that HTML leaves compressed, with an ETag, answered 304 when the browser has it already.
    * Every other answer (each GraphQL result) passes after one comparison and is never compressed.
    */
-  onSend(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown>;
+  onSend: (request: FastifyRequest, reply: FastifyReply, payload: unknown) => Promise<unknown>;
 }
 
 /**

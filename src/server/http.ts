@@ -10,8 +10,10 @@ const HEADERS_TIMEOUT_MS = 10_000;
 
 /** The Fastify instance with this server's bounds, request ids and access log; no routes yet. */
 export function createHttpServer(config: Config, logger: Logger): FastifyInstance {
+  // Typed as Fastify's base logger, so the instance is the plain FastifyInstance every plugin and route takes.
+  const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance,
     // X-Forwarded-For is believed only for the proxies we run (sent to WeChat Pay, and rate-limit keys).
     trustProxy: (_address: string, hop: number) => hop < config.trustProxy,
     bodyLimit: config.limits.bodyBytes,
