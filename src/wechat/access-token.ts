@@ -286,10 +286,9 @@ export function createAccessTokenManager(deps: AccessTokenDeps): AccessTokenMana
         return await call(used);
       } catch (err) {
         if (!isTokenRejected(err)) throw err;
-        logger.info(
-          { api: API, wechatErrcode: (err as AppError).extensions.wechatErrcode },
-          'access_token refused by an API: fetching a new one and retrying once',
-        );
+        const { api, wechatErrcode } = (err as AppError).extensions;
+        // The API as its client named it in the error; the token itself is never logged.
+        logger.info({ api, wechatErrcode }, 'access_token refused by an API: fetching a new one and retrying once');
         return call(await refresh(used));
       }
     },
