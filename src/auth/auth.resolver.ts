@@ -6,7 +6,7 @@ import { CurrentSession } from './current-session.decorator';
 import { LoginPayload } from './login.payload';
 import type { Session } from './session';
 import { User } from './user.entity';
-import { currentUser, login } from './auth.service';
+import { currentUser } from './auth.service';
 
 @Resolver()
 export class AuthResolver {
@@ -15,13 +15,13 @@ export class AuthResolver {
       'Exchanges a wx.login code with WeChat\'s jscode2session for a session token, creating the user on the first login. Needs no token. Errors: BAD_USER_INPUT (not a code), WECHAT_CODE_INVALID (invalid, expired or used code: call wx.login again), WECHAT_RATE_LIMITED, WECHAT_RISKY_USER (do not retry), WECHAT_UNAVAILABLE, RATE_LIMITED (too many refused codes from this IP or logins of this user: wait extensions.retryAfterSeconds).',
   })
   async login(@Arg('code', { description: 'The code wx.login returned, as it is: single use, valid for about 5 minutes, at most 256 characters and no whitespace.' }) code: string, @Ctx() ctx: Context, @Info() info: GraphQLResolveInfo): Promise<LoginPayload> {
-    return login(ctx.services, ctx.em, code, ctx.ip, subfieldNames(info, 'user'));
+    return ctx.services.auth.login(ctx.em, code, ctx.ip, subfieldNames(info, 'user'));
   }
 
   @Authorized()
   @Mutation(() => Boolean, { description: 'Revokes the token this request carries (the user\'s other tokens stay valid) and returns true. UNAUTHENTICATED without a valid token.' })
   async logout(@Ctx() ctx: Context): Promise<boolean> {
-    await ctx.services.sessions.revoke(ctx.token!);
+    await ctx.services.auth.logout(ctx.token!);
     return true;
   }
 

@@ -3,7 +3,6 @@ import type { Context } from '../server/context';
 import { CurrentSession } from '../auth/current-session.decorator';
 import type { Session } from '../auth/session';
 import { User } from '../auth/user.entity';
-import { updateProfile } from './profile.service';
 
 @Resolver()
 export class ProfileResolver {
@@ -18,6 +17,6 @@ export class ProfileResolver {
     @CurrentSession() session: Session,
     @Ctx() ctx: Context,
   ): Promise<User> {
-    return updateProfile(ctx.services, ctx.em, session, iv, encryptedData);
+    return ctx.services.profile.updateProfile(ctx.em, session, iv, encryptedData);
   }
 }

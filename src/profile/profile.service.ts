@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { Services } from '../server/context';
 import type { Session } from '../auth/session';
 import { currentUser } from '../auth/auth.service';
 import { decryptUserData, type UserData } from '../wechat/user-data';
@@ -8,25 +7,38 @@ import { AppError } from '../core/errors';
 import type { User } from '../auth/user.entity';
 import { userRepository, type ProfileFields } from '../auth/user.repository';
 
-/**
- * Decrypts wx.getUserProfile's data with the session's session_key and stores the profile. Nothing is written unless
- * every check passes. One SELECT and one UPDATE of exactly the fields WeChat sent.
- */
-export async function updateProfile(services: Services, em: EntityManager, session: Session, iv: string, encryptedData: string): Promise<User> {
-  const data = decryptUserData({
-    sessionKey: session.sessionKey,
-    iv,
-    encryptedData,
-    appid: services.config.wechat.appid,
-    openid: session.openid,
-    maxAgeSeconds: services.config.wechat.dataMaxAgeSeconds,
-  });
-  const user = await currentUser(em, session);
-  const fields = profileFields(data);
-  const updatedAt = wholeSecondsNow();
-  // The row went away since the SELECT: as good as revoked, like a session whose user is gone.
-  if (!(await userRepository(em).updateProfile(user.id, fields, updatedAt))) throw new AppError('UNAUTHENTICATED');
-  return Object.assign(user, fields, { updatedAt });
+export interface ProfileDeps {
+  /** The AppID encrypted data must carry in its watermark. */
+  appid: string;
+  /** WECHAT_DATA_MAX_AGE_SECONDS (0: no age limit). */
+  dataMaxAgeSeconds: number;
+}
+
+export type ProfileService = ReturnType<typeof createProfileService>;
+
+export function createProfileService({ appid, dataMaxAgeSeconds }: ProfileDeps) {
+  return {
+    /**
+     * Decrypts wx.getUserProfile's data with the session's session_key and stores the profile. Nothing is written
+     * unless every check passes. One SELECT and one UPDATE of exactly the fields WeChat sent.
+     */
+    async updateProfile(em: EntityManager, session: Session, iv: string, encryptedData: string): Promise<User> {
+      const data = decryptUserData({
+        sessionKey: session.sessionKey,
+        iv,
+        encryptedData,
+        appid,
+        openid: session.openid,
+        maxAgeSeconds: dataMaxAgeSeconds,
+      });
+      const user = await currentUser(em, session);
+      const fields = profileFields(data);
+      const updatedAt = wholeSecondsNow();
+      // The row went away since the SELECT: as good as revoked, like a session whose user is gone.
+      if (!(await userRepository(em).updateProfile(user.id, fields, updatedAt))) throw new AppError('UNAUTHENTICATED');
+      return Object.assign(user, fields, { updatedAt });
+    },
+  };
 }
 
 // Cut by code points, not UTF-16 units, so an emoji at the limit is never split in half.

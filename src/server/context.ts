@@ -7,9 +7,13 @@ import type { Config } from '../core/config';
 import type { Session, SessionStore } from '../auth/session';
 import type { LoginClient } from '../wechat/login.client';
 import type { PayClient } from '../wechat/pay.client';
+import type { AuthService } from '../auth/auth.service';
+import type { ProfileService } from '../profile/profile.service';
 
 /** Long-lived collaborators, built once in createApp and shared by every request. */
 export interface Services {
+  auth: AuthService;
+  profile: ProfileService;
   config: Config;
   logger: Logger;
   /** The key-value store's 'rate-limit' use (auth/rate-limit.ts). */

@@ -4,6 +4,8 @@ import type { Cache } from '../core/cache';
 import type { KeyValueStore } from '../core/kv';
 import type { Metrics } from '../ops/metrics';
 import { createSessionStore } from '../auth/session';
+import { createAuthService } from '../auth/auth.service';
+import { createProfileService } from '../profile/profile.service';
 import { createLoginClient } from '../wechat/login.client';
 import { createPayClient } from '../wechat/pay.client';
 import type { Services } from './context';
@@ -24,19 +26,24 @@ export function buildServices(config: Config, { logger, cache, kv, metrics, self
   const simulatorBase = () => `${selfUrl()}${simulatorPrefix}`;
   const pay = config.pay;
   const onCall = (api: string, outcome: string) => metrics.wechatCalls.inc({ api, outcome });
+  const rateLimits = kv.for('rate-limit');
+  const sessions = createSessionStore(cache, config.sessionTtlSeconds);
+  const wechatLogin = createLoginClient({
+    apiBase: () => config.wechat.apiBase ?? simulatorBase(),
+    appid: config.wechat.appid,
+    secret: config.wechat.secret,
+    timeoutMs: config.wechat.timeoutMs,
+    onCall,
+  });
   return {
+    auth: createAuthService({ wechatLogin, sessions, rateLimits, limits: config.limits }),
+    profile: createProfileService({ appid: config.wechat.appid, dataMaxAgeSeconds: config.wechat.dataMaxAgeSeconds }),
     config,
     logger,
-    rateLimits: kv.for('rate-limit'),
+    rateLimits,
     metrics,
-    sessions: createSessionStore(cache, config.sessionTtlSeconds),
-    wechatLogin: createLoginClient({
-      apiBase: () => config.wechat.apiBase ?? simulatorBase(),
-      appid: config.wechat.appid,
-      secret: config.wechat.secret,
-      timeoutMs: config.wechat.timeoutMs,
-      onCall,
-    }),
+    sessions,
+    wechatLogin,
     wechatPay: pay
       ? createPayClient({
           apiBase: () => pay.apiBase ?? simulatorBase(),
