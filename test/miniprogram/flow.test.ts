@@ -1,6 +1,16 @@
 import { startServer, ME, type TestServer } from '../support/server';
 import { armPayFault, notificationsFor, ORDER, orderRow } from '../support/pay';
-import { bootMiniProgram, type MiniProgram } from '../support/miniprogram';
+import { bootMiniProgram, type MiniProgram, type PageHandle } from '../support/miniprogram';
+
+/** The part of each page's data these tests read (a PageHandle's data is untyped). */
+interface PayResultView {
+  kind: string;
+  message: string;
+  outTradeNo: string;
+  status: string;
+}
+const payResult = (page: PageHandle) => (page.data as { result: PayResultView | null }).result!;
+const profileData = (page: PageHandle) => page.data as { me: { openid: string; nickname: string | null }; draft: { avatarUrl: string; nickname: string } };
 
 /** The mini-program's own app, pages and client on a shim phone, against the real server and its simulator. */
 describe('mini-program: launch → login → profile → pay', () => {
@@ -43,7 +53,7 @@ describe('mini-program: launch → login → profile → pay', () => {
     await pay.input('onAmountInput', '0.01');
     await pay.tap('onPay');
     expect(pay.data).toMatchObject({ paying: false, error: '', result: { kind: 'paid', status: 'PAID', message: '支付成功：¥0.01' } });
-    const order = await serverOrder(mp, pay.data.result.outTradeNo);
+    const order = await serverOrder(mp, payResult(pay).outTradeNo);
     expect(order).toMatchObject({ status: 'PAID', amount: 1 });
     expect(order.transactionId).toBeTruthy();
     expect(mp.device.ui.map((u) => u.api)).toEqual(expect.arrayContaining(['showLoading', 'hideLoading']));
@@ -64,7 +74,7 @@ describe('mini-program: launch → login → profile → pay', () => {
     expect(await again.launch()).toBe('kept');
     expect(first.device.calls).toMatchObject({ login: 1, checkSession: 1 });
     const profile = await again.open('pages/profile/profile');
-    expect(profile.data.me.openid).toBe(first.device.openid);
+    expect(profileData(profile).me.openid).toBe(first.device.openid);
     expect(tokenOf(again)).toBe(token);
   });
 
@@ -90,7 +100,7 @@ describe('mini-program: launch → login → profile → pay', () => {
     await pay.tap('onPay');
     expect(pay.data.result).toMatchObject({ kind: 'cancelled', status: 'PENDING', message: '支付已取消，订单仍待支付（¥12.30）' });
     expect(mp.device.ui.some((u) => u.api === 'showToast')).toBe(false);
-    const { outTradeNo } = pay.data.result;
+    const { outTradeNo } = payResult(pay);
     expect(await serverOrder(mp, outTradeNo)).toMatchObject({ status: 'PENDING', amount: 1230, transactionId: null });
     expect((await orderRow(t, outTradeNo))!.status).toBe('PENDING');
   });
@@ -103,7 +113,7 @@ describe('mini-program: launch → login → profile → pay', () => {
     mp.device.nextPayment = { deliver: false };
     await pay.tap('onPay');
     expect(pay.data.result).toMatchObject({ kind: 'paid', status: 'PAID' });
-    const { outTradeNo } = pay.data.result;
+    const { outTradeNo } = payResult(pay);
     // PAID without any notify: the server learned it from orderquery.
     expect(await notificationsFor(t, outTradeNo)).toEqual([]);
     expect(await serverOrder(mp, outTradeNo)).toMatchObject({ status: 'PAID', amount: 888 });
@@ -118,10 +128,10 @@ describe('mini-program: launch → login → profile → pay', () => {
     mp.device.nextPayment = { fakeSuccess: true };
     await pay.tap('onPay');
     expect(pay.data.result).toMatchObject({ kind: 'unconfirmed', status: 'PENDING' });
-    expect(pay.data.result.message).toContain('暂未确认到账');
+    expect(payResult(pay).message).toContain('暂未确认到账');
     expect(mp.device.requestsOf('query Order').length).toBeGreaterThanOrEqual(1);
     expect(mp.device.ui.some((u) => u.api === 'showToast')).toBe(false);
-    expect(await serverOrder(mp, pay.data.result.outTradeNo)).toMatchObject({ status: 'PENDING' });
+    expect(await serverOrder(mp, payResult(pay).outTradeNo)).toMatchObject({ status: 'PENDING' });
   });
 
   it.each([
@@ -201,11 +211,50 @@ describe('mini-program: launch → login → profile → pay', () => {
     expect(mp.device.ui.at(-1)).toEqual({ api: 'showToast', options: { title: '已保存在本机', icon: 'none' } });
 
     // Reopening the page shows the draft again.
-    expect((await mp.open('pages/profile/profile')).data.draft.nickname).toBe('小明🐱');
+    expect(profileData(await mp.open('pages/profile/profile')).draft.nickname).toBe('小明🐱');
 
     await profile.event('onNicknameReview', 'nicknamereview', { pass: false, timeout: false });
     await profile.submit('onSaveFillIn', { nickname: 'bad' });
     expect(profile.data.message).toBe('该昵称未通过微信审核，请换一个');
     expect(mp.device.getStorage('wxmp.profileDraft')).toMatchObject({ nickname: '小明🐱' });
+  });
+
+  /** Makes this phone's WeChat answer one UI API with a fail callback, as it does when it cannot show or open it. */
+  const failUi = (mp: MiniProgram, api: 'navigateTo' | 'showToast', errMsg: string) => {
+    const calls: Record<string, unknown>[] = [];
+    (mp.device.wx as unknown as Record<string, unknown>)[api] = (options: { fail?: (err: { errMsg: string }) => void }) => {
+      calls.push(options);
+      options.fail?.({ errMsg });
+    };
+    return calls;
+  };
+
+  it('when WeChat refuses to open the next page (10 pages on the stack), then the login page shows WeChat’s reason', async () => {
+    const mp = bootMiniProgram(t);
+    await mp.launch();
+    const login = await mp.open('pages/login/login');
+    const opened = failUi(mp, 'navigateTo', 'navigateTo:fail webview count limit exceed');
+    await login.tap('goPay');
+    expect(opened).toMatchObject([{ url: '/pages/pay/pay' }]);
+    expect(login.data.message).toBe('微信接口失败：navigateTo:fail webview count limit exceed');
+    await login.tap('goProfile');
+    expect(opened).toMatchObject([{ url: '/pages/pay/pay' }, { url: '/pages/profile/profile' }]);
+    expect(login.data).toMatchObject({ status: 'in', message: '微信接口失败：navigateTo:fail webview count limit exceed' });
+  });
+
+  it('when WeChat cannot show a toast, then the page still shows the outcome and no error', async () => {
+    const mp = bootMiniProgram(t);
+    await mp.launch();
+    const toasts = failUi(mp, 'showToast', 'showToast:fail');
+    const login = await mp.open('pages/login/login');
+    await login.tap('onLogin');
+    expect(toasts).toMatchObject([{ title: '已登录', icon: 'success' }]);
+    expect(login.data).toMatchObject({ status: 'in', busy: false, message: '' });
+
+    const pay = await mp.open('pages/pay/pay');
+    await pay.input('onAmountInput', '0.02');
+    await pay.tap('onPay');
+    expect(toasts).toMatchObject([{ title: '已登录' }, { title: '支付成功', icon: 'success' }]);
+    expect(pay.data).toMatchObject({ paying: false, error: '', result: { kind: 'paid', status: 'PAID' } });
   });
 });

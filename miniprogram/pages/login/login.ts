@@ -1,14 +1,19 @@
 import type { AppOption } from '../../app';
 import { describeError } from '../../lib/messages';
 import { login, storedSession } from '../../lib/session';
+import { navigateTo, showToast } from '../../lib/ui';
+
+interface LoginData {
+  status: 'checking' | 'in' | 'out';
+  openid: string;
+  busy: boolean;
+  message: string;
+}
+
+const data: LoginData = { status: 'checking', openid: '', busy: false, message: '' };
 
 Page({
-  data: {
-    status: 'checking' as 'checking' | 'in' | 'out',
-    openid: '',
-    busy: false,
-    message: '',
-  },
+  data,
 
   async onLoad() {
     // The app logs in at launch when it must; this page only shows the outcome.
@@ -29,7 +34,7 @@ Page({
     try {
       await login();
       this.showSession();
-      wx.showToast({ title: '已登录', icon: 'success' });
+      showToast('已登录', 'success');
     } catch (err) {
       this.setData({ message: describeError(err) });
     } finally {
@@ -38,10 +43,10 @@ Page({
   },
 
   goProfile() {
-    wx.navigateTo({ url: '/pages/profile/profile' });
+    navigateTo('/pages/profile/profile', (err) => this.setData({ message: describeError(err) }));
   },
 
   goPay() {
-    wx.navigateTo({ url: '/pages/pay/pay' });
+    navigateTo('/pages/pay/pay', (err) => this.setData({ message: describeError(err) }));
   },
 });

@@ -2,6 +2,7 @@ import { config } from '../../config';
 import { describeAmountError, describeError } from '../../lib/messages';
 import { fenToYuan, yuanToFen } from '../../lib/money';
 import { pay, type PayResult } from '../../lib/payment';
+import { hideLoading, showLoading, showToast } from '../../lib/ui';
 
 interface ResultView {
   kind: PayResult['kind'];
@@ -40,14 +41,14 @@ Page({
     const parsed = yuanToFen(this.data.amount);
     if (!parsed.ok) return this.setData({ error: describeAmountError(parsed.reason) });
     this.setData({ paying: true, error: '', result: null });
-    wx.showLoading({ title: '支付中', mask: true });
+    showLoading('支付中');
     try {
       const result = await pay(parsed.fen, { intervalMs: config.payPollIntervalMs, timeoutMs: config.payPollTimeoutMs });
       this.setData({ result: describeResult(result) });
-      wx.hideLoading();
-      if (result.kind === 'paid') wx.showToast({ title: '支付成功', icon: 'success' });
+      hideLoading();
+      if (result.kind === 'paid') showToast('支付成功', 'success');
     } catch (err) {
-      wx.hideLoading();
+      hideLoading();
       this.setData({ error: describeError(err) });
     } finally {
       this.setData({ paying: false });

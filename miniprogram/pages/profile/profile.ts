@@ -1,20 +1,33 @@
 import { describeError } from '../../lib/messages';
 import { loadDraft, loadMe, saveDraft, updateProfileFromWeChat, type FillInDraft, type User } from '../../lib/profile';
+import { showToast } from '../../lib/ui';
 import { isTapGestureError } from '../../lib/wx-async';
 
 const GENDERS = ['未知', '男', '女'];
 
+interface ProfileData {
+  me: User | null;
+  gender: string;
+  loading: boolean;
+  busy: boolean;
+  message: string;
+  draft: FillInDraft;
+  /** false when WeChat's review of the nickname refused it (bindnicknamereview). */
+  nicknameAllowed: boolean;
+}
+
+const data: ProfileData = {
+  me: null,
+  gender: '',
+  loading: true,
+  busy: false,
+  message: '',
+  draft: { avatarUrl: '', nickname: '' },
+  nicknameAllowed: true,
+};
+
 Page({
-  data: {
-    me: null as User | null,
-    gender: '',
-    loading: true,
-    busy: false,
-    message: '',
-    draft: { avatarUrl: '', nickname: '' } as FillInDraft,
-    /** false when WeChat's review of the nickname refused it (bindnicknamereview). */
-    nicknameAllowed: true,
-  },
+  data,
 
   async onLoad() {
     this.setData({ draft: loadDraft() });
@@ -41,7 +54,7 @@ Page({
     this.setData({ busy: true, message: '' });
     try {
       this.show(await updating);
-      wx.showToast({ title: '资料已更新', icon: 'success' });
+      showToast('资料已更新', 'success');
     } catch (err) {
       // The client logged in again after WECHAT_DECRYPT_FAILED, but on a phone the retry's getUserProfile is no
       // longer inside the tap: one more tap succeeds on the fresh session.
@@ -70,6 +83,6 @@ Page({
     // The server has no mutation for these yet; until it does they stay on this phone.
     saveDraft(draft);
     this.setData({ draft, message: '' });
-    wx.showToast({ title: '已保存在本机', icon: 'none' });
+    showToast('已保存在本机', 'none');
   },
 });
