@@ -90,7 +90,7 @@ describe('identifiers match exactly', () => {
     expect(other.id).not.toBe(first.id);
     expect(other.openid).toBe(vary(openid));
     expect((await loginAs(openid)).id).toBe(first.id);
-    const rows = await t.server.orm.em.fork().getConnection().execute('select id, openid from users where id in (?, ?) order by id', [Number(first.id), Number(other.id)]);
-    expect(rows.map((r: { openid: string }) => r.openid)).toEqual([openid, vary(openid)]);
+    const rows = (await t.server.orm.em.fork().getConnection().execute('select id, openid from users where id in (?, ?) order by id', [Number(first.id), Number(other.id)])) as { openid: string }[];
+    expect(rows.map((r) => r.openid)).toEqual([openid, vary(openid)]);
   });
 });

@@ -23,16 +23,20 @@ describe('the ExactIdentifiers migration', () => {
     await db?.drop();
   });
 
-  const sql = (q: string, params: unknown[] = []) => orm.em.fork().getConnection().execute(q, params);
+  /** A select on the database as the migrations left it; its caller declares the rows. */
+  const sql = async <Row = Record<string, unknown>>(q: string, params: unknown[] = []) => (await orm.em.fork().getConnection().execute(q, params)) as Row[];
+  const run = async (q: string, params: unknown[]) => {
+    await orm.em.fork().getConnection().execute(q, params);
+  };
 
   it('when a database made by the earlier migrations holds rows, then it migrates up with them, and identifiers then match exactly', async () => {
     await orm.migrator.up({ to: 'Migration20261123133502_Payments' });
     const now = new Date().toISOString().slice(0, 19).replace('T', ' ');
-    await sql('insert into users (openid, unionid, created_at, updated_at) values (?, ?, ?, ?)', ['oUpgrade_Mixed', 'uUpgrade_Mixed', now, now]);
-    const [{ id: userId }] = await sql('select id from users where openid = ?', ['oUpgrade_Mixed']);
-    await sql("insert into orders (out_trade_no, user_id, amount, status, prepay_id, created_at, updated_at) values (?, ?, 1, 'PENDING', ?, ?, ?)", ['UpgradeOrder_1', userId, 'wxPrepay_Mixed', now, now]);
+    await run('insert into users (openid, unionid, created_at, updated_at) values (?, ?, ?, ?)', ['oUpgrade_Mixed', 'uUpgrade_Mixed', now, now]);
+    const [{ id: userId }] = await sql<{ id: number }>('select id from users where openid = ?', ['oUpgrade_Mixed']);
+    await run("insert into orders (out_trade_no, user_id, amount, status, prepay_id, created_at, updated_at) values (?, ?, 1, 'PENDING', ?, ?, ?)", ['UpgradeOrder_1', userId, 'wxPrepay_Mixed', now, now]);
     // An archived forged notify with a number longer than the narrowed column.
-    await sql("insert into payment_notifications (received_at, raw_body, body_bytes, out_trade_no, transaction_id, verdict) values (?, '<xml/>', 6, ?, ?, 'UNKNOWN_ORDER')", [now, 'F'.repeat(40), '4'.repeat(40)]);
+    await run("insert into payment_notifications (received_at, raw_body, body_bytes, out_trade_no, transaction_id, verdict) values (?, '<xml/>', 6, ?, ?, 'UNKNOWN_ORDER')", [now, 'F'.repeat(40), '4'.repeat(40)]);
 
     await orm.migrator.up({ to: 'Migration20261202100000_ExactIdentifiers' });
 
@@ -50,10 +54,10 @@ describe('the ExactIdentifiers migration', () => {
     if (onServices) {
       // MariaDB enforces the lengths: the archived values were cut to the column, not refused.
       expect(await sql('select out_trade_no, transaction_id from payment_notifications')).toEqual([{ out_trade_no: 'F'.repeat(32), transaction_id: '4'.repeat(32) }]);
-      const columns = await sql(
+      const columns = await sql<{ t: string; c: string; collation: string; len: number }>(
         "select table_name as t, column_name as c, collation_name as collation, character_maximum_length as len from information_schema.columns where table_schema = database() and column_name in ('openid', 'unionid', 'out_trade_no', 'transaction_id', 'prepay_id') order by t, c",
       );
-      expect(columns.map((r: { t: string; c: string; collation: string; len: number }) => `${r.t}.${r.c} ${r.collation} ${r.len}`)).toEqual([
+      expect(columns.map((r) => `${r.t}.${r.c} ${r.collation} ${r.len}`)).toEqual([
         'orders.out_trade_no utf8mb4_nopad_bin 32',
         'orders.prepay_id utf8mb4_nopad_bin 64',
         'orders.transaction_id utf8mb4_nopad_bin 32',

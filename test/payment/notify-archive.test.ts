@@ -7,8 +7,14 @@ import { eventually } from '../support/eventually';
 
 /** Every row of the archive, oldest first, straight from the database. */
 async function archive(t: TestServer) {
-  const rows = await t.server.orm.em.fork().getConnection().execute('select * from payment_notifications order by id');
-  return rows as { id: number; verdict: string; raw_body: string; body_bytes: number | string; detail: string | null; processed_at: unknown }[];
+  return (await t.server.orm.em.fork().getConnection().execute('select * from payment_notifications order by id')) as {
+    id: number;
+    verdict: string;
+    raw_body: string;
+    body_bytes: number | string;
+    detail: string | null;
+    processed_at: unknown;
+  }[];
 }
 
 /**
