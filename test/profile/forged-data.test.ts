@@ -26,7 +26,8 @@ describe('updateProfile with data an iv rewrite can forge', () => {
   }
 
   const me = async (token: string) => (await t.gql<{ me: Record<string, unknown> }>(ME, {}, token)).data!.me;
-  const userRow = async (id: string) => (await t.server.orm.em.fork().getConnection().execute('select * from users where id = ?', [Number(id)]))[0];
+  /** The users row as stored, every column: the tests compare it whole before and after. */
+  const userRow = async (id: string) => ((await t.server.orm.em.fork().getConnection().execute('select * from users where id = ?', [Number(id)])) as Record<string, unknown>[])[0];
 
   /** The plaintext the server would decrypt (padding removed), read with the session's own key: proof the forgery is well-formed. */
   async function plaintextOf(token: string, sealed: { iv: string; encryptedData: string }) {
@@ -53,7 +54,7 @@ describe('updateProfile with data an iv rewrite can forge', () => {
     const forged = { ...sealed, iv: iv.toString('base64') };
 
     // The forgery is real: valid padding, UTF-8 and JSON with our watermark, a unionId of the attacker's, no openId.
-    const plain = JSON.parse(await plaintextOf(a.token, forged));
+    const plain = JSON.parse(await plaintextOf(a.token, forged)) as { unionId?: string; openId?: string; watermark: { appid: string } };
     expect(plain.unionId).toMatch(/^EVIL/);
     expect(plain.openId).toBeUndefined();
     expect(plain.watermark.appid).toBe(t.server.services.config.wechat.appid);

@@ -23,8 +23,9 @@ describe('updateProfile', () => {
     return a;
   }
 
+  /** The users row as stored, every column: the tests compare it whole before and after. */
   const userRow = async (id: string) => {
-    const rows = await t.server.orm.em.fork().getConnection().execute('select * from users where id = ?', [Number(id)]);
+    const rows = (await t.server.orm.em.fork().getConnection().execute('select * from users where id = ?', [Number(id)])) as Record<string, unknown>[];
     return rows[0];
   };
 
@@ -75,7 +76,7 @@ describe('updateProfile', () => {
       const a = await loggedIn();
       const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: EMOJI_NICK } });
       await t.gql(UPDATE_PROFILE, sealed, a.token);
-      const rows = await t.server.orm.em.fork().getConnection().execute('select hex(nickname) as h from users where id = ?', [Number(a.userId)]);
+      const rows = (await t.server.orm.em.fork().getConnection().execute('select hex(nickname) as h from users where id = ?', [Number(a.userId)])) as { h: string }[];
       expect(rows[0].h).toBe('E6B58BE8AF95F09F90B1F09F918D');
     });
   }
