@@ -12,7 +12,7 @@ function capture(format: LogFormat) {
       done();
     },
   });
-  return { logger: createLogger('info', sink as unknown as Parameters<typeof createLogger>[1], format), lines };
+  return { logger: createLogger('info', sink, format), lines };
 }
 
 describe('LOG_FORMAT', () => {

@@ -10,7 +10,7 @@ function capture() {
       done();
     },
   });
-  const logger = createLogger('info', sink as unknown as Parameters<typeof createLogger>[1]);
+  const logger = createLogger('info', sink);
   return { logger, lines: () => lines.join('') };
 }
 

@@ -32,7 +32,7 @@ const shipped = files.filter(
 
 describe('miniprogram/ as a WeChat DevTools project', () => {
   it('when DevTools opens miniprogram/, then project.config.json names a TypeScript mini-program rooted there', () => {
-    expect(project).toMatchObject({ compileType: 'miniprogram', miniprogramRoot: './', appid: expect.any(String) });
+    expect(project).toMatchObject({ compileType: 'miniprogram', miniprogramRoot: './', appid: expect.any(String) as unknown });
     expect(project.setting.useCompilerPlugins).toContain('typescript');
     expect(files).toEqual(expect.arrayContaining(['app.json', 'app.ts', 'app.wxss', 'sitemap.json', 'tsconfig.json']));
   });

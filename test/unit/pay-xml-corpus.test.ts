@@ -59,7 +59,8 @@ describe('the real-world corpus', () => {
     expect(refund.refund_channel).toBe('');
     expect(refund.refund_fee).toBe('2');
     const promotion = parsePayXml(text('wxjava-refund-promotion.xml'));
-    expect(JSON.parse(promotion.promotion_detail).promotion_detail[0].promotion_id).toBe('109519');
+    const detail = JSON.parse(promotion.promotion_detail) as { promotion_detail: { promotion_id: string }[] };
+    expect(detail.promotion_detail[0].promotion_id).toBe('109519');
     expect(promotion.total_fee).toBe('1');
     expect(parsePayXml(text('gochat-orderquery.xml')).attach).toBe('订单额外描述');
     expect(parsePayXml(text('wechatpy-refund-notify.xml')).req_info).toMatch(/^51A27s9L.*Lvw=$/);

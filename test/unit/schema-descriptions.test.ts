@@ -1,4 +1,4 @@
-import { type GraphQLSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType, isSpecifiedScalarType } from 'graphql';
+import { type GraphQLField, type GraphQLInputField, type GraphQLSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType, isSpecifiedScalarType } from 'graphql';
 import { buildAppSchema } from '../../src/server/schema';
 
 /**
@@ -12,7 +12,8 @@ function coordinates(schema: GraphQLSchema): { coordinate: string; description: 
     if (type.name.startsWith('__') || isSpecifiedScalarType(type)) continue;
     out.push({ coordinate: type.name, description: type.description });
     if (isObjectType(type) || isInterfaceType(type) || isInputObjectType(type)) {
-      for (const field of Object.values(type.getFields())) {
+      // The three kinds' field maps differ, so Object.values needs to be told what one holds.
+      for (const field of Object.values<GraphQLField<unknown, unknown> | GraphQLInputField>(type.getFields())) {
         out.push({ coordinate: `${type.name}.${field.name}`, description: field.description });
         for (const arg of 'args' in field ? field.args : []) {
           out.push({ coordinate: `${type.name}.${field.name}(${arg.name}:)`, description: arg.description });

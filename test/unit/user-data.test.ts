@@ -68,7 +68,7 @@ describe('decryptUserData', () => {
     const forged = { ...s, iv: iv.toString('base64') };
     // The attack works on the bytes: padding, UTF-8, JSON and watermark all still pass.
     const decipher = createDecipheriv('aes-128-cbc', Buffer.from(sessionKey, 'base64'), iv).setAutoPadding(false);
-    const plain = JSON.parse(unpadPkcs7(Buffer.concat([decipher.update(Buffer.from(s.encryptedData, 'base64')), decipher.final()])).toString('utf8'));
+    const plain = JSON.parse(unpadPkcs7(Buffer.concat([decipher.update(Buffer.from(s.encryptedData, 'base64')), decipher.final()])).toString('utf8')) as Record<string, unknown>;
     expect(plain).toMatchObject({ unionId: `EVIL${openid.slice(5)}`, nickName: profile.nickName, watermark: profile.watermark });
     expect(plain.openId).toBeUndefined();
     expect(codeOf(() => decrypt(forged))).toBe('WECHAT_DECRYPT_FAILED');
