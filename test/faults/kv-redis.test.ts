@@ -5,6 +5,8 @@ import { createLogger } from '../../src/core/logger';
 import { TcpProxy } from '../support/tcp-proxy';
 import { describeServices, redisNamespace, redisUrlVia, target } from '../support/target';
 import { eventually, timed } from '../support/eventually';
+import { serverBehindRedisProxy } from '../support/redis-fault';
+import { LOGIN, ME, codeOf } from '../support/server';
 
 const silent = () => createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
 let nested = 0;
@@ -182,5 +184,35 @@ describeServices('key-value store when the path to Redis black-holes and then co
 
     proxy.thaw();
     await expectRecovered(store, ops, token);
+  });
+});
+
+describeServices('a server whose Redis freezes: each failure names its store', () => {
+  let s: Awaited<ReturnType<typeof serverBehindRedisProxy>>;
+  beforeAll(async () => {
+    s = await serverBehindRedisProxy(800);
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('then login (held at its rate limit) says the rate-limit store did not answer, me says the session store did, and both serve again after the thaw', async () => {
+    const { proxy, t } = s;
+    const a = await t.login();
+    const { code } = await t.sim.loginCode();
+
+    proxy.freeze();
+    const [login, me] = await Promise.all([t.gql(LOGIN, { code }), t.gql(ME, {}, a.token)]);
+    expect(codeOf(login)).toBe('SERVICE_UNAVAILABLE');
+    expect(login.errors?.[0]?.message).toBe('The rate-limit store did not answer: retry later.');
+    expect(codeOf(me)).toBe('SERVICE_UNAVAILABLE');
+    expect(me.errors?.[0]?.message).toBe('The session store did not answer: retry later.');
+    await eventually(async () => proxy.heldBytes === 0, 3000);
+
+    proxy.thaw();
+    expect(await eventually(async () => (await fetch(`${t.url}/readyz`)).status === 200, 15000)).toBe(true);
+    expect((await t.gql<{ me: { openid: string } }>(ME, {}, a.token)).data?.me.openid).toBe(a.openid);
+    const b = await t.login();
+    expect(b.token).toEqual(expect.any(String));
   });
 });
