@@ -6,7 +6,7 @@ import { EXACT } from '../core/collation';
 /** A WeChat user of this mini-program, keyed by openid. Profile fields come from updateProfile. */
 @ObjectType({
   description:
-    'A WeChat user of this mini-program, one per openid. Only the user themself reads it (me, login, updateProfile). The profile fields are null until updateProfile stores them; since 2022-10-25 wx.getUserProfile sends an anonymous profile (“微信用户”, a gray avatar, blank gender and region) in new mini-program versions.',
+    'A WeChat user of this mini-program, one per openid. Only the user themself reads it (me, login, updateProfile, bindPhoneNumber): no field or query returns another user. The profile fields are null until updateProfile stores them; since 2022-10-25 wx.getUserProfile sends an anonymous profile (“微信用户”, a gray avatar, blank gender and region) in new mini-program versions.',
 })
 @Entity({ tableName: 'users' })
 export class User {
@@ -61,11 +61,26 @@ export class User {
   @Property({ length: 128, nullable: true })
   country?: string | null;
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'The user\'s phone number as WeChat gave it to the last bindPhoneNumber (with `+<country code> ` outside China, e.g. `13800138000` or `+1 2025550123`), at most 32 characters; null until then. Personal data: a User is only ever returned to the user themself (me, login, updateProfile, bindPhoneNumber), and the number is redacted in logs.',
+  })
+  @Property({ length: 32, nullable: true })
+  phoneNumber?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The country calling code of phoneNumber, as digits without `+` (e.g. `86`), from the last bindPhoneNumber; null until then. Read only by the user themself, like phoneNumber.',
+  })
+  @Property({ length: 8, nullable: true })
+  phoneCountryCode?: string | null;
+
   @Field({ description: 'When the user first logged in.' })
   @Property({ type: 'datetime', onCreate: () => new Date() })
   createdAt: Date = new Date();
 
-  @Field({ description: 'When the user last logged in or updated the profile.' })
+  @Field({ description: 'When the user last logged in, updated the profile or bound a phone number.' })
   @Property({ type: 'datetime', onCreate: () => new Date(), onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }

@@ -13,6 +13,9 @@ export type LoginUser = Pick<User, 'id' | 'openid'> & Partial<User>;
 /** The profile fields updateProfile may write (WeChat's profile, never an identity). */
 export type ProfileFields = Partial<Pick<User, 'nickname' | 'avatarUrl' | 'gender' | 'language' | 'city' | 'province' | 'country'>>;
 
+/** The phone fields bindPhoneNumber writes, both together. */
+export type PhoneFields = { phoneNumber: string; phoneCountryCode: string };
+
 /** What an upsert knows of the row without reading it back: the id, the openid, and a unionid it was given. */
 function knownWithoutReadBack(field: string, unionid: string | undefined): boolean {
   return field === 'id' || field === 'openid' || field === '__typename' || (field === 'unionid' && Boolean(unionid));
@@ -54,6 +57,17 @@ export function userRepository(em: EntityManager) {
       const { insertId: id } = await q.write(insert.onDuplicateKeyUpdate((eb) => ({ id: eb.fn<number>('last_insert_id', [eb.ref('id')]), ...merge })));
       if (fields && [...fields].every((f) => knownWithoutReadBack(f, unionid))) return unionid ? { id, openid, unionid } : { id, openid };
       return (await findById(id))!;
+    },
+
+    /** Stores the phone number bindPhoneNumber got from WeChat; false when the row is gone. */
+    async updatePhone(id: number, phone: PhoneFields, updatedAt: Date): Promise<boolean> {
+      const { affectedRows } = await q.write(
+        q.db
+          .updateTable('users')
+          .set({ phone_number: phone.phoneNumber, phone_country_code: phone.phoneCountryCode, updated_at: q.date(updatedAt) })
+          .where('id', '=', id),
+      );
+      return affectedRows === 1;
     },
 
     /** Writes exactly the profile fields given (undefined ones are left as they were); false when the row is gone. */

@@ -21,6 +21,9 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'secret',
   'payKey',
   'variables',
+  // Personal data, not a secret: getuserphonenumber's answer and User.phoneNumber.
+  'phoneNumber',
+  'purePhoneNumber',
 ]);
 const SECRET_SCAN_DEPTH = 4;
 const CENSOR = '[redacted]';

@@ -7,6 +7,8 @@ import { Migration20261202100000_ExactIdentifiers as MysqlExactIdentifiers } fro
 import { Migration20261202100000_ExactIdentifiers as SqliteExactIdentifiers } from './sqlite/Migration20261202100000_ExactIdentifiers';
 import { Migration20261202110000_NotifyArchive as MysqlNotifyArchive } from './mysql/Migration20261202110000_NotifyArchive';
 import { Migration20261202110000_NotifyArchive as SqliteNotifyArchive } from './sqlite/Migration20261202110000_NotifyArchive';
+import { Migration20261203120000_PhoneNumber as MysqlPhoneNumber } from './mysql/Migration20261203120000_PhoneNumber';
+import { Migration20261203120000_PhoneNumber as SqlitePhoneNumber } from './sqlite/Migration20261203120000_PhoneNumber';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk, so the same list works from
@@ -18,12 +20,14 @@ const mysql: MigrationObject[] = [
   { name: 'Migration20261123133502_Payments', class: MysqlPayments },
   { name: 'Migration20261202100000_ExactIdentifiers', class: MysqlExactIdentifiers },
   { name: 'Migration20261202110000_NotifyArchive', class: MysqlNotifyArchive },
+  { name: 'Migration20261203120000_PhoneNumber', class: MysqlPhoneNumber },
 ];
 const sqlite: MigrationObject[] = [
   { name: 'Migration20261123132314_Initial', class: SqliteInitial },
   { name: 'Migration20261123133502_Payments', class: SqlitePayments },
   { name: 'Migration20261202100000_ExactIdentifiers', class: SqliteExactIdentifiers },
   { name: 'Migration20261202110000_NotifyArchive', class: SqliteNotifyArchive },
+  { name: 'Migration20261203120000_PhoneNumber', class: SqlitePhoneNumber },
 ];
 
 export function migrationsFor(kind: 'mysql' | 'libsql'): MigrationObject[] {

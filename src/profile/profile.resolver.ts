@@ -19,4 +19,17 @@ export class ProfileResolver {
   ): Promise<User> {
     return ctx.services.profile.updateProfile(ctx.em, session, iv, encryptedData);
   }
+
+  @Authorized()
+  @Mutation(() => User, {
+    description:
+      'Exchanges the one-time code of `<button open-type="getPhoneNumber">` (e.detail.code) with WeChat\'s getuserphonenumber, for the caller\'s openid, and stores the number as User.phoneNumber and User.phoneCountryCode. Returns the caller. Nothing is stored when WeChat gives no number. Errors: BAD_USER_INPUT (not a code), WECHAT_CODE_INVALID (invalid, expired, already used, or another user\'s code: ask for the button again), WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE (extensions.api names the WeChat API), UNAUTHENTICATED.',
+  })
+  async bindPhoneNumber(
+    @Arg('code', { description: 'getPhoneNumber\'s e.detail.code, as it is: single use, valid for 5 minutes, at most 256 characters and no whitespace. Not a wx.login code.' }) code: string,
+    @CurrentSession() session: Session,
+    @Ctx() ctx: Context,
+  ): Promise<User> {
+    return ctx.services.phone.bindPhoneNumber(ctx.em, session, code);
+  }
 }

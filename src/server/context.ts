@@ -9,11 +9,14 @@ import type { LoginClient } from '../wechat/login.client';
 import type { PayClient } from '../wechat/pay.client';
 import type { AuthService } from '../auth/auth.service';
 import type { ProfileService } from '../profile/profile.service';
+import type { PhoneService } from '../profile/phone.service';
 
 /** Long-lived collaborators, built once in createApp and shared by every request. */
 export interface Services {
   auth: AuthService;
   profile: ProfileService;
+  /** bindPhoneNumber: getuserphonenumber through the shared access_token. */
+  phone: PhoneService;
   config: Config;
   logger: Logger;
   /** The key-value store's 'rate-limit' use (auth/rate-limit.ts). */

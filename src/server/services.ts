@@ -8,6 +8,9 @@ import { createAuthService } from '../auth/auth.service';
 import { createProfileService } from '../profile/profile.service';
 import { createLoginClient } from '../wechat/login.client';
 import { createPayClient } from '../wechat/pay.client';
+import { createAccessTokenManager } from '../wechat/access-token';
+import { createPhoneClient } from '../wechat/phone.client';
+import { createPhoneService } from '../profile/phone.service';
 import type { Services } from './context';
 
 export interface ServiceParts {
@@ -35,9 +38,22 @@ export function buildServices(config: Config, { logger, cache, kv, metrics, self
     timeoutMs: config.wechat.timeoutMs,
     onCall,
   });
+  const wechatApiBase = () => config.wechat.apiBase ?? simulatorBase();
+  // One access_token for every instance, in the shared store (Redis when set).
+  const accessToken = createAccessTokenManager({
+    kv: kv.for('access-token'),
+    apiBase: wechatApiBase,
+    appid: config.wechat.appid,
+    secret: config.wechat.secret,
+    timeoutMs: config.wechat.timeoutMs,
+    metrics,
+    logger,
+  });
+  const wechatPhone = createPhoneClient({ apiBase: wechatApiBase, appid: config.wechat.appid, timeoutMs: config.wechat.timeoutMs, onCall });
   return {
     auth: createAuthService({ wechatLogin, sessions, rateLimits, limits: config.limits }),
     profile: createProfileService({ appid: config.wechat.appid, dataMaxAgeSeconds: config.wechat.dataMaxAgeSeconds }),
+    phone: createPhoneService({ wechatPhone, accessToken }),
     config,
     logger,
     rateLimits,

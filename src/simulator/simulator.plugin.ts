@@ -3,6 +3,7 @@ import { registerLoginRoutes } from './login.routes';
 import { NotifyDelivery } from './notify-delivery';
 import { PayState } from './pay-state';
 import { registerPayRoutes } from './pay.routes';
+import { registerPhoneRoutes } from './phone.routes';
 import { registerTokenRoutes } from './token.routes';
 import { SimulatorState } from './state';
 import { layoutPicker, type SimulatorXmlLayout } from './xml-layout';
@@ -26,7 +27,8 @@ export interface SimulatorOptions {
 export async function simulatorPlugin(app: FastifyInstance, opts: SimulatorOptions) {
   const state = new SimulatorState();
   registerLoginRoutes(app, { ...opts, state });
-  registerTokenRoutes(app, opts);
+  const tokens = registerTokenRoutes(app, opts);
+  registerPhoneRoutes(app, { appid: opts.appid, tokens });
 
   const delivery = new NotifyDelivery({ retryScale: opts.notifyRetryScale ?? 0.001 });
   // Pending notify retries must not outlive the server, nor hold up its close.
