@@ -14,6 +14,12 @@ export function operationLabel(operation: OperationDefinitionNode | undefined): 
   return names.length ? names.join(',').slice(0, 100) : 'empty';
 }
 
+/** A cause for the log: an Error's name and message, a string as is, a summary object as JSON (never "[object Object]"). */
+function describeCause(cause: unknown): string {
+  const text = cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === 'string' ? cause : JSON.stringify(cause);
+  return (text ?? String(cause)).slice(0, 300);
+}
+
 function outcomeOf(errors: readonly GraphQLError[] | undefined): string {
   if (!errors?.length) return 'ok';
   const original = unwrapResolverError(errors[0]);
@@ -37,7 +43,7 @@ export function operationLogPlugin(metrics: Metrics): ApolloServerPlugin<Context
             const original = unwrapResolverError(err);
             const appError = original instanceof AppError ? original : databaseUnavailable(original);
             if (appError) {
-              if (appError.cause !== undefined) contextValue.log.warn({ code: appError.code, operationName, cause: String(appError.cause) }, appError.code);
+              if (appError.cause !== undefined) contextValue.log.warn({ code: appError.code, operationName, cause: describeCause(appError.cause) }, appError.code);
             } else if (!isGraphQLLevelError(original)) {
               contextValue.log.error({ err: original, operationName }, 'unexpected error');
             }

@@ -113,7 +113,7 @@ describe('login and sessions', () => {
     for (const r of results) expect(r.errors).toBeUndefined();
     expect(new Set(results.map((r) => r.data!.login.user.id)).size).toBe(1);
     const em = t.server.orm.em.fork();
-    const rows = await em.getConnection().execute('select count(*) as n from users where openid = ?', [openid]);
+    const rows = (await em.getConnection().execute('select count(*) as n from users where openid = ?', [openid])) as { n: number | string }[];
     expect(Number(rows[0].n)).toBe(1);
     for (const r of results) await secrets.watchToken(t, r.data!.login.token);
   });
@@ -140,8 +140,8 @@ describe('login and sessions', () => {
       const users = await Promise.all(Array.from({ length: 20 }, () => loginWith(MINIMAL, { openid })));
       expect(new Set(users.map((u) => u.id)).size).toBe(1);
       expect(users[0].openid).toBe(openid);
-      const rows = await t.server.orm.em.fork().getConnection().execute('select id from users where openid = ?', [openid]);
-      expect(rows.map((r: { id: number }) => String(r.id))).toEqual([users[0].id]);
+      const rows = (await t.server.orm.em.fork().getConnection().execute('select id from users where openid = ?', [openid])) as { id: number }[];
+      expect(rows.map((r) => String(r.id))).toEqual([users[0].id]);
     });
 
     it('when a returning user logs in, then the id is the existing row and profile fields asked for (through fragments too) come from it', async () => {
@@ -162,7 +162,7 @@ describe('login and sessions', () => {
       expect((await loginWith(WITH_UNIONID, { openid, unionid: 'oUnionAAA' })).unionid).toBe('oUnionAAA');
       expect((await loginWith(WITH_UNIONID, { openid })).unionid).toBe('oUnionAAA');
       expect((await loginWith(WITH_UNIONID, { openid, unionid: 'oUnionBBB' })).unionid).toBe('oUnionBBB');
-      const rows = await t.server.orm.em.fork().getConnection().execute('select unionid from users where openid = ?', [openid]);
+      const rows = (await t.server.orm.em.fork().getConnection().execute('select unionid from users where openid = ?', [openid])) as { unionid: string | null }[];
       expect(rows[0].unionid).toBe('oUnionBBB');
     });
   });
@@ -232,7 +232,7 @@ if (target.kind === 'services') {
     it('when the server connected, then the connection charset is utf8mb4', async () => {
       const t = await startServer();
       try {
-        const rows = await t.server.orm.em.fork().getConnection().execute("show variables like 'character_set_connection'");
+        const rows = (await t.server.orm.em.fork().getConnection().execute("show variables like 'character_set_connection'")) as { Value: string }[];
         expect(rows[0].Value).toBe('utf8mb4');
       } finally {
         await t.close();
