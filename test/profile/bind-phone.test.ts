@@ -125,26 +125,33 @@ describe('bindPhoneNumber', () => {
     expect((await bind(code, a.token)).data!.bindPhoneNumber).toMatchObject({ phoneNumber: '13900000002' });
   });
 
-  it('when WeChat revoked the access_token, then one stable_token call replaces it and the bind succeeds', async () => {
-    const a = await t.login();
-    const warm = await phoneCode({ openid: a.openid });
-    expect((await bind(warm.code, a.token)).errors).toBeUndefined();
-    const before = await tokenCalls(sim);
-    await devPost(sim, '/dev/stable-token/revoke');
-    const { code } = await phoneCode({ openid: a.openid, purePhoneNumber: '13900000003' });
-    const res = await bind(code, a.token);
-    expect(res.errors).toBeUndefined();
-    expect(res.data!.bindPhoneNumber).toMatchObject({ phoneNumber: '13900000003' });
-    expect(await tokenCalls(sim)).toBe(before + 1);
-    const refused = t.logs.filter((l) => l.includes('access_token refused by an API'));
-    expect(refused.map((l) => JSON.parse(l) as { api: string; wechatErrcode: number })).toMatchObject([
-      { api: 'getuserphonenumber', wechatErrcode: 40001 },
-    ]);
-    // And the new token is kept: the next bind makes no call.
-    const next = await phoneCode({ openid: a.openid });
-    expect((await bind(next.code, a.token)).errors).toBeUndefined();
-    expect(await tokenCalls(sim)).toBe(before + 1);
-  });
+  it.each([
+    ['revoked', 'revoke', 40001],
+    ['expired', 'expire', 42001],
+  ])(
+    'when WeChat %s the access_token, then one stable_token call replaces it and the bind succeeds',
+    async (_what, action, errcode) => {
+      const a = await t.login();
+      const warm = await phoneCode({ openid: a.openid });
+      expect((await bind(warm.code, a.token)).errors).toBeUndefined();
+      const before = await tokenCalls(sim);
+      const logsBefore = t.logs.length;
+      await devPost(sim, `/dev/stable-token/${action}`);
+      const { code } = await phoneCode({ openid: a.openid, purePhoneNumber: '13900000003' });
+      const res = await bind(code, a.token);
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.bindPhoneNumber).toMatchObject({ phoneNumber: '13900000003' });
+      expect(await tokenCalls(sim)).toBe(before + 1);
+      const refused = t.logs.slice(logsBefore).filter((l) => l.includes('access_token refused by an API'));
+      expect(refused.map((l) => JSON.parse(l) as { api: string; wechatErrcode: number })).toMatchObject([
+        { api: 'getuserphonenumber', wechatErrcode: errcode },
+      ]);
+      // And the new token is kept: the next bind makes no call.
+      const next = await phoneCode({ openid: a.openid });
+      expect((await bind(next.code, a.token)).errors).toBeUndefined();
+      expect(await tokenCalls(sim)).toBe(before + 1);
+    },
+  );
 
   it.each([
     ['busy (-1)', { errcode: -1 }],
