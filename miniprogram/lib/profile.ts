@@ -22,7 +22,7 @@ export async function updateProfileFromWeChat(): Promise<User> {
 
 /**
  * What the avatar-and-nickname fill-in gave. It stays on the phone: the server has no mutation for it yet
- * (README, "For mini-program developers").
+ * (docs/mini-program.md).
  */
 export interface FillInDraft {
   avatarUrl: string;

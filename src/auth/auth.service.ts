@@ -27,7 +27,7 @@ export function createAuthService({ wechatLogin, sessions, rateLimits, limits }:
       if (!code || code.length > 256 || /\s/.test(code)) throw new AppError('BAD_USER_INPUT', 'code must be the string wx.login returned.');
       // Per IP, only the codes WeChat refused count: a flood of bogus codes is stopped before it burns the AppID's
       // jscode2session quota, while a NAT of real users, whose codes are valid, is throttled only past
-      // LOGIN_RATE_PER_IP exchanges in flight at once (each holds its place until WeChat answers; README says so).
+      // LOGIN_RATE_PER_IP exchanges in flight at once (each holds its place until WeChat answers; docs/login.md says so).
       const wx = await limitFailures(
         rateLimits,
         `login-refused-ip:${ip}`,
