@@ -169,6 +169,19 @@ describe('bindPhoneNumber', () => {
     expect(await me(a.token)).toMatchObject({ phoneNumber: null, phoneCountryCode: null });
   });
 
+  it('when binds succeed and fail, then wechat_calls_total counts getuserphonenumber by outcome', async () => {
+    const count = async (outcome: string) =>
+      (await t.server.services.metrics.wechatCalls.get()).values.find(
+        (v) => v.labels.api === 'getuserphonenumber' && v.labels.outcome === outcome,
+      )?.value ?? 0;
+    const [ok, invalid] = [await count('ok'), await count('WECHAT_CODE_INVALID')];
+    const a = await t.login();
+    const { code } = await phoneCode({ openid: a.openid });
+    await bind(code, a.token);
+    await bind(code, a.token);
+    expect([await count('ok'), await count('WECHAT_CODE_INVALID')]).toEqual([ok + 1, invalid + 1]);
+  });
+
   it('when the number is logged by anyone, then the logger redacts it', async () => {
     const a = await t.login();
     const { code, purePhoneNumber } = await phoneCode({ openid: a.openid });
