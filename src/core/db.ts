@@ -10,7 +10,7 @@ import {
   type Options,
 } from '@mikro-orm/core';
 // Types only: Kysely is the query builder under MikroORM 7's SQL drivers (em.getKysely()).
-import type { DeleteResult, Generated, InsertResult, Kysely, UpdateResult } from 'kysely';
+import type { CompiledQuery, DeleteResult, Generated, InsertResult, Kysely, UpdateResult } from 'kysely';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { Migrator } from '@mikro-orm/migrations';
 import { mkdirSync } from 'node:fs';
@@ -260,16 +260,41 @@ export type TableOf<E, G extends string = 'id'> = {
 /** Each table's name and the entity whose metadata must agree with its TableOf type. */
 export type TableEntities<DB> = { [T in keyof DB & string]: EntityClass<object> };
 
+/** A statement Kysely built: its result type is read from execute(), its text from compile(). */
+type Statement<R> = { execute(): Promise<R>; compile(): CompiledQuery };
+type WriteResults = readonly (InsertResult | UpdateResult | DeleteResult)[];
+
+/** Where a prepared statement's value goes: a named parameter, or a constant the builder put there. */
+class Param {
+  constructor(readonly key: string) {}
+}
+
+/**
+ * A typed statement of a fixed shape, built and compiled once per ORM with named parameters, then run with the
+ * values of each call: the same fixed SQL as a string constant, at the cost of a lookup (see typedQueries()).
+ */
+export interface Prepared<DB, P, R> {
+  readonly build: (db: Kysely<DB>, param: <K extends keyof P & string>(key: K) => P[K]) => Statement<R>;
+  readonly compiled: WeakMap<object, { sql: string; values: (Param | { value: unknown })[] }>;
+}
+
+/** A statement for `prepare`d use: `build` receives `param(key)` for each value the call supplies in `P`. */
+export function prepare<DB, P>() {
+  return <R>(build: Prepared<DB, P, R>['build']): Prepared<DB, P, R> => ({ build, compiled: new WeakMap() });
+}
+
 /** Typed statements on one EntityManager: see typedQueries(). */
 export interface TypedQueries<DB> {
-  /** Kysely on the request's connection and transaction. Run what it builds through rows()/write(), not execute(). */
+  /** Kysely for this dialect, to build statements with; rows() and write() run them. */
   db: Kysely<DB>;
   /** The dialect answers INSERT … RETURNING (SQLite); MySQL has none, and answers an insertId instead. */
   returning: boolean;
   /** Runs a SELECT (or an INSERT … RETURNING) and answers its rows. */
-  rows<R>(query: { execute(): Promise<R[]> }): Promise<R[]>;
+  rows<R>(query: Statement<R[]>): Promise<R[]>;
+  rows<P, R>(statement: Prepared<DB, P, R[]>, values: P): Promise<R[]>;
   /** Runs an INSERT, UPDATE or DELETE and answers what it did. */
-  write(query: { execute(): Promise<readonly (InsertResult | UpdateResult | DeleteResult)[]> }): Promise<RunResult>;
+  write(query: Statement<WriteResults>): Promise<RunResult>;
+  write<P>(statement: Prepared<DB, P, WriteResults>, values: P): Promise<RunResult>;
   /** A Date as this platform stores it (libsql keeps a datetime as epoch milliseconds), typed as the column is. */
   date(d: Date): Date;
   date(d: Date | null): Date | null;
@@ -286,18 +311,21 @@ export interface TypedQueries<DB> {
 const checkedTables = new WeakMap<object, Set<string>>();
 
 /**
- * The request's EntityManager as typed Kysely statements (MikroORM 7's em.getKysely(), without its naming plugin):
- * its connection and transaction, its driver exceptions (e.g. UniqueConstraintViolationException), the database
- * unreachable as SERVICE_UNAVAILABLE. For the hot paths: Kysely compiles to the same fixed one-row statement the
- * request needs, while MikroORM's query builder, a flush or the Kysely plugin's node and row transforms cost 100–350
- * µs of CPU every time (bench/RESULTS.md), which the load of a campaign or a sale pays per request. Names come from
- * the TableOf types; the first use on an ORM checks them against its metadata, so a mismatch fails loudly and early.
+ * Typed statements on the request's EntityManager, for the data access hot paths. They are built with MikroORM 7's
+ * em.getKysely() over TableOf types and run, compiled, through the EntityManager's own connection.execute(): its
+ * transaction, its escaping and date storage per platform, its driver exceptions (e.g.
+ * UniqueConstraintViolationException), the database unreachable as SERVICE_UNAVAILABLE.
+ * Why not the rest of the ORM: its query builder, a flush, or Kysely's naming plugin (node and row transforms) cost
+ * 100–350 µs of CPU a statement, which the load of a campaign or a sale pays per request. Even building and
+ * compiling with Kysely costs 5–12 µs a statement plus its garbage, so a statement of a fixed shape is prepare()d:
+ * built once per ORM, then run with each call's values, as cheap as the string constant it replaces.
+ * The first use on an ORM checks the TableOf names against its metadata, so a mismatch fails loudly and early.
  */
 export function typedQueries<DB>(em: EntityManager, tables: TableEntities<DB>): TypedQueries<DB> {
   const metadata = em.getMetadata();
   let checked = checkedTables.get(metadata);
-  if (!checked) checkedTables.set(metadata, (checked = new Set()));
-  for (const [table, entity] of Object.entries(tables) as [string, EntityClass<object>][]) {
+  if (!checked) checkedTables.set(metadata, (checked = new Set<string>()));
+  for (const [table, entity] of Object.entries<EntityClass<object>>(tables)) {
     if (checked.has(table)) continue;
     checkTable(metadata.get(entity), table);
     checked.add(table);
@@ -305,9 +333,21 @@ export function typedQueries<DB>(em: EntityManager, tables: TableEntities<DB>): 
   const platform = em.getPlatform();
   const driver = em.getDriver();
   const db = (em as unknown as { getKysely(): Kysely<DB> }).getKysely();
-  const run = async <R>(query: { execute(): Promise<R> }): Promise<R> => {
+  const compile = (query: Statement<unknown> | Prepared<DB, unknown, unknown>, values: unknown): { sql: string; parameters: readonly unknown[] } => {
+    if (!('build' in query)) return query.compile();
+    let compiled = query.compiled.get(platform);
+    if (!compiled) {
+      const built = query.build(db, (key) => new Param(key)).compile();
+      compiled = { sql: built.sql, values: built.parameters.map((v) => (v instanceof Param ? v : { value: v })) };
+      query.compiled.set(platform, compiled);
+    }
+    const given = values as Record<string, unknown>;
+    return { sql: compiled.sql, parameters: compiled.values.map((v) => (v instanceof Param ? given[v.key] : v.value)) };
+  };
+  const run = async (query: Statement<unknown> | Prepared<DB, unknown, unknown>, values: unknown, method: 'all' | 'run'): Promise<unknown> => {
+    const { sql, parameters } = compile(query, values);
     try {
-      return await query.execute();
+      return (await em.getConnection().execute(sql, parameters as unknown[], method, em.getTransactionContext())) as unknown;
     } catch (err) {
       const converted = driver.convertException(err as Error);
       throw databaseUnavailable(converted) ?? converted;
@@ -316,11 +356,10 @@ export function typedQueries<DB>(em: EntityManager, tables: TableEntities<DB>): 
   return {
     db,
     returning: platform.usesReturningStatement(),
-    rows: run,
-    async write(query) {
-      const [result] = await run(query);
-      const affected = result && ('numUpdatedRows' in result ? result.numUpdatedRows : 'numDeletedRows' in result ? result.numDeletedRows : result.numInsertedOrUpdatedRows);
-      return { affectedRows: Number(affected ?? 0), insertId: Number((result && 'insertId' in result ? result.insertId : undefined) ?? 0) };
+    rows: ((query: Statement<unknown>, values?: unknown) => run(query, values, 'all')) as TypedQueries<DB>['rows'],
+    async write(query: Statement<WriteResults> | Prepared<DB, unknown, WriteResults>, values?: unknown) {
+      const { affectedRows, insertId } = (await run(query, values, 'run')) as { affectedRows: number; insertId?: number | null };
+      return { affectedRows, insertId: insertId ?? 0 };
     },
     date: ((d: Date | null) => (d === null ? null : platform.processDateProperty(d))) as TypedQueries<DB>['date'],
     detached<T extends object>(entity: EntityClass<T>, row: object | undefined): T {
@@ -340,56 +379,6 @@ function checkTable(meta: EntityMetadata, table: string): void {
     const expected = prop.kind === ReferenceKind.SCALAR ? snake(prop.name) : `${snake(prop.name)}_id`;
     if (prop.fieldNames.join() !== expected) throw new Error(`${meta.className}.${prop.name} is column ${prop.fieldNames.join()}, but the typed queries name it ${expected}`);
   }
-}
-
-/**
- * Fixed SQL statements through the request's EntityManager: its connection and transaction, its escaping, its
- * driver exceptions (e.g. UniqueConstraintViolationException), with dates converted the way the ORM stores them on
- * this platform. For the hot paths only: building the same one-row statement through MikroORM's query builder or a
- * flush cost 150–350 µs of CPU every time (bench/RESULTS.md), which the load of a campaign or a sale pays per request.
- * The statements must be valid on both dialects: backquoted names and `?` placeholders are.
- */
-export function sqlOf(em: EntityManager) {
-  const platform = em.getPlatform();
-  const exec = async (sql: string, params: readonly unknown[], method: 'all' | 'run') => {
-    const values = params.map((v) => (v instanceof Date ? platform.processDateProperty(v) : v));
-    try {
-      return await em.getConnection().execute(sql, values, method, em.getTransactionContext());
-    } catch (err) {
-      const converted = em.getDriver().convertException(err as Error);
-      throw databaseUnavailable(converted) ?? converted;
-    }
-  };
-  return {
-    all: async <T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []) => (await exec(sql, params, 'all')) as T[],
-    run: async (sql: string, params: readonly unknown[] = []) => (await exec(sql, params, 'run')) as RunResult,
-    /**
-     * UPDATE one row of `entity` by id: `set` is keyed by property, and the table and column names come from the
-     * entity's metadata (never from input). Undefined values are left out, as the unit of work would.
-     */
-    update: async <T extends object>(entity: new () => T, id: number, set: Partial<T>) => {
-      const meta = em.getMetadata().get(entity);
-      const keys = (Object.keys(set) as (keyof T & string)[]).filter((k) => set[k] !== undefined);
-      const columns = keys.map((k) => {
-        const prop = meta.properties[k];
-        if (!prop) throw new Error(`${entity.name} has no property ${k}`);
-        return `\`${prop.fieldNames[0]}\` = ?`;
-      });
-      const sql = `update \`${meta.tableName}\` set ${columns.join(', ')} where \`id\` = ?`;
-      return (await exec(sql, [...keys.map((k) => set[k]), id], 'run')) as RunResult;
-    },
-    /**
-     * A row as a detached snapshot of `entity`: a plain object with its properties (column names mapped, types
-     * converted), not an entity instance. Entity instances define an accessor per property as they are assigned
-     * (~4 KB and a dozen defineProperty calls a row); a snapshot that is only read and answered needs none. A relation
-     * comes back as its bare foreign key (e.g. Order.user is the user's id), so read none through it.
-     */
-    detached: <T extends object>(entity: new () => T, row: Record<string, unknown> | undefined): T => {
-      // An absent row is the caller's bug to see, never a snapshot of nothing.
-      if (!row) throw new Error(`no ${entity.name} row to map`);
-      return em.getDriver().mapResult(row, em.getMetadata().get(entity)) as T;
-    },
-  };
 }
 
 /** Delays before each try of a retried write: five tries within ~15 s plus their own bounds. */

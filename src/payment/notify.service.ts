@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Services } from '../server/context';
 import { NOTIFY_SUCCESS, notifyFail, parsePayXml, PayXmlError } from '../wechat/pay-xml';
-import { PaymentNotification } from './payment-notification.entity';
-import { databaseUnavailable, retriedWrite, sqlOf } from '../core/db';
+import type { PaymentNotification } from './payment-notification.entity';
+import { notificationRepository, type ArrivedNotify } from './notification.repository';
+import { databaseUnavailable, retriedWrite } from '../core/db';
 import { settlePaid } from './settle';
 
 /** The raw notify as it came off the wire. */
@@ -41,8 +42,6 @@ const ok = (verdict: string): NotifyOutcome => ({ httpStatus: 200, verdict, body
  * SUCCESS and changes nothing.
  */
 export async function handleNotify(services: Services, em: EntityManager, raw: RawNotify): Promise<NotifyOutcome> {
-  // Fixed statements rather than the unit of work: this is the hot path of a notify burst.
-  const sql = sqlOf(em);
   const found: NotifyFindings = {};
   let screened: ReturnType<typeof screen>;
   try {
@@ -60,11 +59,12 @@ export async function handleNotify(services: Services, em: EntityManager, raw: R
   }
 
   // Signed by WeChat: kept whole, with what identifies it, before anything is acted on.
-  const { insertId: id } = await sql.run(INSERT_NOTIFICATION, [new Date(), raw.text, raw.bytes, found.outTradeNo ?? null, found.transactionId ?? null]);
+  const notifications = notificationRepository(em);
+  const id = await notifications.insertReceived(arrived(raw, found, raw.text));
   let outcome: NotifyOutcome;
   try {
     outcome = await judge(services, em, screened.fields, found);
-    await sql.update(PaymentNotification, id, { ...found, verdict: outcome.verdict, processedAt: new Date() });
+    await notifications.recordJudgement(id, { ...found, verdict: outcome.verdict, processedAt: new Date() });
   } catch (err) {
     // The route answers 500 and WeChat retries (a retry of an applied notify is a DUPLICATE); the row says why
     // instead of staying RECEIVED.
@@ -77,10 +77,13 @@ export async function handleNotify(services: Services, em: EntityManager, raw: R
   return recorded(services, id, found, outcome);
 }
 
+function arrived(raw: RawNotify, found: NotifyFindings, body: string): ArrivedNotify {
+  return { receivedAt: new Date(), rawBody: body, bodyBytes: raw.bytes, outTradeNo: found.outTradeNo, transactionId: found.transactionId };
+}
+
 async function insertJudged(em: EntityManager, raw: RawNotify, found: NotifyFindings, verdict: string): Promise<void> {
-  const now = new Date();
   const body = raw.text.slice(0, UNVERIFIED_BODY_KEEP);
-  await sqlOf(em).run(INSERT_JUDGED, [now, body, raw.bytes, found.outTradeNo ?? null, found.transactionId ?? null, verdict, found.detail ?? null, now]);
+  await notificationRepository(em).insertJudged(arrived(raw, found, body), { verdict, detail: found.detail, processedAt: new Date() });
 }
 
 function recorded(services: Services, id: number | undefined, found: NotifyFindings, outcome: NotifyOutcome): NotifyOutcome {
@@ -95,7 +98,7 @@ function recorded(services: Services, id: number | undefined, found: NotifyFindi
 function recordFailure(services: Services, em: EntityManager, id: number, found: NotifyFindings, err: unknown) {
   const detail = String((err as Error).message).slice(0, 255);
   return retriedWrite(
-    () => sqlOf(em).update(PaymentNotification, id, { ...found, verdict: 'ERROR', detail, processedAt: new Date() }),
+    () => notificationRepository(em).recordJudgement(id, { ...found, verdict: 'ERROR', detail, processedAt: new Date() }),
     (writeErr, attempt) => services.logger.warn({ notifyId: id, attempt, cause: String((writeErr as Error).message).slice(0, 200) }, 'could not mark the notify ERROR'),
   );
 }
@@ -107,20 +110,11 @@ function recordFailure(services: Services, em: EntityManager, id: number, found:
  * touched: younger ones may be in flight on another instance.
  */
 export async function settleStranded(em: EntityManager, before: Date): Promise<number> {
-  const { affectedRows } = await sqlOf(em).run(SETTLE_STRANDED, [new Date(), before]);
-  return affectedRows;
+  return notificationRepository(em).settleStranded(before, 'left RECEIVED: not processed to the end (server stopped or database unavailable)');
 }
-
-const SETTLE_STRANDED =
-  "update `payment_notifications` set `verdict` = 'ERROR', `detail` = 'left RECEIVED: not processed to the end (server stopped or database unavailable)', `processed_at` = ? where `verdict` = 'RECEIVED' and `received_at` < ?";
 
 /** What judging learns about a notify, stored on its row with the verdict. */
 type NotifyFindings = Partial<Pick<PaymentNotification, 'outTradeNo' | 'transactionId' | 'detail'>>;
-
-const INSERT_NOTIFICATION =
-  "insert into `payment_notifications` (`received_at`, `raw_body`, `body_bytes`, `out_trade_no`, `transaction_id`, `verdict`) values (?, ?, ?, ?, ?, 'RECEIVED')";
-const INSERT_JUDGED =
-  'insert into `payment_notifications` (`received_at`, `raw_body`, `body_bytes`, `out_trade_no`, `transaction_id`, `verdict`, `detail`, `processed_at`) values (?, ?, ?, ?, ?, ?, ?, ?)';
 
 /** The checks that need no database: a body that fails one is answered without ever being trusted. */
 function screen(services: Services, raw: RawNotify, record: NotifyFindings): { outcome: NotifyOutcome } | { fields: Record<string, string> } {

@@ -5,9 +5,10 @@ import type { Services } from '../server/context';
 import type { Session } from '../auth/session';
 import { User } from '../auth/user.entity';
 import type { PayClient } from '../wechat/pay.client';
-import { Order, OrderStatus } from './order.entity';
+import { OrderStatus, type Order } from './order.entity';
+import { orderRepository } from './order.repository';
 import { settlePaid } from './settle';
-import { retriedWrite, sqlOf, wholeSecondsNow } from '../core/db';
+import { retriedWrite, wholeSecondsNow } from '../core/db';
 import { enforceRateLimit } from '../auth/rate-limit';
 import type { PaymentPayload } from './payment.types';
 
@@ -36,11 +37,10 @@ export async function createPayment(services: Services, em: EntityManager, sessi
     throw new AppError('BAD_USER_INPUT', `money must be an integer number of fen between 1 and ${maxAmount}.`, { field: 'money' });
   }
 
-  // Persisted before WeChat hears of it, so a notify can never arrive for an order we don't have. Fixed statements
-  // (sqlOf) rather than the unit of work: every createPayment writes this row twice.
-  const sql = sqlOf(em);
+  // Persisted before WeChat hears of it, so a notify can never arrive for an order we don't have.
+  const orders = orderRepository(em);
   const now = wholeSecondsNow();
-  // A plain snapshot of the row, as sqlOf's detached rows are: nothing flushes it.
+  // A plain snapshot of the row, as the repository's rows are: nothing flushes it.
   const order: Order = {
     id: 0,
     outTradeNo: newOutTradeNo(),
@@ -55,7 +55,7 @@ export async function createPayment(services: Services, em: EntityManager, sessi
     createdAt: now,
     updatedAt: now,
   };
-  ({ insertId: order.id } = await sql.run(INSERT_ORDER, [order.outTradeNo, session.userId, money, description, now, now]));
+  order.id = await orders.insertPending({ ...order, userId: session.userId });
 
   let prepayId: string;
   try {
@@ -78,7 +78,7 @@ export async function createPayment(services: Services, em: EntityManager, sessi
     throw err;
   }
   try {
-    await sql.update(Order, order.id, { prepayId, updatedAt: new Date() });
+    await orders.setPrepayId(order.id, prepayId);
   } catch (err) {
     // WeChat holds a payable prepay order but the client gets no params: close it there and here, in the background
     // (the database may be away for a while), and answer now.
@@ -95,8 +95,8 @@ export async function createPayment(services: Services, em: EntityManager, sessi
 function closeUnpaid(services: Services, em: EntityManager, order: Order) {
   return retriedWrite(
     async () => {
-      const { affectedRows } = await sqlOf(em).run(CLOSE_UNPAID, [order.lastError, new Date(), order.id]);
-      if (affectedRows === 1) services.metrics.orderTransitions.inc({ to: 'CLOSED', via: 'createPayment' });
+      const closed = await orderRepository(em).closePending(order.id, order.lastError);
+      if (closed) services.metrics.orderTransitions.inc({ to: 'CLOSED', via: 'createPayment' });
     },
     (err, attempt) => services.logger.warn({ outTradeNo: order.outTradeNo, attempt, cause: String((err as Error).message).slice(0, 200) }, 'could not close the unpayable order'),
   );
@@ -106,22 +106,18 @@ function closeAtWeChat(services: Services, pay: PayClient, outTradeNo: string) {
   pay.closeOrder(outTradeNo).catch((e: unknown) => services.logger.warn({ outTradeNo, cause: String((e as Error).cause ?? e) }, 'closeorder after failed createPayment'));
 }
 
-const CLOSE_UNPAID = "update `orders` set `status` = 'CLOSED', `last_error` = ?, `updated_at` = ? where `id` = ? and `status` = 'PENDING'";
-const INSERT_ORDER =
-  "insert into `orders` (`out_trade_no`, `user_id`, `amount`, `description`, `status`, `created_at`, `updated_at`) values (?, ?, ?, ?, 'PENDING', ?, ?)";
-
 function describeError(err: AppError): string {
   const wx = err.extensions.wechatErrCode;
   return (wx ? `${wx}: ${err.extensions.wechatErrMsg ?? ''}` : `${err.code}: ${String(err.cause ?? '')}`).slice(0, 255);
 }
 
 export async function findOwnOrder(em: EntityManager, session: Session, outTradeNo: string): Promise<Order | null> {
-  return em.findOne(Order, { outTradeNo, user: session.userId });
+  return orderRepository(em).findOwn(session.userId, outTradeNo);
 }
 
 export async function listOwnOrders(em: EntityManager, session: Session, first: number): Promise<Order[]> {
   const limit = Math.min(Math.max(Math.trunc(first) || 0, 1), 100);
-  return em.find(Order, { user: session.userId }, { orderBy: { id: 'desc' }, limit });
+  return orderRepository(em).listOwn(session.userId, limit);
 }
 
 /**
@@ -147,8 +143,7 @@ export async function refreshOrder(services: Services, em: EntityManager, order:
       services.logger.error({ outTradeNo: order.outTradeNo, verdict: result.verdict }, 'orderquery SUCCESS could not be applied');
     }
   } else if (answer.tradeState === 'CLOSED' || answer.tradeState === 'REVOKED') {
-    const closed = await em.nativeUpdate(Order, { id: order.id, status: OrderStatus.PENDING }, { status: OrderStatus.CLOSED, updatedAt: new Date() });
-    if (closed === 1) services.metrics.orderTransitions.inc({ to: 'CLOSED', via: 'refresh' });
+    if (await orderRepository(em).closePending(order.id)) services.metrics.orderTransitions.inc({ to: 'CLOSED', via: 'refresh' });
   }
-  return (await em.findOne(Order, { id: order.id }, { disableIdentityMap: true }))!;
+  return (await orderRepository(em).findById(order.id))!;
 }

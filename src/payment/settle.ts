@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import { sqlOf } from '../core/db';
-import { Order, OrderStatus } from './order.entity';
+import { OrderStatus, type Order } from './order.entity';
+import { orderRepository } from './order.repository';
 
 export interface PaidEvidence {
   outTradeNo: string;
@@ -20,40 +20,33 @@ export type SettleVerdict = 'PAID' | 'DUPLICATE' | 'UNKNOWN_ORDER' | 'AMOUNT_MIS
  * made the transition; every other one sees the row already PAID and is a harmless repeat.
  */
 export async function settlePaid(em: EntityManager, evidence: PaidEvidence): Promise<{ verdict: SettleVerdict; order?: Order }> {
-  // Fixed statements (sqlOf): this is the hot path of a notify burst. The order is read detached: nothing here goes
-  // through the unit of work, and a stale identity-map copy must never stand in for the row.
-  const sql = sqlOf(em);
-  const [row] = await sql.all(ORDER_BY_OUT_TRADE_NO, [evidence.outTradeNo]);
-  if (!row) return { verdict: 'UNKNOWN_ORDER' };
-  const order = sql.detached(Order, row);
+  const orders = orderRepository(em);
+  const order = await orders.findByOutTradeNo(evidence.outTradeNo);
+  if (!order) return { verdict: 'UNKNOWN_ORDER' };
   // The exact decimal string of the amount: "010" is not 10, whatever Number() thinks.
   if (evidence.totalFee !== String(order.amount)) return { verdict: 'AMOUNT_MISMATCH', order };
 
   const paidAt = parseTimeEnd(evidence.timeEnd);
-  let affected: number;
+  let madeIt: boolean;
   try {
-    ({ affectedRows: affected } = await sql.run(MARK_PAID, [evidence.transactionId, paidAt, new Date(), order.id]));
+    madeIt = await orders.markPaid(order.id, evidence.transactionId, paidAt);
   } catch (err) {
     // Another order already carries this transaction_id: never mark a second order paid with it.
     if (err instanceof UniqueConstraintViolationException) return { verdict: 'CONFLICT', order };
     throw err;
   }
-  if (affected === 1) {
+  if (madeIt) {
     // We made the transition, so the row is exactly what we wrote: no need to read it back.
     Object.assign(order, { status: OrderStatus.PAID, transactionId: evidence.transactionId, paidAt });
     return { verdict: 'PAID', order };
   }
-  const current = sql.detached(Order, (await sql.all(ORDER_BY_ID, [order.id]))[0]);
+  // Orders are never deleted, so the row is still there.
+  const current = (await orders.findById(order.id))!;
   if (current.status === OrderStatus.PAID) {
     return { verdict: current.transactionId === evidence.transactionId ? 'DUPLICATE' : 'CONFLICT', order: current };
   }
   return { verdict: 'ORDER_CLOSED', order: current };
 }
-
-const ORDER_BY_OUT_TRADE_NO = 'select * from `orders` where `out_trade_no` = ?';
-const ORDER_BY_ID = 'select * from `orders` where `id` = ?';
-/** The transition itself. Only a PENDING row matches, so of any number of concurrent copies exactly one gets 1. */
-const MARK_PAID = "update `orders` set `status` = 'PAID', `transaction_id` = ?, `paid_at` = ?, `updated_at` = ? where `id` = ? and `status` = 'PENDING'";
 
 /** WeChat's time_end is China time without a zone; an unreadable one falls back to now. */
 export function parseTimeEnd(timeEnd: string | undefined, now = new Date()): Date {

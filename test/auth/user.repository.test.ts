@@ -21,7 +21,10 @@ describe('the user repository', () => {
   const openid = () => `o${randomBytes(8).toString('hex')}`;
   const users = () => userRepository(orm.em.fork());
   const rowsOf = async (id: string) =>
-    (await orm.em.fork().getConnection().execute('select id, unionid from users where openid = ?', [id])) as { id: number; unionid: string | null }[];
+    (await orm.em.fork().getConnection().execute('select id, unionid from users where openid = ?', [id])) as {
+      id: number;
+      unionid: string | null;
+    }[];
 
   it('when 25 first logins of one openid race, each on its own connection, then there is one row and every upsert answers its id', async () => {
     const id = openid();

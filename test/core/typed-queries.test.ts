@@ -23,7 +23,11 @@ class RenamedThing {
 describe('typed queries against the metadata', () => {
   let orm: Orm;
   beforeAll(async () => {
-    ({ orm } = await openDatabase({ kind: 'libsql', url: ':memory:' }, { entities: [Thing, RenamedThing], migrationsFor: () => [] }, false));
+    ({ orm } = await openDatabase(
+      { kind: 'libsql', url: ':memory:' },
+      { entities: [Thing, RenamedThing], migrationsFor: () => [] },
+      false,
+    ));
   });
   afterAll(async () => {
     await orm?.close();
@@ -31,19 +35,23 @@ describe('typed queries against the metadata', () => {
 
   it('when a TableOf type names the columns as the metadata does, then the typed queries are built', () => {
     const q = typedQueries<{ things: TableOf<Thing> }>(orm.em.fork(), { things: Thing });
-    expect(q.db.selectFrom('things').select(['id', 'out_trade_no']).compile().sql).toBe('select "id", "out_trade_no" from "things"');
+    expect(q.db.selectFrom('things').select(['id', 'out_trade_no']).compile().sql).toBe(
+      'select "id", "out_trade_no" from "things"',
+    );
     // A column the entity does not have fails to compile (npm run typecheck covers the tests).
     // @ts-expect-error: no such column
     expect(() => q.db.selectFrom('things').select('trade_no')).not.toThrow();
   });
 
   it('when a column was renamed in the decorator only, then the typed queries refuse to start instead of failing a statement', () => {
-    expect(() => typedQueries<{ renamed_things: TableOf<RenamedThing> }>(orm.em.fork(), { renamed_things: RenamedThing })).toThrow(
-      'RenamedThing.outTradeNo is column trade_no, but the typed queries name it out_trade_no',
-    );
+    expect(() =>
+      typedQueries<{ renamed_things: TableOf<RenamedThing> }>(orm.em.fork(), { renamed_things: RenamedThing }),
+    ).toThrow('RenamedThing.outTradeNo is column trade_no, but the typed queries name it out_trade_no');
   });
 
   it('when a table is named otherwise than the entity maps it, then the typed queries refuse', () => {
-    expect(() => typedQueries<{ thing: TableOf<Thing> }>(orm.em.fork(), { thing: Thing })).toThrow('Thing is table things, but the typed queries call it thing');
+    expect(() => typedQueries<{ thing: TableOf<Thing> }>(orm.em.fork(), { thing: Thing })).toThrow(
+      'Thing is table things, but the typed queries call it thing',
+    );
   });
 });
