@@ -8,6 +8,9 @@ import { createKeyValueStore, type KeyValueStore } from './core/kv';
 import { closeDatabase, openDatabase, pendingMigrations, type Orm } from './core/db';
 import { createLogger } from './core/logger';
 import { notifyRoutes } from './payment/notify.route';
+import { avatarRoutes } from './avatar/avatar.route';
+import { createAvatarService } from './avatar/avatar.service';
+import { diskAvatarStorage } from './avatar/avatar.storage';
 import { simulatorPlugin } from './simulator/simulator.plugin';
 import { createMetrics } from './ops/metrics';
 import { metricsAccess, opsRoutes } from './ops/ops.routes';
@@ -59,6 +62,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const services = buildServices(config, { logger, cache, kv, metrics, selfUrl: url, simulatorPrefix: SIMULATOR_PREFIX });
   const apollo = await mountGraphQL(app, config, { orm, services, metrics });
   await app.register(notifyRoutes, { orm, services });
+  const avatars = createAvatarService({
+    storage: diskAvatarStorage(config.avatar.dir),
+    maxBytes: config.avatar.maxBytes,
+    publicBaseUrl: () => config.publicBaseUrl ?? url(),
+  });
+  await app.register(avatarRoutes, { orm, sessions: services.sessions, avatars });
   await app.register(opsRoutes, { orm, cache, kv, metrics, metricsAccess: metricsAccess(config), databaseTimeoutMs: config.databaseTimeoutMs });
 
   return {

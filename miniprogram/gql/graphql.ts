@@ -6,6 +6,10 @@ export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' |
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 /** Every code this server answers in errors[].extensions.code. Branch on the code, never on the message. See ErrorExtensions for the fields some codes add. */
 export type ErrorCode =
+  /** The image is over AVATAR_MAX_BYTES: send a smaller one (HTTP 413). */
+  | 'AVATAR_TOO_LARGE'
+  /** The file is not a JPEG, PNG or WebP image, judged by its bytes (not its name or declared type) (HTTP 415). */
+  | 'AVATAR_UNSUPPORTED_TYPE'
   /** Not a GraphQL request (no query, or a body that is not one), a mutation over GET, or a GET or form POST without a preflight header (CSRF prevention). */
   | 'BAD_REQUEST'
   /** The input is malformed. */

@@ -87,6 +87,9 @@ const envSchema = z.object({
   PAY_RATE_WINDOW_SECONDS: int(60, 1, 86400),
   METRICS_TOKEN: z.preprocess(blankAsUndefined, z.string().regex(/^\S{16,}$/, 'at least 16 characters, none of them whitespace (it is sent as Bearer <token>)').optional()),
   SHUTDOWN_TIMEOUT_MS: int(10000, 0, 600000),
+  PUBLIC_BASE_URL: z.preprocess(blankAsUndefined, httpUrl.optional()),
+  AVATAR_DIR: z.string().min(1, 'must be a directory path').default('./data/avatars'),
+  AVATAR_MAX_BYTES: int(2 * 1024 * 1024, 1024, 20 * 1024 * 1024),
 });
 
 export type EnvInput = Record<string, string | undefined>;
@@ -170,6 +173,10 @@ export interface Config {
   };
   /** How long in-flight requests may run on after SIGTERM before their connections are cut. */
   shutdownTimeoutMs: number;
+  /** The base of the URLs this server hands out (avatars); undefined: its own base URL once listening. No trailing slash. */
+  publicBaseUrl?: string;
+  /** POST /avatar: where the images are written (local disk storage) and the largest accepted. */
+  avatar: { dir: string; maxBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -265,5 +272,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
       payWindowSeconds: e.PAY_RATE_WINDOW_SECONDS,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    publicBaseUrl: e.PUBLIC_BASE_URL,
+    avatar: { dir: e.AVATAR_DIR, maxBytes: e.AVATAR_MAX_BYTES },
   };
 }

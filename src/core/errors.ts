@@ -17,6 +17,8 @@ export const ERROR_CODES = {
     'The encrypted data could not be verified with this session: call wx.login, log in again and retry with fresh data.',
   PAYMENT_FAILED: 'WeChat Pay refused the order; see extensions.wechatErrCode.',
   PAYMENTS_DISABLED: 'Payments are not configured on this server.',
+  AVATAR_TOO_LARGE: 'The image is over AVATAR_MAX_BYTES: send a smaller one (HTTP 413).',
+  AVATAR_UNSUPPORTED_TYPE: 'The file is not a JPEG, PNG or WebP image, judged by its bytes (not its name or declared type) (HTTP 415).',
   RATE_LIMITED: 'Too many attempts: retry after extensions.retryAfterSeconds.',
   SERVICE_UNAVAILABLE: 'A backing service is unavailable: retry later.',
   INTERNAL_SERVER_ERROR: 'Internal server error.',

@@ -9,6 +9,8 @@ import { Migration20261202110000_NotifyArchive as MysqlNotifyArchive } from './m
 import { Migration20261202110000_NotifyArchive as SqliteNotifyArchive } from './sqlite/Migration20261202110000_NotifyArchive';
 import { Migration20261203120000_PhoneNumber as MysqlPhoneNumber } from './mysql/Migration20261203120000_PhoneNumber';
 import { Migration20261203120000_PhoneNumber as SqlitePhoneNumber } from './sqlite/Migration20261203120000_PhoneNumber';
+import { Migration20261203130000_Avatars as MysqlAvatars } from './mysql/Migration20261203130000_Avatars';
+import { Migration20261203130000_Avatars as SqliteAvatars } from './sqlite/Migration20261203130000_Avatars';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk, so the same list works from
@@ -21,6 +23,7 @@ const mysql: MigrationObject[] = [
   { name: 'Migration20261202100000_ExactIdentifiers', class: MysqlExactIdentifiers },
   { name: 'Migration20261202110000_NotifyArchive', class: MysqlNotifyArchive },
   { name: 'Migration20261203120000_PhoneNumber', class: MysqlPhoneNumber },
+  { name: 'Migration20261203130000_Avatars', class: MysqlAvatars },
 ];
 const sqlite: MigrationObject[] = [
   { name: 'Migration20261123132314_Initial', class: SqliteInitial },
@@ -28,6 +31,7 @@ const sqlite: MigrationObject[] = [
   { name: 'Migration20261202100000_ExactIdentifiers', class: SqliteExactIdentifiers },
   { name: 'Migration20261202110000_NotifyArchive', class: SqliteNotifyArchive },
   { name: 'Migration20261203120000_PhoneNumber', class: SqlitePhoneNumber },
+  { name: 'Migration20261203130000_Avatars', class: SqliteAvatars },
 ];
 
 export function migrationsFor(kind: 'mysql' | 'libsql'): MigrationObject[] {
