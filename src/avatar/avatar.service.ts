@@ -46,8 +46,9 @@ export function createAvatarService({ storage, maxBytes, publicBaseUrl }: Avatar
     },
 
     /**
-     * The check setProfile makes: is `url` exactly one this server's /avatar answered to `userId`? Another host, another
-     * path, a query string, another user's upload or a made-up id are all false.
+     * The check setProfile makes: is `url` exactly one this server's /avatar answered to `userId`, with its image in
+     * storage? Another host, another path, a query string, another user's upload or a made-up id are all false; so is a
+     * row whose image is gone (an INSERT that timed out here yet reached the database later, after its file was removed).
      */
     async issuedTo(em: EntityManager, url: string, userId: number): Promise<boolean> {
       const prefix = `${publicBaseUrl()}${AVATAR_PATH}`;
@@ -55,7 +56,8 @@ export function createAvatarService({ storage, maxBytes, publicBaseUrl }: Avatar
       const stored = parseStoredName(url.slice(prefix.length));
       if (!stored) return false;
       const found = await avatarRepository(em).find(stored.id);
-      return found?.userId === userId && found.format === stored.format;
+      if (found?.userId !== userId || found.format !== stored.format) return false;
+      return storage.exists(storedName(stored.id, stored.format));
     },
 
     contentType: (format: keyof typeof IMAGE_FORMATS) => IMAGE_FORMATS[format].contentType,

@@ -7,7 +7,7 @@ import { parseStoredName } from './image-format';
 
 /**
  * Where avatar images live, by name (`<id>.<ext>`, see image-format.ts). Local disk is the default; object storage
- * (COS, OSS, S3) is another implementation of these three calls, and a CDN goes in front of GET /avatars or of the
+ * (COS, OSS, S3) is another implementation of these four calls, and a CDN goes in front of GET /avatars or of the
  * bucket (docs/operations.md).
  */
 export interface AvatarStorage {
@@ -15,6 +15,8 @@ export interface AvatarStorage {
   put(name: string, data: Buffer): Promise<void>;
   /** The image, or undefined when there is none by that name. */
   get(name: string): Promise<{ stream: Readable; bytes: number } | undefined>;
+  /** Is there an image by that name? */
+  exists(name: string): Promise<boolean>;
   /** Removes it (an upload whose record failed); absent is fine. */
   delete(name: string): Promise<void>;
 }
@@ -52,6 +54,15 @@ export function diskAvatarStorage(dir: string): AvatarStorage {
         return { stream: createReadStream(path), bytes: size };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+    },
+    async exists(name) {
+      if (!parseStoredName(name)) return false;
+      try {
+        return (await stat(join(root, name))).isFile();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
         throw err;
       }
     },

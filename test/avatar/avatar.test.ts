@@ -106,6 +106,9 @@ describe('POST /avatar and GET /avatars/<id>.<ext>', () => {
     ]) {
       expect([notOurs, await check.issuedTo(em(), notOurs, Number(owner.userId))]).toEqual([notOurs, false]);
     }
+    // A row whose image is gone (an INSERT that reached the database after its upload had failed) is no avatar.
+    rmSync(join(dir, name));
+    expect(await check.issuedTo(em(), url!, Number(owner.userId))).toBe(false);
     // Uploading the same bytes again is a new upload, with its own id.
     const again = (await upload(body(PNG_HEAD, 300), { token: other.token })).json.url!;
     expect(again).not.toBe(url);
