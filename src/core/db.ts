@@ -307,8 +307,8 @@ export interface TypedQueries<DB> {
   detached<T extends object>(entity: EntityClass<T>, row: object | undefined): T;
 }
 
-/** Per ORM, the tables already checked against its metadata. */
-const checkedTables = new WeakMap<object, Set<string>>();
+/** Per ORM, the table lists already checked against its metadata. */
+const checkedTables = new WeakMap<object, WeakSet<object>>();
 
 /**
  * Typed statements on the request's EntityManager, for the data access hot paths. They are built with MikroORM 7's
@@ -324,20 +324,21 @@ const checkedTables = new WeakMap<object, Set<string>>();
 export function typedQueries<DB>(em: EntityManager, tables: TableEntities<DB>): TypedQueries<DB> {
   const metadata = em.getMetadata();
   let checked = checkedTables.get(metadata);
-  if (!checked) checkedTables.set(metadata, (checked = new Set<string>()));
-  for (const [table, entity] of Object.entries<EntityClass<object>>(tables)) {
-    if (checked.has(table)) continue;
-    checkTable(metadata.get(entity), table);
-    checked.add(table);
+  if (!checked) checkedTables.set(metadata, (checked = new WeakSet()));
+  if (!checked.has(tables)) {
+    for (const [table, entity] of Object.entries<EntityClass<object>>(tables)) checkTable(metadata.get(entity), table);
+    checked.add(tables);
   }
   const platform = em.getPlatform();
   const driver = em.getDriver();
-  const db = (em as unknown as { getKysely(): Kysely<DB> }).getKysely();
+  // Only a statement built here needs it: a prepared one is built once per ORM.
+  let kysely: Kysely<DB> | undefined;
+  const db = () => (kysely ??= (em as unknown as { getKysely(): Kysely<DB> }).getKysely());
   const compile = (query: Statement<unknown> | Prepared<DB, unknown, unknown>, values: unknown): { sql: string; parameters: readonly unknown[] } => {
     if (!('build' in query)) return query.compile();
     let compiled = query.compiled.get(platform);
     if (!compiled) {
-      const built = query.build(db, (key) => new Param(key)).compile();
+      const built = query.build(db(), (key) => new Param(key)).compile();
       compiled = { sql: built.sql, values: built.parameters.map((v) => (v instanceof Param ? v : { value: v })) };
       query.compiled.set(platform, compiled);
     }
@@ -354,7 +355,9 @@ export function typedQueries<DB>(em: EntityManager, tables: TableEntities<DB>): 
     }
   };
   return {
-    db,
+    get db() {
+      return db();
+    },
     returning: platform.usesReturningStatement(),
     rows: ((query: Statement<unknown>, values?: unknown) => run(query, values, 'all')) as TypedQueries<DB>['rows'],
     async write(query: Statement<WriteResults> | Prepared<DB, unknown, WriteResults>, values?: unknown) {
