@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'BAD_USER_INPUT'
   /** A batched request holds more than GRAPHQL_MAX_BATCH operations: split it. */
   | 'BATCH_TOO_LARGE'
+  /** WeChat's content check refused this text: change it and try again. */
+  | 'CONTENT_RISKY'
   /** The document does not parse, or holds more than GRAPHQL_MAX_TOKENS tokens. */
   | 'GRAPHQL_PARSE_FAILED'
   /** The document does not validate against this schema (an unknown field or argument, a wrong type). */

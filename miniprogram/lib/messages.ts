@@ -17,6 +17,7 @@ export const MESSAGES: Record<ErrorCode, string> = {
   WECHAT_RISKY_USER: '当前微信账号暂时无法登录',
   WECHAT_CODE_INVALID: '登录凭证已失效，请重试',
   WECHAT_DECRYPT_FAILED: '资料校验失败，请重试',
+  CONTENT_RISKY: '内容未通过微信安全检测，请修改后重试',
   UNAUTHENTICATED: '登录已失效，请重新登录',
   PAYMENTS_DISABLED: '暂未开通支付',
   PAYMENT_FAILED: '支付下单失败，请稍后重试',

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   WECHAT_RATE_LIMITED: 'WeChat rate-limited this login: retry later.',
   WECHAT_RISKY_USER: 'WeChat blocked this login for a high-risk user.',
   WECHAT_UNAVAILABLE: 'WeChat did not answer usably: retry later.',
+  CONTENT_RISKY: "WeChat's content check refused this text: change it and try again.",
   WECHAT_DECRYPT_FAILED:
     'The encrypted data could not be verified with this session: call wx.login, log in again and retry with fresh data.',
   PAYMENT_FAILED: 'WeChat Pay refused the order; see extensions.wechatErrCode.',

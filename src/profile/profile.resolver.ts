@@ -32,4 +32,18 @@ export class ProfileResolver {
   ): Promise<User> {
     return ctx.services.phone.bindPhoneNumber(ctx.em, session, code);
   }
+
+  @Authorized()
+  @Mutation(() => User, {
+    description:
+      'Sets the profile the user filled in (`<input type="nickname">`; the avatar from `<button open-type="chooseAvatar">` comes later). Arguments left out or null keep what is stored. A nickname is trimmed, must then be 1 to 32 characters (an emoji counts as one), and must pass WeChat\'s msg_sec_check (version 2, scene 1, the caller\'s openid) before it is stored as given. Returns the caller. Nothing is stored when a check fails. Errors: BAD_USER_INPUT (extensions.field names the argument: a nickname of the wrong length or with control characters, no argument, or an avatarUrl, not supported yet), CONTENT_RISKY (WeChat\'s check did not pass it: extensions.suggest, extensions.label, extensions.traceId), WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE (extensions.api names the WeChat API), UNAUTHENTICATED.',
+  })
+  async setProfile(
+    @Arg('nickname', () => String, { nullable: true, description: 'The nickname from `<input type="nickname">`: 1 to 32 characters after trimming; stored trimmed, byte for byte (utf8mb4, emoji kept).' }) nickname: string | null | undefined,
+    @Arg('avatarUrl', () => String, { nullable: true, description: 'Not supported yet (BAD_USER_INPUT when given): it will take a URL that POST /avatar issued to the caller.' }) avatarUrl: string | null | undefined,
+    @CurrentSession() session: Session,
+    @Ctx() ctx: Context,
+  ): Promise<User> {
+    return ctx.services.fillIn.setProfile(ctx.em, session, { nickname, avatarUrl });
+  }
 }

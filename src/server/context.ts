@@ -10,6 +10,7 @@ import type { PayClient } from '../wechat/pay.client';
 import type { AuthService } from '../auth/auth.service';
 import type { ProfileService } from '../profile/profile.service';
 import type { PhoneService } from '../profile/phone.service';
+import type { FillInService } from '../profile/fill-in.service';
 
 /** Long-lived collaborators, built once in createApp and shared by every request. */
 export interface Services {
@@ -17,6 +18,8 @@ export interface Services {
   profile: ProfileService;
   /** bindPhoneNumber: getuserphonenumber through the shared access_token. */
   phone: PhoneService;
+  /** setProfile: the avatar-and-nickname fill-in, through WeChat's content checks. */
+  fillIn: FillInService;
   config: Config;
   logger: Logger;
   /** The key-value store's 'rate-limit' use (auth/rate-limit.ts). */

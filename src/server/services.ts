@@ -11,6 +11,8 @@ import { createPayClient } from '../wechat/pay.client';
 import { createAccessTokenManager } from '../wechat/access-token';
 import { createPhoneClient } from '../wechat/phone.client';
 import { createPhoneService } from '../profile/phone.service';
+import { createContentCheckClient } from '../wechat/content-check.client';
+import { createFillInService } from '../profile/fill-in.service';
 import type { Services } from './context';
 
 export interface ServiceParts {
@@ -54,6 +56,10 @@ export function buildServices(config: Config, { logger, cache, kv, metrics, self
     auth: createAuthService({ wechatLogin, sessions, rateLimits, limits: config.limits }),
     profile: createProfileService({ appid: config.wechat.appid, dataMaxAgeSeconds: config.wechat.dataMaxAgeSeconds }),
     phone: createPhoneService({ wechatPhone, accessToken }),
+    fillIn: createFillInService({
+      contentCheck: createContentCheckClient({ apiBase: wechatApiBase, timeoutMs: config.wechat.timeoutMs, onCall }),
+      accessToken,
+    }),
     config,
     logger,
     rateLimits,

@@ -4,6 +4,7 @@ import { NotifyDelivery } from './notify-delivery';
 import { PayState } from './pay-state';
 import { registerPayRoutes } from './pay.routes';
 import { registerPhoneRoutes } from './phone.routes';
+import { registerContentRoutes } from './content.routes';
 import { registerTokenRoutes } from './token.routes';
 import { SimulatorState } from './state';
 import { layoutPicker, type SimulatorXmlLayout } from './xml-layout';
@@ -29,6 +30,7 @@ export async function simulatorPlugin(app: FastifyInstance, opts: SimulatorOptio
   registerLoginRoutes(app, { ...opts, state });
   const tokens = registerTokenRoutes(app, opts);
   registerPhoneRoutes(app, { appid: opts.appid, tokens });
+  registerContentRoutes(app, { tokens, state });
 
   const delivery = new NotifyDelivery({ retryScale: opts.notifyRetryScale ?? 0.001 });
   // Pending notify retries must not outlive the server, nor hold up its close.

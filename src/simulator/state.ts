@@ -23,6 +23,8 @@ interface SimUser {
   openid: string;
   unionid?: string;
   sessionKey?: string;
+  /** When a login last redeemed a code for this user: WeChat's APIs that take an openid want a recent visit. */
+  loggedInAt?: number;
 }
 
 export const CODE_TTL_MS = 5 * 60 * 1000;
@@ -65,6 +67,7 @@ export class SimulatorState {
     const user = this.users.get(entry.openid)!;
     // WeChat may rotate session_key on every login; the simulator always does, which is the hard case.
     user.sessionKey = randomBytes(16).toString('base64');
+    user.loggedInAt = this.now();
     return { ok: true, openid: user.openid, unionid: user.unionid, sessionKey: user.sessionKey, fault: entry.fault };
   }
 
@@ -75,6 +78,12 @@ export class SimulatorState {
 
   user(openid: string): SimUser | undefined {
     return this.users.get(openid);
+  }
+
+  /** Whether this openid logged in within `ms` (msg_sec_check wants a visit within 2 hours). */
+  visitedWithin(openid: string, ms: number): boolean {
+    const at = this.users.get(openid)?.loggedInAt;
+    return at !== undefined && this.now() - at <= ms;
   }
 
   private sweep() {
