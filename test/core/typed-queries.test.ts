@@ -1,5 +1,5 @@
 import { Entity, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
-import { openDatabase, typedQueries, type Orm, type TableOf } from '../../src/core/db';
+import { openDatabase, prepare, typedQueries, type Orm, type TableOf } from '../../src/core/db';
 
 @Entity({ tableName: 'things' })
 class Thing {
@@ -20,6 +20,19 @@ class RenamedThing {
   outTradeNo!: string;
 }
 
+type Things = { things: TableOf<Thing> };
+const INSERT_THING = prepare<Things, { outTradeNo: string }>()((db, p) =>
+  db.insertInto('things').values({ out_trade_no: p('outTradeNo') }),
+);
+const THINGS_BUT = prepare<Things, { outTradeNo: string }>()((db, p) =>
+  db
+    .selectFrom('things')
+    .selectAll()
+    .where('out_trade_no', '<>', p('outTradeNo'))
+    .where('out_trade_no', '<>', 'constant')
+    .orderBy('id'),
+);
+
 describe('typed queries against the metadata', () => {
   let orm: Orm;
   beforeAll(async () => {
@@ -31,6 +44,19 @@ describe('typed queries against the metadata', () => {
   });
   afterAll(async () => {
     await orm?.close();
+  });
+
+  it('when a prepared statement runs again, then it runs with that call’s values, and a constant built into it stays', async () => {
+    await orm.em
+      .fork()
+      .getConnection()
+      .execute('create table things (id integer primary key autoincrement, out_trade_no varchar(32))');
+    const q = typedQueries<Things>(orm.em.fork(), { things: Thing });
+    for (const outTradeNo of ['a', 'b', 'constant'])
+      expect((await q.write(INSERT_THING, { outTradeNo })).affectedRows).toBe(1);
+    const rows = await q.rows(THINGS_BUT, { outTradeNo: 'a' });
+    expect(rows.map((r) => q.detached(Thing, r).outTradeNo)).toEqual(['b']);
+    expect((await q.rows(THINGS_BUT, { outTradeNo: 'b' })).map((r) => r.out_trade_no)).toEqual(['a']);
   });
 
   it('when a TableOf type names the columns as the metadata does, then the typed queries are built', () => {
