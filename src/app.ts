@@ -12,7 +12,8 @@ import { avatarRoutes } from './avatar/avatar.route';
 import { createAvatarService } from './avatar/avatar.service';
 import { diskAvatarStorage } from './avatar/avatar.storage';
 import { simulatorPlugin } from './simulator/simulator.plugin';
-import { createMetrics } from './ops/metrics';
+import { createMetrics, type Metrics } from './ops/metrics';
+import type { PayClient } from './wechat/pay.client';
 import { metricsAccess, opsRoutes } from './ops/ops.routes';
 import { startupSummary } from './ops/startup-summary';
 import type { Context, Services } from './server/context';
@@ -28,9 +29,15 @@ export interface AppOptions {
 
 export interface App {
   app: FastifyInstance;
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
   orm: Orm;
   cache: Cache;
+  /** What resolvers reach through their context. */
   services: Services;
+  /** WeChat Pay's client; undefined when payments are not configured. */
+  wechatPay?: PayClient;
   /** Listens on config.host:config.port (0 = any free port) and returns the base URL. */
   listen(): Promise<string>;
   /** This server's own base URL once listening. */
@@ -59,9 +66,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const app = createHttpServer(config, logger);
   const url = () => selfUrl(app);
   if (config.simulator) await mountSimulator(app, config);
-  const services = buildServices(config, { logger, cache, kv, metrics, selfUrl: url, simulatorPrefix: SIMULATOR_PREFIX });
+  const { services, notify, wechatPay } = buildServices(config, { logger, cache, kv, metrics, selfUrl: url, simulatorPrefix: SIMULATOR_PREFIX });
   const apollo = await mountGraphQL(app, config, { orm, services, metrics });
-  await app.register(notifyRoutes, { orm, services });
+  await app.register(notifyRoutes, { orm, notify, logger, databaseTimeoutMs: config.databaseTimeoutMs });
   const avatars = createAvatarService({
     storage: diskAvatarStorage(config.avatar.dir),
     maxBytes: config.avatar.maxBytes,
@@ -72,9 +79,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   return {
     app,
+    config,
+    logger,
+    metrics,
     orm,
     cache,
     services,
+    wechatPay,
     listen: () => listen(app, config, logger, database),
     url,
     close: closer(app, config, logger, { apollo, orm, cache, kv }),

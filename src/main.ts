@@ -12,7 +12,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     server.app.log.info({ signal }, 'shutting down');
-    const exit = (code: number) => server.services.logger.flush(() => process.exit(code));
+    const exit = (code: number) => server.logger.flush(() => process.exit(code));
     server.close().then(
       () => exit(0),
       (err) => {

@@ -1,8 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { Orm } from '../core/db';
-import type { Services } from '../server/context';
+import type { Logger } from 'pino';
 import { notifyFail } from '../wechat/pay-xml';
-import { handleNotify, NOTIFY_BODY_CAP, settleStranded, type RawNotify } from './notify.service';
+import { NOTIFY_BODY_CAP, type NotifyService, type RawNotify } from './notify.service';
+
+export interface NotifyRouteOptions {
+  orm: Orm;
+  notify: NotifyService;
+  logger: Logger;
+  /** DATABASE_TIMEOUT_MS: bounds every statement, so a row older than ten of them is no longer being worked on. */
+  databaseTimeoutMs: number;
+}
 
 const SWEEP_EVERY_MS = 60_000;
 
@@ -10,13 +18,13 @@ const SWEEP_EVERY_MS = 60_000;
  * Settles rows a crash or a long database outage left RECEIVED: at start, then every minute. A row is left alone
  * until no notify could still be working on it (every statement is bounded by DATABASE_TIMEOUT_MS).
  */
-async function sweepStranded({ orm, services }: { orm: Orm; services: Services }): Promise<void> {
-  const graceMs = Math.max(60_000, 10 * services.config.databaseTimeoutMs);
+async function sweepStranded({ orm, notify, logger, databaseTimeoutMs }: NotifyRouteOptions): Promise<void> {
+  const graceMs = Math.max(60_000, 10 * databaseTimeoutMs);
   try {
-    const settled = await settleStranded(orm.em.fork(), new Date(Date.now() - graceMs));
-    if (settled) services.logger.warn({ settled }, 'notifies left RECEIVED marked ERROR');
+    const settled = await notify.settleStranded(orm.em.fork(), new Date(Date.now() - graceMs));
+    if (settled) logger.warn({ settled }, 'notifies left RECEIVED marked ERROR');
   } catch (err) {
-    services.logger.warn({ cause: String((err as Error).message).slice(0, 200) }, 'sweep of RECEIVED notifies failed');
+    logger.warn({ cause: String((err as Error).message).slice(0, 200) }, 'sweep of RECEIVED notifies failed');
   }
 }
 
@@ -24,7 +32,7 @@ async function sweepStranded({ orm, services }: { orm: Orm; services: Services }
  * POST /notify, WeChat Pay's result callback. Registered in its own scope so no JSON parser ever touches the body:
  * every content type is read raw, up to the cap, and handed over as the exact string WeChat sent.
  */
-export async function notifyRoutes(app: FastifyInstance, opts: { orm: Orm; services: Services }) {
+export async function notifyRoutes(app: FastifyInstance, opts: NotifyRouteOptions) {
   await sweepStranded(opts);
   const sweep = setInterval(() => void sweepStranded(opts), SWEEP_EVERY_MS).unref();
   app.addHook('onClose', async () => clearInterval(sweep));
@@ -58,7 +66,7 @@ export async function notifyRoutes(app: FastifyInstance, opts: { orm: Orm; servi
   app.post('/notify', { config: { accessLog: 'debug' } }, async (req, reply) => {
     const raw = (req.body as RawNotify | undefined) ?? { text: '', bytes: 0, truncated: false };
     try {
-      const outcome = await handleNotify(opts.services, opts.orm.em.fork(), raw);
+      const outcome = await opts.notify.handle(opts.orm.em.fork(), raw);
       if (raw.truncated) reply.header('connection', 'close');
       return reply.code(outcome.httpStatus).type('text/xml').send(outcome.body);
     } catch (err) {

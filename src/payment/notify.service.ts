@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { Services } from '../server/context';
+import type { Logger } from 'pino';
+import type { Metrics } from '../ops/metrics';
+import type { PayClient } from '../wechat/pay.client';
 import { NOTIFY_SUCCESS, notifyFail, parsePayXml, PayXmlError } from '../wechat/pay-xml';
 import type { PaymentNotification } from './payment-notification.entity';
 import { notificationRepository, type ArrivedNotify } from './notification.repository';
@@ -41,21 +43,37 @@ const ok = (verdict: string): NotifyOutcome => ({ httpStatus: 200, verdict, body
  * PENDING → PAID transition. WeChat retries until it sees SUCCESS, so a repeat of a processed notify is answered
  * SUCCESS and changes nothing.
  */
-export async function handleNotify(services: Services, em: EntityManager, raw: RawNotify): Promise<NotifyOutcome> {
+export interface NotifyDeps {
+  /** The merchant whose notifies these are; undefined when payments are not configured (every notify is refused 503). */
+  merchant?: { pay: PayClient; appid: string; mchId: string };
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export type NotifyService = ReturnType<typeof createNotifyService>;
+
+export function createNotifyService(deps: NotifyDeps) {
+  return {
+    handle: (em: EntityManager, raw: RawNotify) => handleNotify(deps, em, raw),
+    settleStranded,
+  };
+}
+
+async function handleNotify(deps: NotifyDeps, em: EntityManager, raw: RawNotify): Promise<NotifyOutcome> {
   const found: NotifyFindings = {};
   let screened: ReturnType<typeof screen>;
   try {
-    screened = screen(services, raw, found);
+    screened = screen(deps, raw, found);
   } catch (err) {
     await insertJudged(em, raw, { ...found, detail: String((err as Error).message).slice(0, 255) }, 'ERROR');
-    services.metrics.notifies.inc({ verdict: 'ERROR' });
+    deps.metrics.notifies.inc({ verdict: 'ERROR' });
     throw err;
   }
   if ('outcome' in screened) {
     // Never proved it came from WeChat: one row, already final and cut to the 4 KB cap, so no failure can leave it
     // RECEIVED or whole.
     await insertJudged(em, raw, found, screened.outcome.verdict);
-    return recorded(services, undefined, found, screened.outcome);
+    return recorded(deps, undefined, found, screened.outcome);
   }
 
   // Signed by WeChat: kept whole, with what identifies it, before anything is acted on.
@@ -63,18 +81,18 @@ export async function handleNotify(services: Services, em: EntityManager, raw: R
   const id = await notifications.insertReceived(arrived(raw, found, raw.text));
   let outcome: NotifyOutcome;
   try {
-    outcome = await judge(services, em, screened.fields, found);
+    outcome = await judge(deps, em, screened.fields, found);
     await notifications.recordJudgement(id, { ...found, verdict: outcome.verdict, processedAt: new Date() });
   } catch (err) {
     // The route answers 500 and WeChat retries (a retry of an applied notify is a DUPLICATE); the row says why
     // instead of staying RECEIVED.
-    services.metrics.notifies.inc({ verdict: 'ERROR' });
-    const write = recordFailure(services, em, id, found, err);
+    deps.metrics.notifies.inc({ verdict: 'ERROR' });
+    const write = recordFailure(deps, em, id, found, err);
     // With the database unreachable, WeChat must not wait even for the first try: the tries go on in the background.
     if (!databaseUnavailable(err)) await write.first;
     throw err;
   }
-  return recorded(services, id, found, outcome);
+  return recorded(deps, id, found, outcome);
 }
 
 function arrived(raw: RawNotify, found: NotifyFindings, body: string): ArrivedNotify {
@@ -86,20 +104,20 @@ async function insertJudged(em: EntityManager, raw: RawNotify, found: NotifyFind
   await notificationRepository(em).insertJudged(arrived(raw, found, body), { verdict, detail: found.detail, processedAt: new Date() });
 }
 
-function recorded(services: Services, id: number | undefined, found: NotifyFindings, outcome: NotifyOutcome): NotifyOutcome {
-  services.metrics.notifies.inc({ verdict: outcome.verdict });
-  if (outcome.verdict === 'PAID') services.metrics.orderTransitions.inc({ to: 'PAID', via: 'notify' });
+function recorded(deps: NotifyDeps, id: number | undefined, found: NotifyFindings, outcome: NotifyOutcome): NotifyOutcome {
+  deps.metrics.notifies.inc({ verdict: outcome.verdict });
+  if (outcome.verdict === 'PAID') deps.metrics.orderTransitions.inc({ to: 'PAID', via: 'notify' });
   const log = outcome.verdict === 'PAID' || outcome.verdict === 'DUPLICATE' ? 'info' : 'warn';
-  services.logger[log]({ notifyId: id, outTradeNo: found.outTradeNo, verdict: outcome.verdict }, 'pay notify');
+  deps.logger[log]({ notifyId: id, outTradeNo: found.outTradeNo, verdict: outcome.verdict }, 'pay notify');
   return outcome;
 }
 
 /** Marks the row ERROR, retried through a short outage; a row still RECEIVED after every try is swept later. */
-function recordFailure(services: Services, em: EntityManager, id: number, found: NotifyFindings, err: unknown) {
+function recordFailure(deps: NotifyDeps, em: EntityManager, id: number, found: NotifyFindings, err: unknown) {
   const detail = String((err as Error).message).slice(0, 255);
   return retriedWrite(
     () => notificationRepository(em).recordJudgement(id, { ...found, verdict: 'ERROR', detail, processedAt: new Date() }),
-    (writeErr, attempt) => services.logger.warn({ notifyId: id, attempt, cause: String((writeErr as Error).message).slice(0, 200) }, 'could not mark the notify ERROR'),
+    (writeErr, attempt) => deps.logger.warn({ notifyId: id, attempt, cause: String((writeErr as Error).message).slice(0, 200) }, 'could not mark the notify ERROR'),
   );
 }
 
@@ -109,7 +127,7 @@ function recordFailure(services: Services, em: EntityManager, id: number, found:
  * order(refresh) asks WeChat directly, so the money state never depended on them. Only rows older than `before` are
  * touched: younger ones may be in flight on another instance.
  */
-export async function settleStranded(em: EntityManager, before: Date): Promise<number> {
+async function settleStranded(em: EntityManager, before: Date): Promise<number> {
   return notificationRepository(em).settleStranded(before, 'left RECEIVED: not processed to the end (server stopped or database unavailable)');
 }
 
@@ -117,8 +135,8 @@ export async function settleStranded(em: EntityManager, before: Date): Promise<n
 type NotifyFindings = Partial<Pick<PaymentNotification, 'outTradeNo' | 'transactionId' | 'detail'>>;
 
 /** The checks that need no database: a body that fails one is answered without ever being trusted. */
-function screen(services: Services, raw: RawNotify, record: NotifyFindings): { outcome: NotifyOutcome } | { fields: Record<string, string> } {
-  const pay = services.wechatPay;
+function screen({ merchant }: NotifyDeps, raw: RawNotify, record: NotifyFindings): { outcome: NotifyOutcome } | { fields: Record<string, string> } {
+  const pay = merchant?.pay;
   if (!pay) return { outcome: fail(503, 'PAYMENTS_DISABLED', 'payments are not configured') };
   if (raw.truncated) return { outcome: fail(413, 'BODY_TOO_LARGE', 'body too large') };
   if (raw.incomplete) return { outcome: fail(400, 'INCOMPLETE', 'body incomplete') };
@@ -140,12 +158,13 @@ function screen(services: Services, raw: RawNotify, record: NotifyFindings): { o
 }
 
 /** A notify signed by WeChat: is it a success for our merchant, and does it settle the order? */
-async function judge(services: Services, em: EntityManager, fields: Record<string, string>, record: NotifyFindings): Promise<NotifyOutcome> {
+async function judge(deps: NotifyDeps, em: EntityManager, fields: Record<string, string>, record: NotifyFindings): Promise<NotifyOutcome> {
   if (fields.return_code !== 'SUCCESS' || fields.result_code !== 'SUCCESS') {
     record.detail = `${fields.return_code}/${fields.result_code} ${fields.err_code ?? ''}`.slice(0, 255);
     return fail(200, 'NOT_SUCCESS', 'not a successful payment');
   }
-  const { appid, mchId } = { appid: services.config.wechat.appid, mchId: services.config.pay!.mchId };
+  // screen() let through only notifies signed with a configured merchant's key.
+  const { appid, mchId } = deps.merchant!;
   if (fields.appid !== appid || fields.mch_id !== mchId) return fail(200, 'WRONG_MERCHANT', 'appid or mch_id mismatch');
   if (!fields.out_trade_no || !fields.transaction_id) return fail(200, 'MALFORMED', 'missing out_trade_no or transaction_id');
   // Longer than WeChat ever sends (and than the columns): refused here rather than failing the UPDATE as a 500 retry loop.
@@ -168,10 +187,10 @@ async function judge(services: Services, em: EntityManager, fields: Record<strin
       return fail(200, verdict, 'amount mismatch');
     case 'ORDER_CLOSED':
       // Money arrived for an order we had closed: acknowledging stops pointless retries; the log asks a human to refund.
-      services.logger.error({ outTradeNo: fields.out_trade_no }, 'payment arrived for a CLOSED order: refund needed');
+      deps.logger.error({ outTradeNo: fields.out_trade_no }, 'payment arrived for a CLOSED order: refund needed');
       return ok(verdict);
     case 'CONFLICT':
-      services.logger.error({ outTradeNo: fields.out_trade_no }, 'notify conflicts with the recorded transaction');
+      deps.logger.error({ outTradeNo: fields.out_trade_no }, 'notify conflicts with the recorded transaction');
       return fail(200, verdict, 'conflicting transaction');
   }
 }

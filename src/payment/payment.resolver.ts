@@ -4,7 +4,8 @@ import { CurrentSession } from '../auth/current-session.decorator';
 import type { Session } from '../auth/session';
 import { Order } from './order.entity';
 import { PaymentPayload } from './payment.types';
-import { createPayment, findOwnOrder, listOwnOrders, refreshOrder } from './payment.service';
+import { findOwnOrder, listOwnOrders } from './payment.service';
+import { AppError } from '../core/errors';
 
 @Resolver()
 export class PaymentResolver {
@@ -14,7 +15,8 @@ export class PaymentResolver {
       'Creates a PENDING order of `money` fen and returns it with the parameters for wx.requestPayment. The order becomes PAID when WeChat\'s notify arrives (or on order(refresh: true)), never from the mini-program\'s word. Errors: BAD_USER_INPUT (money out of range), RATE_LIMITED (over the server\'s PAY_RATE_PER_USER calls per window: wait extensions.retryAfterSeconds), PAYMENTS_DISABLED, PAYMENT_FAILED (WeChat Pay refused: extensions.wechatErrCode and wechatErrMsg say why), WECHAT_UNAVAILABLE or SERVICE_UNAVAILABLE (no pay parameters: retry with a new call). An order that cannot be paid is CLOSED.',
   })
   async createPayment(@Arg('money', () => Int, { description: 'The amount in integer fen (100 = ¥1.00), from 1 to the server\'s PAY_MAX_AMOUNT (100000, i.e. ¥1,000, by default).' }) money: number, @CurrentSession() session: Session, @Ctx() ctx: Context): Promise<PaymentPayload> {
-    return createPayment(ctx.services, ctx.em, session, money, ctx.ip);
+    if (!ctx.services.payments) throw new AppError('PAYMENTS_DISABLED');
+    return ctx.services.payments.createPayment(ctx.em, session, money, ctx.ip);
   }
 
   @Authorized()
@@ -34,8 +36,8 @@ export class PaymentResolver {
     @Ctx() ctx: Context,
   ): Promise<Order | null> {
     const order = await findOwnOrder(ctx.em, session, outTradeNo);
-    if (!order || !refresh) return order;
-    return refreshOrder(ctx.services, ctx.em, order);
+    if (!order || !refresh || !ctx.services.payments) return order;
+    return ctx.services.payments.refreshOrder(ctx.em, order);
   }
 
   @Authorized()

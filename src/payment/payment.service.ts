@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
+import type { Logger } from 'pino';
 import { AppError } from '../core/errors';
-import type { Services } from '../server/context';
+import type { KeyValue } from '../core/kv';
+import type { Metrics } from '../ops/metrics';
 import type { Session } from '../auth/session';
 import { User } from '../auth/user.entity';
 import type { PayClient } from '../wechat/pay.client';
@@ -17,98 +19,153 @@ export function newOutTradeNo(now = Date.now()): string {
   return `${now}${randomBytes(12).toString('base64url')}`;
 }
 
-function payClient(services: Services): PayClient {
-  if (!services.wechatPay) throw new AppError('PAYMENTS_DISABLED');
-  return services.wechatPay;
-}
-
 /** ::ffff:1.2.3.4 → 1.2.3.4; WeChat wants the payer's plain IP. */
 export function normalizeIp(ip: string): string {
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
-export async function createPayment(services: Services, em: EntityManager, session: Session, money: number, clientIp: string): Promise<PaymentPayload> {
-  // Every call counts, each operation of a batch too: one token once made 4,200 orders in 8 s.
-  const { payPerUser, payWindowSeconds } = services.config.limits;
-  await enforceRateLimit(services.rateLimits, `pay-openid:${session.openid}`, payPerUser, payWindowSeconds);
-  const pay = payClient(services);
-  const { maxAmount, description } = services.config.pay!;
-  if (!Number.isSafeInteger(money) || money < 1 || money > maxAmount) {
-    throw new AppError('BAD_USER_INPUT', `money must be an integer number of fen between 1 and ${maxAmount}.`, { field: 'money' });
-  }
+export interface PaymentDeps {
+  pay: PayClient;
+  /** PAY_MAX_AMOUNT and PAY_DESCRIPTION. */
+  settings: { maxAmount: number; description: string };
+  /** The key-value store's 'rate-limit' use, with PAY_RATE_PER_USER calls per PAY_RATE_WINDOW_SECONDS. */
+  rateLimits: KeyValue;
+  limits: { payPerUser: number; payWindowSeconds: number };
+  metrics: Metrics;
+  logger: Logger;
+  /** The notify_url sent to WeChat: WECHAT_NOTIFY_URL, or this server's own /notify under the simulator. */
+  notifyUrl: () => string;
+}
 
-  // Persisted before WeChat hears of it, so a notify can never arrive for an order we don't have.
-  const orders = orderRepository(em);
-  const now = wholeSecondsNow();
-  // A plain snapshot of the row, as the repository's rows are: nothing flushes it.
-  const order: Order = {
-    id: 0,
-    outTradeNo: newOutTradeNo(),
-    user: em.getReference(User, session.userId),
-    amount: money,
-    description,
-    status: OrderStatus.PENDING,
-    prepayId: null,
-    transactionId: null,
-    paidAt: null,
-    lastError: null,
-    createdAt: now,
-    updatedAt: now,
+export type PaymentService = ReturnType<typeof createPaymentService>;
+
+/** Built only when a merchant is configured: without one there is no PaymentService, and createPayment says so. */
+export function createPaymentService({ pay, settings, rateLimits, limits, metrics, logger, notifyUrl }: PaymentDeps) {
+  /** PENDING → CLOSED for an order the client cannot pay, retried through a short outage of the database. */
+  const closeUnpaid = (em: EntityManager, order: Order) =>
+    retriedWrite(
+      async () => {
+        const closed = await orderRepository(em).closePending(order.id, order.lastError);
+        if (closed) metrics.orderTransitions.inc({ to: 'CLOSED', via: 'createPayment' });
+      },
+      (err, attempt) => logger.warn({ outTradeNo: order.outTradeNo, attempt, cause: messageOf(err) }, 'could not close the unpayable order'),
+    );
+
+  const closeAtWeChat = (outTradeNo: string) => {
+    pay.closeOrder(outTradeNo).catch((e: unknown) => logger.warn({ outTradeNo, cause: causeOf(e) }, 'closeorder after failed createPayment'));
   };
-  order.id = await orders.insertPending({ ...order, userId: session.userId });
 
-  let prepayId: string;
-  try {
-    ({ prepayId } = await pay.unifiedOrder({
-      outTradeNo: order.outTradeNo,
-      totalFee: order.amount,
-      body: description,
-      openid: session.openid,
-      clientIp: normalizeIp(clientIp),
-      notifyUrl: services.notifyUrl(),
-    }));
-  } catch (err) {
-    if (!(err instanceof AppError)) throw err;
-    // Never leave an order looking payable when the client got no way to pay it.
-    order.status = OrderStatus.CLOSED;
-    order.lastError = describeError(err);
-    await closeUnpaid(services, em, order).first;
-    // After a timeout WeChat may still have created the prepay order: close it there too (best effort).
-    if (err.code === 'WECHAT_UNAVAILABLE') closeAtWeChat(services, pay, order.outTradeNo);
-    throw err;
-  }
-  try {
-    await orders.setPrepayId(order.id, prepayId);
-  } catch (err) {
-    // WeChat holds a payable prepay order but the client gets no params: close it there and here, in the background
-    // (the database may be away for a while), and answer now.
-    order.lastError = err instanceof AppError ? describeError(err) : String((err as Error).message).slice(0, 255);
-    closeAtWeChat(services, pay, order.outTradeNo);
-    void closeUnpaid(services, em, order);
-    throw err;
-  }
-  order.prepayId = prepayId;
-  return { order, payParams: pay.requestPaymentParams(prepayId) };
-}
+  return {
+    async createPayment(em: EntityManager, session: Session, money: number, clientIp: string): Promise<PaymentPayload> {
+      // Every call counts, each operation of a batch too: one token once made 4,200 orders in 8 s.
+      await enforceRateLimit(rateLimits, `pay-openid:${session.openid}`, limits.payPerUser, limits.payWindowSeconds);
+      const { maxAmount, description } = settings;
+      if (!Number.isSafeInteger(money) || money < 1 || money > maxAmount) {
+        throw new AppError('BAD_USER_INPUT', `money must be an integer number of fen between 1 and ${maxAmount}.`, { field: 'money' });
+      }
 
-/** PENDING → CLOSED for an order the client cannot pay, retried through a short outage of the database. */
-function closeUnpaid(services: Services, em: EntityManager, order: Order) {
-  return retriedWrite(
-    async () => {
-      const closed = await orderRepository(em).closePending(order.id, order.lastError);
-      if (closed) services.metrics.orderTransitions.inc({ to: 'CLOSED', via: 'createPayment' });
+      // Persisted before WeChat hears of it, so a notify can never arrive for an order we don't have.
+      const orders = orderRepository(em);
+      const now = wholeSecondsNow();
+      // A plain snapshot of the row, as the repository's rows are: nothing flushes it.
+      const order: Order = {
+        id: 0,
+        outTradeNo: newOutTradeNo(),
+        user: em.getReference(User, session.userId),
+        amount: money,
+        description,
+        status: OrderStatus.PENDING,
+        prepayId: null,
+        transactionId: null,
+        paidAt: null,
+        lastError: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+      order.id = await orders.insertPending({ ...order, userId: session.userId });
+
+      let prepayId: string;
+      try {
+        ({ prepayId } = await pay.unifiedOrder({
+          outTradeNo: order.outTradeNo,
+          totalFee: order.amount,
+          body: description,
+          openid: session.openid,
+          clientIp: normalizeIp(clientIp),
+          notifyUrl: notifyUrl(),
+        }));
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        // Never leave an order looking payable when the client got no way to pay it.
+        order.status = OrderStatus.CLOSED;
+        order.lastError = describeError(err);
+        await closeUnpaid(em, order).first;
+        // After a timeout WeChat may still have created the prepay order: close it there too (best effort).
+        if (err.code === 'WECHAT_UNAVAILABLE') closeAtWeChat(order.outTradeNo);
+        throw err;
+      }
+      try {
+        await orders.setPrepayId(order.id, prepayId);
+      } catch (err) {
+        // WeChat holds a payable prepay order but the client gets no params: close it there and here, in the
+        // background (the database may be away for a while), and answer now.
+        order.lastError = err instanceof AppError ? describeError(err) : messageOf(err).slice(0, 255);
+        closeAtWeChat(order.outTradeNo);
+        void closeUnpaid(em, order);
+        throw err;
+      }
+      order.prepayId = prepayId;
+      return { order, payParams: pay.requestPaymentParams(prepayId) };
     },
-    (err, attempt) => services.logger.warn({ outTradeNo: order.outTradeNo, attempt, cause: String((err as Error).message).slice(0, 200) }, 'could not close the unpayable order'),
-  );
+
+    /**
+     * order(refresh: true): a PENDING order is checked with WeChat's orderquery, and a SUCCESS answer goes through the
+     * same exactly-once path as a notify — which is how a lost notify still ends PAID. An unreachable WeChat leaves
+     * the order as it is (still truthfully PENDING) rather than failing the query.
+     */
+    async refreshOrder(em: EntityManager, order: Order): Promise<Order> {
+      if (order.status !== OrderStatus.PENDING) return order;
+      let answer;
+      try {
+        answer = await pay.orderQuery(order.outTradeNo);
+      } catch (err) {
+        logger.warn({ outTradeNo: order.outTradeNo, code: (err as AppError).code, cause: causeOf(err) }, 'orderquery failed');
+        return order;
+      }
+      const f = answer.fields;
+      // REFUND means it was paid and then refunded: the payment itself still happened.
+      if ((answer.tradeState === 'SUCCESS' || answer.tradeState === 'REFUND') && f.transaction_id) {
+        const result = await settlePaid(em, { outTradeNo: order.outTradeNo, transactionId: f.transaction_id, totalFee: f.total_fee ?? '', timeEnd: f.time_end });
+        if (result.verdict === 'PAID') metrics.orderTransitions.inc({ to: 'PAID', via: 'refresh' });
+        else if (result.verdict !== 'DUPLICATE') {
+          logger.error({ outTradeNo: order.outTradeNo, verdict: result.verdict }, 'orderquery SUCCESS could not be applied');
+        }
+      } else if (answer.tradeState === 'CLOSED' || answer.tradeState === 'REVOKED') {
+        if (await orderRepository(em).closePending(order.id)) metrics.orderTransitions.inc({ to: 'CLOSED', via: 'refresh' });
+      }
+      return (await orderRepository(em).findById(order.id))!;
+    },
+  };
 }
 
-function closeAtWeChat(services: Services, pay: PayClient, outTradeNo: string) {
-  pay.closeOrder(outTradeNo).catch((e: unknown) => services.logger.warn({ outTradeNo, cause: String((e as Error).cause ?? e) }, 'closeorder after failed createPayment'));
-}
-
+/** What the order row records of a failure: WeChat's err_code and text, or our code and its cause. */
 function describeError(err: AppError): string {
-  const wx = err.extensions.wechatErrCode;
-  return (wx ? `${wx}: ${err.extensions.wechatErrMsg ?? ''}` : `${err.code}: ${String(err.cause ?? '')}`).slice(0, 255);
+  const { wechatErrCode, wechatErrMsg } = err.extensions;
+  const text =
+    typeof wechatErrCode === 'string' && wechatErrCode
+      ? `${wechatErrCode}: ${typeof wechatErrMsg === 'string' ? wechatErrMsg : ''}`
+      : `${err.code}: ${causeOf(err)}`;
+  return text.slice(0, 255);
+}
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 200);
+
+/** An error's cause (a summary string or an Error) when it has one, else the error itself, for a log line. */
+function causeOf(err: unknown): string {
+  const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
+  if (typeof cause === 'string') return cause.slice(0, 200);
+  if (cause instanceof Error) return messageOf(cause);
+  return (JSON.stringify(cause) ?? '').slice(0, 200);
 }
 
 export async function findOwnOrder(em: EntityManager, session: Session, outTradeNo: string): Promise<Order | null> {
@@ -118,32 +175,4 @@ export async function findOwnOrder(em: EntityManager, session: Session, outTrade
 export async function listOwnOrders(em: EntityManager, session: Session, first: number): Promise<Order[]> {
   const limit = Math.min(Math.max(Math.trunc(first) || 0, 1), 100);
   return orderRepository(em).listOwn(session.userId, limit);
-}
-
-/**
- * order(refresh: true): a PENDING order is checked with WeChat's orderquery, and a SUCCESS answer goes through the
- * same exactly-once path as a notify — which is how a lost notify still ends PAID. An unreachable WeChat leaves the
- * order as it is (still truthfully PENDING) rather than failing the query.
- */
-export async function refreshOrder(services: Services, em: EntityManager, order: Order): Promise<Order> {
-  if (order.status !== OrderStatus.PENDING || !services.wechatPay) return order;
-  let answer;
-  try {
-    answer = await services.wechatPay.orderQuery(order.outTradeNo);
-  } catch (err) {
-    services.logger.warn({ outTradeNo: order.outTradeNo, code: (err as AppError).code, cause: String((err as AppError).cause ?? '') }, 'orderquery failed');
-    return order;
-  }
-  const f = answer.fields;
-  // REFUND means it was paid and then refunded: the payment itself still happened.
-  if ((answer.tradeState === 'SUCCESS' || answer.tradeState === 'REFUND') && f.transaction_id) {
-    const result = await settlePaid(em, { outTradeNo: order.outTradeNo, transactionId: f.transaction_id, totalFee: f.total_fee ?? '', timeEnd: f.time_end });
-    if (result.verdict === 'PAID') services.metrics.orderTransitions.inc({ to: 'PAID', via: 'refresh' });
-    else if (result.verdict !== 'DUPLICATE') {
-      services.logger.error({ outTradeNo: order.outTradeNo, verdict: result.verdict }, 'orderquery SUCCESS could not be applied');
-    }
-  } else if (answer.tradeState === 'CLOSED' || answer.tradeState === 'REVOKED') {
-    if (await orderRepository(em).closePending(order.id)) services.metrics.orderTransitions.inc({ to: 'CLOSED', via: 'refresh' });
-  }
-  return (await orderRepository(em).findById(order.id))!;
 }

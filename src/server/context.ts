@@ -1,16 +1,11 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Logger } from 'pino';
-import type { KeyValue } from '../core/kv';
-import type { Metrics } from '../ops/metrics';
-import type { Config } from '../core/config';
 import type { Session, SessionStore } from '../auth/session';
-import type { LoginClient } from '../wechat/login.client';
-import type { PayClient } from '../wechat/pay.client';
 import type { AuthService } from '../auth/auth.service';
 import type { ProfileService } from '../profile/profile.service';
 import type { PhoneService } from '../profile/phone.service';
 import type { FillInService } from '../profile/fill-in.service';
+import type { PaymentService } from '../payment/payment.service';
 
 /** Long-lived collaborators, built once in createApp and shared by every request. */
 export interface Services {
@@ -20,17 +15,10 @@ export interface Services {
   phone: PhoneService;
   /** setProfile: the avatar-and-nickname fill-in, through WeChat's content checks. */
   fillIn: FillInService;
-  config: Config;
-  logger: Logger;
-  /** The key-value store's 'rate-limit' use (auth/rate-limit.ts). */
-  rateLimits: KeyValue;
-  metrics: Metrics;
+  /** createPayment and order(refresh): undefined when payments are not configured. */
+  payments?: PaymentService;
+  /** The token → session store the context resolves Bearer tokens with. */
   sessions: SessionStore;
-  wechatLogin: LoginClient;
-  /** Undefined when payments are not configured. */
-  wechatPay?: PayClient;
-  /** The notify_url sent to WeChat: WECHAT_NOTIFY_URL, or this server's own /notify under the simulator. */
-  notifyUrl: () => string;
 }
 
 /** Per-request GraphQL context: a forked EntityManager so no state leaks between requests. */

@@ -7,7 +7,9 @@ import { createSessionStore } from '../auth/session';
 import { createAuthService } from '../auth/auth.service';
 import { createProfileService } from '../profile/profile.service';
 import { createLoginClient } from '../wechat/login.client';
-import { createPayClient } from '../wechat/pay.client';
+import { createPayClient, type PayClient } from '../wechat/pay.client';
+import { createPaymentService } from '../payment/payment.service';
+import { createNotifyService, type NotifyService } from '../payment/notify.service';
 import { createAccessTokenManager } from '../wechat/access-token';
 import { createPhoneClient } from '../wechat/phone.client';
 import { createPhoneService } from '../profile/phone.service';
@@ -26,21 +28,33 @@ export interface ServiceParts {
   simulatorPrefix: string;
 }
 
-/** The long-lived collaborators every request shares: sessions, and the WeChat clients (real WeChat or the simulator). */
-export function buildServices(config: Config, { logger, cache, kv, metrics, selfUrl, simulatorPrefix }: ServiceParts): Services {
+export interface BuiltServices {
+  /** What GraphQL resolvers reach through their context. */
+  services: Services;
+  /** POST /notify's judge. */
+  notify: NotifyService;
+  /** Undefined when payments are not configured. */
+  wechatPay?: PayClient;
+}
+
+/**
+ * The long-lived services every request shares, each given only what it needs, talking to real WeChat or to the
+ * simulator. Payments exist only when a merchant is configured.
+ */
+export function buildServices(config: Config, { logger, cache, kv, metrics, selfUrl, simulatorPrefix }: ServiceParts): BuiltServices {
   const simulatorBase = () => `${selfUrl()}${simulatorPrefix}`;
   const pay = config.pay;
   const onCall = (api: string, outcome: string) => metrics.wechatCalls.inc({ api, outcome });
   const rateLimits = kv.for('rate-limit');
   const sessions = createSessionStore(cache, config.sessionTtlSeconds);
+  const wechatApiBase = () => config.wechat.apiBase ?? simulatorBase();
   const wechatLogin = createLoginClient({
-    apiBase: () => config.wechat.apiBase ?? simulatorBase(),
+    apiBase: wechatApiBase,
     appid: config.wechat.appid,
     secret: config.wechat.secret,
     timeoutMs: config.wechat.timeoutMs,
     onCall,
   });
-  const wechatApiBase = () => config.wechat.apiBase ?? simulatorBase();
   // One access_token for every instance, in the shared store (Redis when set).
   const accessToken = createAccessTokenManager({
     kv: kv.for('access-token'),
@@ -52,7 +66,18 @@ export function buildServices(config: Config, { logger, cache, kv, metrics, self
     logger,
   });
   const wechatPhone = createPhoneClient({ apiBase: wechatApiBase, appid: config.wechat.appid, timeoutMs: config.wechat.timeoutMs, onCall });
-  return {
+  const wechatPay =
+    pay &&
+    createPayClient({
+      apiBase: () => pay.apiBase ?? simulatorBase(),
+      appid: config.wechat.appid,
+      mchId: pay.mchId,
+      key: pay.key,
+      signType: pay.signType,
+      timeoutMs: config.wechat.timeoutMs,
+      onCall,
+    });
+  const services: Services = {
     auth: createAuthService({ wechatLogin, sessions, rateLimits, limits: config.limits }),
     profile: createProfileService({ appid: config.wechat.appid, dataMaxAgeSeconds: config.wechat.dataMaxAgeSeconds }),
     phone: createPhoneService({ wechatPhone, accessToken }),
@@ -60,23 +85,24 @@ export function buildServices(config: Config, { logger, cache, kv, metrics, self
       contentCheck: createContentCheckClient({ apiBase: wechatApiBase, timeoutMs: config.wechat.timeoutMs, onCall }),
       accessToken,
     }),
-    config,
-    logger,
-    rateLimits,
-    metrics,
+    payments:
+      pay &&
+      wechatPay &&
+      createPaymentService({
+        pay: wechatPay,
+        settings: { maxAmount: pay.maxAmount, description: pay.description },
+        rateLimits,
+        limits: config.limits,
+        metrics,
+        logger,
+        notifyUrl: () => pay.notifyUrl ?? `${selfUrl()}/notify`,
+      }),
     sessions,
-    wechatLogin,
-    wechatPay: pay
-      ? createPayClient({
-          apiBase: () => pay.apiBase ?? simulatorBase(),
-          appid: config.wechat.appid,
-          mchId: pay.mchId,
-          key: pay.key,
-          signType: pay.signType,
-          timeoutMs: config.wechat.timeoutMs,
-          onCall,
-        })
-      : undefined,
-    notifyUrl: () => pay?.notifyUrl ?? `${selfUrl()}/notify`,
   };
+  const notify = createNotifyService({
+    merchant: pay && wechatPay && { pay: wechatPay, appid: config.wechat.appid, mchId: pay.mchId },
+    metrics,
+    logger,
+  });
+  return { services, notify, wechatPay };
 }

@@ -14,7 +14,7 @@ describe('login and sessions', () => {
   });
 
   it('when this project targets services, then the server really runs on MariaDB and Redis', () => {
-    expect(t.server.services.config.database.kind).toBe(onServices ? 'mysql' : 'libsql');
+    expect(t.server.config.database.kind).toBe(onServices ? 'mysql' : 'libsql');
     expect(t.server.cache.kind).toBe(onServices ? 'redis' : 'memory');
   });
 

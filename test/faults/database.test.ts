@@ -286,7 +286,7 @@ describeServices('when the database freezes between WeChat creating the prepay o
     const [order] = await rows<{ out_trade_no: string; status: string; prepay_id: string | null }>(direct, 'select * from orders order by id desc limit 1');
     expect(order.prepay_id).toBeNull();
     // At WeChat the prepay order is closed: nobody can pay it, params or not.
-    expect(await eventually(async () => (await t.server.services.wechatPay!.orderQuery(order.out_trade_no)).tradeState === 'CLOSED', 10000)).toBe(true);
+    expect(await eventually(async () => (await t.server.wechatPay!.orderQuery(order.out_trade_no)).tradeState === 'CLOSED', 10000)).toBe(true);
 
     await new Promise((r) => setTimeout(r, DATABASE_TIMEOUT_MS));
     proxy.thaw();

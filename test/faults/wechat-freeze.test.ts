@@ -34,7 +34,7 @@ async function setUp() {
     const res = await fetch(`${sim.base}/dev/request-payment`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ appId: t.server.services.config.wechat.appid, ...payment.payParams, deliver: false }),
+      body: JSON.stringify({ appId: t.server.config.wechat.appid, ...payment.payParams, deliver: false }),
     });
     expect(((await res.json()) as { errMsg: string }).errMsg).toBe('requestPayment:ok');
   };

@@ -174,7 +174,7 @@ describe('mini-program: launch → login → profile → pay', () => {
 
   it('when config.simulator is set (DevTools offline), then login, profile and pay go through the simulator’s dev endpoints and end PAID', async () => {
     const mp = bootMiniProgram(t);
-    mp.modules.config.simulator = { appId: t.server.services.config.wechat.appid };
+    mp.modules.config.simulator = { appId: t.server.config.wechat.appid };
     expect(await mp.launch()).toBe('logged-in');
     const profile = await mp.open('pages/profile/profile');
     await profile.tap('onSyncFromWeChat');

@@ -96,7 +96,7 @@ describe('login rate limits', () => {
   /** A code WeChat never issued: jscode2session refuses it with 40029. */
   const bogusFrom = (ip: string, server = t) => server.gql(LOGIN, { code: `bogus${randomBytes(8).toString('hex')}` }, undefined, { 'x-forwarded-for': ip });
   /** Code exchanges this server sent to WeChat (here, the simulator), as its own metrics count them. */
-  const exchanges = async (server = t) => (await server.server.services.metrics.wechatCalls.get()).values.filter((v) => v.labels.api === 'jscode2session').reduce((n, v) => n + v.value, 0);
+  const exchanges = async (server = t) => (await server.server.metrics.wechatCalls.get()).values.filter((v) => v.labels.api === 'jscode2session').reduce((n, v) => n + v.value, 0);
 
   it('when one IP sends more codes WeChat refuses than LOGIN_RATE_PER_IP, then RATE_LIMITED with a retry time and no further code reaches WeChat; other IPs are unaffected', async () => {
     const ip = randomIp();

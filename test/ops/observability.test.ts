@@ -19,7 +19,7 @@ describe('logs and metrics over a full flow', () => {
   beforeAll(async () => {
     // trace: the most talkative level, so the grep below has the most to look through.
     t = await startServer({ env: { LOG_LEVEL: 'trace' } });
-    secrets.push(t.server.services.config.pay!.key, t.server.services.config.wechat.secret);
+    secrets.push(t.server.config.pay!.key, t.server.config.wechat.secret);
 
     const a = await t.login();
     secrets.push(a.token, (await t.server.services.sessions.load(a.token))!.sessionKey);

@@ -26,7 +26,7 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
 
   beforeAll(async () => {
     t = await startServer({ env: { WECHAT_PAY_SIGN_TYPE: signType, PAY_DESCRIPTION: 'A&B <测试> 🐱' } });
-    secrets.add(t.server.services.config.pay!.key);
+    secrets.add(t.server.config.pay!.key);
   });
   afterAll(async () => {
     await t?.close();
@@ -253,7 +253,7 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
     let body = signedNotify(t, { out_trade_no: created.order.outTradeNo, total_fee: '6' }, signType);
     if (signType === 'HMAC-SHA256') {
       // Re-sign without the sign_type field, as some HMAC merchants receive it.
-      const { key } = t.server.services.config.pay!;
+      const { key } = t.server.config.pay!;
       const fields = parsePayXml(body);
       delete fields.sign_type;
       delete fields.sign;
@@ -308,7 +308,7 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
   it('when WeChat reports a PENDING order CLOSED, then refresh closes it here too', async () => {
     const a = await t.login();
     const created = await createPayment(t, a.token, 15);
-    await t.server.services.wechatPay!.closeOrder(created.order.outTradeNo);
+    await t.server.wechatPay!.closeOrder(created.order.outTradeNo);
     expect((await order(a.token, created.order.outTradeNo, true))!.status).toBe('CLOSED');
   });
 

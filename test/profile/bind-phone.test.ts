@@ -171,7 +171,7 @@ describe('bindPhoneNumber', () => {
 
   it('when binds succeed and fail, then wechat_calls_total counts getuserphonenumber by outcome', async () => {
     const count = async (outcome: string) =>
-      (await t.server.services.metrics.wechatCalls.get()).values.find(
+      (await t.server.metrics.wechatCalls.get()).values.find(
         (v) => v.labels.api === 'getuserphonenumber' && v.labels.outcome === outcome,
       )?.value ?? 0;
     const [ok, invalid] = [await count('ok'), await count('WECHAT_CODE_INVALID')];
@@ -186,7 +186,7 @@ describe('bindPhoneNumber', () => {
     const a = await t.login();
     const { code, purePhoneNumber } = await phoneCode({ openid: a.openid });
     expect((await bind(code, a.token)).errors).toBeUndefined();
-    t.server.services.logger.info({ phoneNumber: purePhoneNumber, phone_info: { purePhoneNumber } }, 'a careless line');
+    t.server.logger.info({ phoneNumber: purePhoneNumber, phone_info: { purePhoneNumber } }, 'a careless line');
     const line = t.logs.find((l) => l.includes('a careless line'))!;
     expect(line).toContain('[redacted]');
     expect(line).not.toContain(purePhoneNumber);

@@ -57,7 +57,7 @@ describe('updateProfile with data an iv rewrite can forge', () => {
     const plain = JSON.parse(await plaintextOf(a.token, forged)) as { unionId?: string; openId?: string; watermark: { appid: string } };
     expect(plain.unionId).toMatch(/^EVIL/);
     expect(plain.openId).toBeUndefined();
-    expect(plain.watermark.appid).toBe(t.server.services.config.wechat.appid);
+    expect(plain.watermark.appid).toBe(t.server.config.wechat.appid);
 
     const res = await t.gql(UPDATE_PROFILE, forged, a.token);
     expect(codeOf(res)).toBe('WECHAT_DECRYPT_FAILED');

@@ -87,6 +87,7 @@ describe('setProfile(nickname)', () => {
     ['a risky word', '我爱赌博', 'risky', 20006],
     ['a fraud word, in ASCII capitals', 'RiskyWord99', 'risky', 20012],
     ['an ad WeChat wants reviewed', '加微信abc', 'review', 10001],
+    // The simulator, like WeChat, passes content sent as \uXXXX escapes: these refusals also show the server sends raw UTF-8.
   ])('when the nickname holds %s, then CONTENT_RISKY with WeChat\'s label, and nothing is stored', async (_what, nickname, suggest, label) => {
     const a = await t.login();
     expect((await set({ nickname: 'before' }, a.token)).errors).toBeUndefined();
@@ -180,7 +181,7 @@ describe('setProfile(nickname)', () => {
 
   it('when checks pass and fail, then wechat_calls_total counts msg_sec_check by outcome', async () => {
     const count = async (outcome: string) =>
-      (await t.server.services.metrics.wechatCalls.get()).values.find(
+      (await t.server.metrics.wechatCalls.get()).values.find(
         (v) => v.labels.api === 'msg_sec_check' && v.labels.outcome === outcome,
       )?.value ?? 0;
     const [ok, unavailable] = [await count('ok'), await count('WECHAT_UNAVAILABLE')];

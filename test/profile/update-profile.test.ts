@@ -99,7 +99,7 @@ describe('updateProfile', () => {
       const a = await loggedIn();
       const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: 'gone' } });
       const { createConnection } = await import('mysql2/promise');
-      const url = t.server.services.config.database.url;
+      const url = t.server.config.database.url;
       const [deleter, watcher] = await Promise.all([createConnection(url), createConnection(url)]);
       try {
         // The DELETE holds the row's lock: updateProfile's SELECT (a consistent read) still sees the row, its UPDATE waits.

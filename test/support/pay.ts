@@ -46,7 +46,7 @@ export async function requestPayment(t: TestServer, params: PayParams, options: 
   const res = await fetch(`${t.url}${SIMULATOR_PREFIX}/dev/request-payment`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ appId: t.server.services.config.wechat.appid, ...params, ...options }),
+    body: JSON.stringify({ appId: t.server.config.wechat.appid, ...params, ...options }),
   });
   return { status: res.status, body: (await res.json()) as PaymentAnswer };
 }
@@ -58,8 +58,8 @@ export async function armPayFault(t: TestServer, openid: string, fault: Record<s
 
 /** A pay-result notify as WeChat would sign it with this server's merchant key, for forging variations. */
 export function signedNotify(t: TestServer, fields: Record<string, string>, signType: SignType = 'MD5'): string {
-  const { appid } = t.server.services.config.wechat;
-  const { mchId, key } = t.server.services.config.pay!;
+  const { appid } = t.server.config.wechat;
+  const { mchId, key } = t.server.config.pay!;
   const params: Record<string, string> = {
     return_code: 'SUCCESS',
     return_msg: 'OK',

@@ -123,7 +123,7 @@ export const codeOf = (r: GqlResult) => r.errors?.[0]?.extensions?.code;
  * appends its suite's path to TEST_SERVICES_LOG, which .ci/run checks against the list of suites.
  */
 function recordServicesRun(server: App) {
-  if (server.services.config.database.kind === 'mysql' && server.cache.kind === 'redis') markServicesSuite();
+  if (server.config.database.kind === 'mysql' && server.cache.kind === 'redis') markServicesSuite();
 }
 
 /** For suites that run servers as separate processes on MariaDB + Redis (they have no App to inspect). */

@@ -192,7 +192,7 @@ export class WxDevice {
           if (behaviour.fakeSuccess) return { errMsg: 'requestPayment:ok' };
           const { timeStamp, nonceStr, package: pkg, signType, paySign } = options;
           const { body } = await device.simPost<{ errMsg: string }>('/dev/request-payment', {
-            appId: device.server.server.services.config.wechat.appid,
+            appId: device.server.server.config.wechat.appid,
             timeStamp,
             nonceStr,
             package: pkg,
