@@ -97,7 +97,7 @@ export async function openDatabase(
     serverVersion = found?.version;
   }
   const migrated = migrate ? (await orm.migrator.up()).map((m) => m.name) : undefined;
-  if (timeoutMs && target.kind === 'mysql') boundPool((await orm.em.getConnection().getNativeClient()) as unknown as MysqlPool, timeoutMs);
+  if (timeoutMs && target.kind === 'mysql') boundPool((await orm.em.getConnection().getNativeClient()) as MysqlPool, timeoutMs);
   return { orm, migrated, serverVersion };
 }
 
@@ -424,4 +424,9 @@ export async function pendingMigrations(orm: Orm, all: MigrationObject[]): Promi
   } catch {
     return undefined;
   }
+}
+
+/** Resolves when the database answers a round trip (for /readyz; the caller bounds the wait). */
+export async function pingDatabase(orm: Orm): Promise<void> {
+  await orm.em.getConnection().execute('select 1');
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../core/config';
 import type { Cache } from '../core/cache';
 import type { KeyValueStore } from '../core/kv';
-import type { Orm } from '../core/db';
+import { pingDatabase, type Orm } from '../core/db';
 import type { Metrics } from './metrics';
 import { withTimeout } from '../core/timeout';
 
@@ -43,7 +43,7 @@ export async function opsRoutes(app: FastifyInstance, { orm, cache, kv, metrics,
   const unanswered = () => new Error(`no answer within ${bound} ms`);
   const check = async () => {
     // `store` is Redis (or the in-process stores): the sessions' connection and the key-value store's, both.
-    const probes = [orm.em.getConnection().execute('select 1'), Promise.all([cache.ping(), kv.ping()])].map((p) => withTimeout(p, bound, unanswered));
+    const probes = [pingDatabase(orm), Promise.all([cache.ping(), kv.ping()]).then(() => undefined)].map((p) => withTimeout(p, bound, unanswered));
     const [db, store] = (await Promise.allSettled(probes)).map((c) => (c.status === 'fulfilled' ? 'ok' : 'down'));
     return { db, store, ok: db === 'ok' && store === 'ok' };
   };
