@@ -361,8 +361,11 @@ describe('a notify the server fails to process', () => {
       const res = await postNotify(t, body);
       expect(res.status).toBe(500);
       expect(returnCodeOf(res.text)).toBe('FAIL');
-      const rows = await t.server.orm.em.fork().getConnection().execute('select verdict, detail from payment_notifications where out_trade_no = ?', [created.order.outTradeNo]);
-      expect(rows.map((r: { verdict: string }) => r.verdict)).toEqual(['ERROR']);
+      const rows = (await t.server.orm.em
+        .fork()
+        .getConnection()
+        .execute('select verdict, detail from payment_notifications where out_trade_no = ?', [created.order.outTradeNo])) as { verdict: string }[];
+      expect(rows.map((r) => r.verdict)).toEqual(['ERROR']);
     } finally {
       await t.close();
     }
