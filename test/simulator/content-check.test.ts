@@ -63,6 +63,20 @@ describe('the simulated msg_sec_check', () => {
     },
   );
 
+  it('when the content arrives as \\uXXXX escapes, then it passes whatever it says, as at WeChat; raw UTF-8 is judged', async () => {
+    const openid = await loggedIn();
+    const t = await token();
+    const raw = JSON.stringify({ content: '我爱赌博', version: 2, scene: 1, openid });
+    const escaped = raw.replace(/[^ -~]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    expect(escaped).not.toContain('赌博');
+    const send = async (body: string) =>
+      (await (await fetch(`${sim.base}/wxa/msg_sec_check?access_token=${t}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as Record<string, unknown>;
+    expect(await send(raw)).toMatchObject({ errcode: 0, result: { suggest: 'risky', label: 20006 } });
+    expect(await send(escaped)).toMatchObject({ errcode: 0, result: { suggest: 'pass', label: 100 } });
+    expect(await send('{"content": ')).toMatchObject({ errcode: 47001 });
+    expect(await send('"just a string"')).toMatchObject({ errcode: 47001 });
+  });
+
   it('when version 1 is asked (no openid), then 87014 for risky text and a bare ok otherwise', async () => {
     const t = await token();
     expect((await check(t, { content: '我爱赌博' })).body).toMatchObject({ errcode: 87014 });
