@@ -43,6 +43,9 @@ describe('setProfile(nickname)', () => {
     sim = `${t.url}${SIMULATOR_PREFIX}`;
   });
   afterAll(async () => {
+    // What users typed is theirs: no log line carries a nickname (the ones distinctive enough to search for).
+    const logs = t.logs.join('\n');
+    for (const n of [EMOJI_NICK, '我爱赌博', 'RiskyWord99', '加微信abc', 'after revoke']) expect(logs).not.toContain(n);
     await t?.close();
   });
 
