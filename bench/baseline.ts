@@ -79,7 +79,8 @@ class ClientError extends Error {
 const asClientError = (err: unknown): ClientError | undefined => {
   if (err instanceof ClientError) return err;
   const e = err as { name?: string; code?: unknown; message?: string; extensions?: Record<string, unknown> };
-  if (e?.name === 'AppError' && typeof e.code === 'string') return new ClientError(e.code, e.message ?? e.code, e.extensions ?? {});
+  if (e?.name === 'AppError' && typeof e.code === 'string')
+    return new ClientError(e.code, e.message ?? e.code, e.extensions ?? {});
   return undefined;
 };
 
@@ -96,7 +97,8 @@ const sessionKeyFor = (token: string) => `base:sess:${createHash('sha256').updat
 
 async function loadSession(req: IncomingMessage): Promise<Session> {
   const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
-  if (!token || !TOKEN_SHAPE.test(token)) throw new ClientError('UNAUTHENTICATED', 'Missing, unknown, expired or revoked token.');
+  if (!token || !TOKEN_SHAPE.test(token))
+    throw new ClientError('UNAUTHENTICATED', 'Missing, unknown, expired or revoked token.');
   const raw = await redis.get(sessionKeyFor(token));
   if (!raw) throw new ClientError('UNAUTHENTICATED', 'Missing, unknown, expired or revoked token.');
   return JSON.parse(raw) as Session;
@@ -105,9 +107,16 @@ async function loadSession(req: IncomingMessage): Promise<Session> {
 /** Fixed window, atomic: MULTI INCR + PEXPIRE NX + PTTL, like the server's store. */
 async function enforceRateLimit(bucket: string, limit: number): Promise<void> {
   const key = `base:rate:${bucket}`;
-  const [count, , ttl] = (await redis.multi().incr(key).pExpire(key, config.loginWindowMs, 'NX').pTTL(key).exec()) as unknown as [number, number, number];
+  const [count, , ttl] = (await redis
+    .multi()
+    .incr(key)
+    .pExpire(key, config.loginWindowMs, 'NX')
+    .pTTL(key)
+    .exec()) as unknown as [number, number, number];
   if (Number(count) > limit) {
-    throw new ClientError('RATE_LIMITED', 'Too many attempts.', { retryAfterSeconds: Math.max(1, Math.ceil(Number(ttl) / 1000)) });
+    throw new ClientError('RATE_LIMITED', 'Too many attempts.', {
+      retryAfterSeconds: Math.max(1, Math.ceil(Number(ttl) / 1000)),
+    });
   }
 }
 
@@ -123,24 +132,47 @@ async function callWeChat(url: string, init: RequestInit, api: string): Promise<
 }
 
 async function code2Session(code: string): Promise<{ openid: string; sessionKey: string; unionid?: string }> {
-  const query = new URLSearchParams({ appid: config.appid, secret: config.secret, js_code: code, grant_type: 'authorization_code' });
-  const res = await callWeChat(`${config.apiBase}/sns/jscode2session?${query.toString()}`, { method: 'GET' }, 'jscode2session');
-  if (res.status >= 500) throw new ClientError('WECHAT_UNAVAILABLE', 'WeChat did not answer usably: retry later.', { api: 'jscode2session' });
+  const query = new URLSearchParams({
+    appid: config.appid,
+    secret: config.secret,
+    js_code: code,
+    grant_type: 'authorization_code',
+  });
+  const res = await callWeChat(
+    `${config.apiBase}/sns/jscode2session?${query.toString()}`,
+    { method: 'GET' },
+    'jscode2session',
+  );
+  if (res.status >= 500)
+    throw new ClientError('WECHAT_UNAVAILABLE', 'WeChat did not answer usably: retry later.', {
+      api: 'jscode2session',
+    });
   let body: Record<string, unknown>;
   try {
     body = JSON.parse(res.text) as Record<string, unknown>;
     if (typeof body !== 'object' || body === null) throw new Error('not an object');
   } catch {
-    throw new ClientError('WECHAT_UNAVAILABLE', 'WeChat did not answer usably: retry later.', { api: 'jscode2session' });
+    throw new ClientError('WECHAT_UNAVAILABLE', 'WeChat did not answer usably: retry later.', {
+      api: 'jscode2session',
+    });
   }
   const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
   if (errcode !== 0) {
-    const code = errcode === 40029 || errcode === 40163 ? 'WECHAT_CODE_INVALID' : errcode === 45011 ? 'WECHAT_RATE_LIMITED' : errcode === 40226 ? 'WECHAT_RISKY_USER' : 'WECHAT_UNAVAILABLE';
+    const code =
+      errcode === 40029 || errcode === 40163
+        ? 'WECHAT_CODE_INVALID'
+        : errcode === 45011
+          ? 'WECHAT_RATE_LIMITED'
+          : errcode === 40226
+            ? 'WECHAT_RISKY_USER'
+            : 'WECHAT_UNAVAILABLE';
     throw new ClientError(code, `jscode2session errcode ${errcode}`, { wechatErrcode: errcode });
   }
   const { openid, session_key: sessionKey, unionid } = body;
   if (typeof openid !== 'string' || !openid || typeof sessionKey !== 'string' || !sessionKey) {
-    throw new ClientError('WECHAT_UNAVAILABLE', 'WeChat did not answer usably: retry later.', { api: 'jscode2session' });
+    throw new ClientError('WECHAT_UNAVAILABLE', 'WeChat did not answer usably: retry later.', {
+      api: 'jscode2session',
+    });
   }
   return { openid, sessionKey, unionid: typeof unionid === 'string' && unionid ? unionid : undefined };
 }
@@ -149,14 +181,20 @@ const nonceStr = () => randomBytes(24).toString('base64url').slice(0, 32);
 
 /** One signed v2 call: return_code, result_code, then the answer's own sign and appid, like the server's client. */
 async function payCall(api: string, fields: Record<string, string>): Promise<Record<string, string>> {
-  const params: Record<string, string> = { appid: config.appid, mch_id: config.mchId, nonce_str: nonceStr(), ...fields };
+  const params: Record<string, string> = {
+    appid: config.appid,
+    mch_id: config.mchId,
+    nonce_str: nonceStr(),
+    ...fields,
+  };
   params.sign = paySignLib.paySign(params, config.payKey, 'MD5');
   const res = await callWeChat(
     `${config.payBase}/pay/${api}`,
     { method: 'POST', headers: { 'content-type': 'text/xml; charset=utf-8' }, body: payXmlLib.buildPayXml(params) },
     api,
   );
-  const unavailable = () => new ClientError('WECHAT_UNAVAILABLE', 'WeChat did not answer usably: retry later.', { api });
+  const unavailable = () =>
+    new ClientError('WECHAT_UNAVAILABLE', 'WeChat did not answer usably: retry later.', { api });
   if (res.status >= 500) throw unavailable();
   let answer: Record<string, string>;
   try {
@@ -164,8 +202,18 @@ async function payCall(api: string, fields: Record<string, string>): Promise<Rec
   } catch {
     throw unavailable();
   }
-  if (answer.return_code !== 'SUCCESS') throw new ClientError('PAYMENT_FAILED', 'WeChat Pay refused the order.', { api, wechatErrCode: 'RETURN_FAIL', wechatErrMsg: answer.return_msg ?? '' });
-  if (answer.result_code !== 'SUCCESS') throw new ClientError('PAYMENT_FAILED', 'WeChat Pay refused the order.', { api, wechatErrCode: answer.err_code ?? 'FAIL', wechatErrMsg: answer.err_code_des ?? '' });
+  if (answer.return_code !== 'SUCCESS')
+    throw new ClientError('PAYMENT_FAILED', 'WeChat Pay refused the order.', {
+      api,
+      wechatErrCode: 'RETURN_FAIL',
+      wechatErrMsg: answer.return_msg ?? '',
+    });
+  if (answer.result_code !== 'SUCCESS')
+    throw new ClientError('PAYMENT_FAILED', 'WeChat Pay refused the order.', {
+      api,
+      wechatErrCode: answer.err_code ?? 'FAIL',
+      wechatErrMsg: answer.err_code_des ?? '',
+    });
   if (!paySignLib.verifyPaySign(answer, config.payKey, 'MD5')) throw unavailable();
   if (answer.appid !== undefined && answer.appid !== config.appid) throw unavailable();
   return answer;
@@ -173,7 +221,8 @@ async function payCall(api: string, fields: Record<string, string>): Promise<Rec
 
 // --- operations ------------------------------------------------------------------------------------------
 
-const USER_COLUMNS = 'id, openid, unionid, nickname, avatar_url, gender, language, city, province, country, created_at, updated_at';
+const USER_COLUMNS =
+  'id, openid, unionid, nickname, avatar_url, gender, language, city, province, country, created_at, updated_at';
 
 interface UserRow extends RowDataPacket {
   id: number;
@@ -199,12 +248,21 @@ async function findUser(id: number): Promise<UserRow> {
 async function me(req: IncomingMessage) {
   const session = await loadSession(req);
   const user = await findUser(session.userId);
-  return { me: { id: String(user.id), openid: user.openid, nickname: user.nickname, avatarUrl: user.avatar_url, gender: user.gender } };
+  return {
+    me: {
+      id: String(user.id),
+      openid: user.openid,
+      nickname: user.nickname,
+      avatarUrl: user.avatar_url,
+      gender: user.gender,
+    },
+  };
 }
 
 async function login(req: IncomingMessage, vars: Record<string, unknown>) {
   const code = vars.code;
-  if (typeof code !== 'string' || !code || code.length > 256 || /\s/.test(code)) throw new ClientError('BAD_USER_INPUT', 'code must be the string wx.login returned.');
+  if (typeof code !== 'string' || !code || code.length > 256 || /\s/.test(code))
+    throw new ClientError('BAD_USER_INPUT', 'code must be the string wx.login returned.');
   await enforceRateLimit(`login-ip:${clientIp(req)}`, config.loginPerIp);
   const wx = await code2Session(code);
   await enforceRateLimit(`login-openid:${wx.openid}`, config.loginPerOpenid);
@@ -219,8 +277,16 @@ async function login(req: IncomingMessage, vars: Record<string, unknown>) {
   const userId = res.insertId;
   const token = randomBytes(32).toString('base64url');
   const session: Session = { userId, openid: wx.openid, sessionKey: wx.sessionKey };
-  await redis.set(sessionKeyFor(token), JSON.stringify(session), { expiration: { type: 'PX', value: config.sessionTtlMs } });
-  return { login: { token, expiresAt: new Date(Date.now() + config.sessionTtlMs).toISOString(), user: { id: String(userId), openid: wx.openid } } };
+  await redis.set(sessionKeyFor(token), JSON.stringify(session), {
+    expiration: { type: 'PX', value: config.sessionTtlMs },
+  });
+  return {
+    login: {
+      token,
+      expiresAt: new Date(Date.now() + config.sessionTtlMs).toISOString(),
+      user: { id: String(userId), openid: wx.openid },
+    },
+  };
 }
 
 // Cut by code points, so an emoji at the limit is never split (the server's profileFields).
@@ -229,7 +295,8 @@ const str = (v: unknown, max: number) => (typeof v === 'string' ? Array.from(v).
 async function updateProfile(req: IncomingMessage, vars: Record<string, unknown>) {
   const session = await loadSession(req);
   const { iv, encryptedData } = vars;
-  if (typeof iv !== 'string' || typeof encryptedData !== 'string') throw new ClientError('BAD_USER_INPUT', 'iv and encryptedData are required strings.');
+  if (typeof iv !== 'string' || typeof encryptedData !== 'string')
+    throw new ClientError('BAD_USER_INPUT', 'iv and encryptedData are required strings.');
   const data = userDataLib.decryptUserData({
     sessionKey: session.sessionKey,
     iv,
@@ -253,14 +320,20 @@ async function updateProfile(req: IncomingMessage, vars: Record<string, unknown>
   fields.updated_at = new Date();
   await db.query('UPDATE users SET ? WHERE id = ?', [fields, session.userId]);
   const merged = { ...user, ...fields };
-  return { updateProfile: { id: String(merged.id), nickname: merged.nickname, gender: merged.gender, city: merged.city } };
+  return {
+    updateProfile: { id: String(merged.id), nickname: merged.nickname, gender: merged.gender, city: merged.city },
+  };
 }
 
 async function createPayment(req: IncomingMessage, vars: Record<string, unknown>) {
   const session = await loadSession(req);
   const money = vars.money;
   if (typeof money !== 'number' || !Number.isSafeInteger(money) || money < 1 || money > config.maxAmount) {
-    throw new ClientError('BAD_USER_INPUT', `money must be an integer number of fen between 1 and ${config.maxAmount}.`, { field: 'money' });
+    throw new ClientError(
+      'BAD_USER_INPUT',
+      `money must be an integer number of fen between 1 and ${config.maxAmount}.`,
+      { field: 'money' },
+    );
   }
   // Persisted before WeChat hears of it, so a notify can never arrive for an order we don't have.
   const outTradeNo = `${Date.now()}${randomBytes(12).toString('base64url')}`;
@@ -281,22 +354,41 @@ async function createPayment(req: IncomingMessage, vars: Record<string, unknown>
       trade_type: 'JSAPI',
       openid: session.openid,
     });
-    if (!answer.prepay_id) throw new ClientError('WECHAT_UNAVAILABLE', 'WeChat did not answer usably: retry later.', { api: 'unifiedorder' });
+    if (!answer.prepay_id)
+      throw new ClientError('WECHAT_UNAVAILABLE', 'WeChat did not answer usably: retry later.', {
+        api: 'unifiedorder',
+      });
     prepayId = answer.prepay_id;
   } catch (err) {
     const known = asClientError(err);
     if (!known) throw err;
     // Never leave an order looking payable when the client got no way to pay it.
-    await db.query("UPDATE orders SET status = 'CLOSED', last_error = ?, updated_at = ? WHERE id = ?", [`${known.code}`.slice(0, 255), new Date(), orderId]);
+    await db.query("UPDATE orders SET status = 'CLOSED', last_error = ?, updated_at = ? WHERE id = ?", [
+      `${known.code}`.slice(0, 255),
+      new Date(),
+      orderId,
+    ]);
     throw known;
   }
   await db.query('UPDATE orders SET prepay_id = ?, updated_at = ? WHERE id = ?', [prepayId, new Date(), orderId]);
-  const base = { appId: config.appid, timeStamp: String(Math.floor(Date.now() / 1000)), nonceStr: nonceStr(), package: `prepay_id=${prepayId}`, signType: 'MD5' };
+  const base = {
+    appId: config.appid,
+    timeStamp: String(Math.floor(Date.now() / 1000)),
+    nonceStr: nonceStr(),
+    package: `prepay_id=${prepayId}`,
+    signType: 'MD5',
+  };
   const paySign = paySignLib.paySign(base, config.payKey, 'MD5');
   return {
     createPayment: {
       order: { id: String(orderId), outTradeNo, amount: money, status: 'PENDING' },
-      payParams: { timeStamp: base.timeStamp, nonceStr: base.nonceStr, package: base.package, signType: base.signType, paySign },
+      payParams: {
+        timeStamp: base.timeStamp,
+        nonceStr: base.nonceStr,
+        package: base.package,
+        signType: base.signType,
+        paySign,
+      },
     },
   };
 }
@@ -327,7 +419,10 @@ function parseTimeEnd(timeEnd: string | undefined): Date {
 
 /** The server's order: keep the raw body, parse strictly, verify, check merchant and amount, one conditional UPDATE. */
 async function notify(raw: string, bytes: number, truncated: boolean): Promise<Judged> {
-  const [ins] = await db.query<ResultSetHeader>("INSERT INTO payment_notifications (received_at, raw_body, body_bytes, verdict) VALUES (?, ?, ?, 'RECEIVED')", [new Date(), raw, bytes]);
+  const [ins] = await db.query<ResultSetHeader>(
+    "INSERT INTO payment_notifications (received_at, raw_body, body_bytes, verdict) VALUES (?, ?, ?, 'RECEIVED')",
+    [new Date(), raw, bytes],
+  );
   const judged = await judge(raw, truncated);
   const set: Record<string, unknown> = { verdict: judged.verdict, processed_at: new Date() };
   if (judged.outTradeNo !== undefined) set.out_trade_no = judged.outTradeNo;
@@ -339,8 +434,18 @@ async function notify(raw: string, bytes: number, truncated: boolean): Promise<J
 }
 
 async function judge(raw: string, truncated: boolean): Promise<Judged> {
-  const fail = (status: number, verdict: string, message: string, extra: Partial<Judged> = {}): Judged => ({ status, verdict, body: payXmlLib.notifyFail(message), ...extra });
-  const ok = (verdict: string, extra: Partial<Judged>): Judged => ({ status: 200, verdict, body: payXmlLib.NOTIFY_SUCCESS, ...extra });
+  const fail = (status: number, verdict: string, message: string, extra: Partial<Judged> = {}): Judged => ({
+    status,
+    verdict,
+    body: payXmlLib.notifyFail(message),
+    ...extra,
+  });
+  const ok = (verdict: string, extra: Partial<Judged>): Judged => ({
+    status: 200,
+    verdict,
+    body: payXmlLib.NOTIFY_SUCCESS,
+    ...extra,
+  });
   if (truncated) return fail(413, 'BODY_TOO_LARGE', 'body too large');
   let f: Record<string, string>;
   try {
@@ -348,19 +453,36 @@ async function judge(raw: string, truncated: boolean): Promise<Judged> {
   } catch (err) {
     const e = err as { name?: string; reason?: string; message?: string };
     if (e?.name !== 'PayXmlError') throw err;
-    return fail(400, e.reason === 'DOCTYPE' ? 'DOCTYPE_REFUSED' : 'MALFORMED', 'malformed XML', { detail: String(e.message).slice(0, 255) });
+    return fail(400, e.reason === 'DOCTYPE' ? 'DOCTYPE_REFUSED' : 'MALFORMED', 'malformed XML', {
+      detail: String(e.message).slice(0, 255),
+    });
   }
-  const ids = { outTradeNo: f.out_trade_no?.slice(0, 64) || null, transactionId: f.transaction_id?.slice(0, 64) || null };
+  const ids = {
+    outTradeNo: f.out_trade_no?.slice(0, 64) || null,
+    transactionId: f.transaction_id?.slice(0, 64) || null,
+  };
   // sign_type honoured when present; MD5 (WeChat's default, and ours) otherwise.
   if (!paySignLib.verifyPaySign(f, config.payKey, 'MD5')) return fail(200, 'BAD_SIGN', 'bad sign', ids);
-  if (f.return_code !== 'SUCCESS' || f.result_code !== 'SUCCESS') return fail(200, 'NOT_SUCCESS', 'not a successful payment', { ...ids, detail: `${f.return_code}/${f.result_code}` });
-  if (f.appid !== config.appid || f.mch_id !== config.mchId) return fail(200, 'WRONG_MERCHANT', 'appid or mch_id mismatch', ids);
-  if (!f.out_trade_no || !f.transaction_id) return fail(200, 'MALFORMED', 'missing out_trade_no or transaction_id', ids);
+  if (f.return_code !== 'SUCCESS' || f.result_code !== 'SUCCESS')
+    return fail(200, 'NOT_SUCCESS', 'not a successful payment', {
+      ...ids,
+      detail: `${f.return_code}/${f.result_code}`,
+    });
+  if (f.appid !== config.appid || f.mch_id !== config.mchId)
+    return fail(200, 'WRONG_MERCHANT', 'appid or mch_id mismatch', ids);
+  if (!f.out_trade_no || !f.transaction_id)
+    return fail(200, 'MALFORMED', 'missing out_trade_no or transaction_id', ids);
 
-  const [rows] = await db.query<RowDataPacket[]>('SELECT id, amount FROM orders WHERE out_trade_no = ?', [f.out_trade_no]);
+  const [rows] = await db.query<RowDataPacket[]>('SELECT id, amount FROM orders WHERE out_trade_no = ?', [
+    f.out_trade_no,
+  ]);
   if (!rows.length) return fail(200, 'UNKNOWN_ORDER', 'unknown order', ids);
   const order = rows[0];
-  if ((f.total_fee ?? '') !== String(order.amount)) return fail(200, 'AMOUNT_MISMATCH', 'amount mismatch', { ...ids, detail: `total_fee ${f.total_fee} but order amount ${order.amount}` });
+  if ((f.total_fee ?? '') !== String(order.amount))
+    return fail(200, 'AMOUNT_MISMATCH', 'amount mismatch', {
+      ...ids,
+      detail: `total_fee ${f.total_fee} but order amount ${order.amount}`,
+    });
   let affected: number;
   try {
     const [upd] = await db.query<ResultSetHeader>(
@@ -369,12 +491,16 @@ async function judge(raw: string, truncated: boolean): Promise<Judged> {
     );
     affected = upd.affectedRows;
   } catch (err) {
-    if ((err as { code?: string }).code === 'ER_DUP_ENTRY') return fail(200, 'CONFLICT', 'conflicting transaction', ids);
+    if ((err as { code?: string }).code === 'ER_DUP_ENTRY')
+      return fail(200, 'CONFLICT', 'conflicting transaction', ids);
     throw err;
   }
   if (affected === 1) return ok('PAID', ids);
   const [now] = await db.query<RowDataPacket[]>('SELECT status, transaction_id FROM orders WHERE id = ?', [order.id]);
-  if (now[0].status === 'PAID') return now[0].transaction_id === f.transaction_id ? ok('DUPLICATE', ids) : fail(200, 'CONFLICT', 'conflicting transaction', ids);
+  if (now[0].status === 'PAID')
+    return now[0].transaction_id === f.transaction_id
+      ? ok('DUPLICATE', ids)
+      : fail(200, 'CONFLICT', 'conflicting transaction', ids);
   return ok('ORDER_CLOSED', ids);
 }
 
@@ -412,7 +538,8 @@ function send(res: ServerResponse, status: number, type: string, body: string) {
   res.end(body);
 }
 
-const sendJson = (res: ServerResponse, status: number, value: unknown) => send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+const sendJson = (res: ServerResponse, status: number, value: unknown) =>
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
 
 const OPERATIONS: Record<string, (req: IncomingMessage, vars: Record<string, unknown>) => Promise<unknown>> = {
   Me: me,
@@ -431,17 +558,32 @@ async function graphql(req: IncomingMessage, res: ServerResponse) {
     return sendJson(res, 400, { errors: [{ message: 'Body is not JSON.', extensions: { code: 'BAD_REQUEST' } }] });
   }
   const op = typeof body.operationName === 'string' ? OPERATIONS[body.operationName] : undefined;
-  if (!op) return sendJson(res, 400, { errors: [{ message: 'The baseline knows the operations Me, Login, UpdateProfile and CreatePayment.', extensions: { code: 'BAD_REQUEST' } }] });
-  const vars = typeof body.variables === 'object' && body.variables !== null ? (body.variables as Record<string, unknown>) : {};
+  if (!op)
+    return sendJson(res, 400, {
+      errors: [
+        {
+          message: 'The baseline knows the operations Me, Login, UpdateProfile and CreatePayment.',
+          extensions: { code: 'BAD_REQUEST' },
+        },
+      ],
+    });
+  const vars =
+    typeof body.variables === 'object' && body.variables !== null ? (body.variables as Record<string, unknown>) : {};
   try {
     sendJson(res, 200, { data: await op(req, vars) });
   } catch (err) {
     const known = asClientError(err);
     if (!known) {
       console.error('baseline: unexpected error', err);
-      return sendJson(res, 200, { errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }], data: null });
+      return sendJson(res, 200, {
+        errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+        data: null,
+      });
     }
-    sendJson(res, 200, { errors: [{ message: known.message, extensions: { code: known.code, ...known.extensions } }], data: null });
+    sendJson(res, 200, {
+      errors: [{ message: known.message, extensions: { code: known.code, ...known.extensions } }],
+      data: null,
+    });
   }
 }
 
@@ -458,8 +600,14 @@ async function notifyRoute(req: IncomingMessage, res: ServerResponse) {
 }
 
 async function readyz(res: ServerResponse) {
-  const [dbOk, storeOk] = (await Promise.allSettled([db.query('SELECT 1'), redis.ping()])).map((r) => r.status === 'fulfilled');
-  sendJson(res, dbOk && storeOk ? 200 : 503, { status: dbOk && storeOk ? 'ok' : 'unavailable', database: dbOk ? 'ok' : 'down', store: storeOk ? 'ok' : 'down' });
+  const [dbOk, storeOk] = (await Promise.allSettled([db.query('SELECT 1'), redis.ping()])).map(
+    (r) => r.status === 'fulfilled',
+  );
+  sendJson(res, dbOk && storeOk ? 200 : 503, {
+    status: dbOk && storeOk ? 'ok' : 'unavailable',
+    database: dbOk ? 'ok' : 'down',
+    store: storeOk ? 'ok' : 'down',
+  });
 }
 
 const server = createServer((req, res) => {

@@ -35,7 +35,12 @@ function smapsSummary(): Record<string, number> {
     const rss = /^Rss:\s+(\d+) kB/.exec(line);
     if (rss && key) groups[key] = (groups[key] ?? 0) + Number(rss[1]) / 1024;
   }
-  return Object.fromEntries(Object.entries(groups).filter(([, mb]) => mb >= 1).sort((a, b) => b[1] - a[1]).map(([k, mb]) => [k, Math.round(mb)]));
+  return Object.fromEntries(
+    Object.entries(groups)
+      .filter(([, mb]) => mb >= 1)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, mb]) => [k, Math.round(mb)]),
+  );
 }
 
 let peakRss = 0;
@@ -51,7 +56,9 @@ setInterval(() => {
     heapUsed: Math.round(m.heapUsed / MB),
     external: Math.round(m.external / MB),
     arrayBuffers: Math.round(m.arrayBuffers / MB),
-    spaces: Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name.replace(/_space$/, ''), Math.round(s.space_size / MB)])),
+    spaces: Object.fromEntries(
+      getHeapSpaceStatistics().map((s) => [s.space_name.replace(/_space$/, ''), Math.round(s.space_size / MB)]),
+    ),
   };
   if (m.rss > peakRss + 2 * MB) {
     peakRss = m.rss;

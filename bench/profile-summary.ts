@@ -89,7 +89,10 @@ function functionKey(frame: CallFrame, caller?: CallFrame): string {
   return `${name}  ${mod.startsWith('app: ') ? mod.slice(5) : `${mod} ${file}`}:${frame.lineNumber + 1}`;
 }
 
-export function summarizeProfile(profile: CpuProfile, opts: { fromUs?: number; toUs?: number; top?: number } = {}): ProfileSummary {
+export function summarizeProfile(
+  profile: CpuProfile,
+  opts: { fromUs?: number; toUs?: number; top?: number } = {},
+): ProfileSummary {
   const top = opts.top ?? 15;
   const byId = new Map<number, CallFrame>();
   const parent = new Map<number, number>();
@@ -149,7 +152,8 @@ export function summarizeProfile(profile: CpuProfile, opts: { fromUs?: number; t
     fn.set(fk, (fn.get(fk) ?? 0) + dur);
     const mk = caller ? `(native) ← ${moduleOf(caller)}` : moduleOf(frame);
     mod.set(mk, (mod.get(mk) ?? 0) + dur);
-    for (const m of modulesOnStack(samples[i])) if (!m.startsWith('node:')) inclusive.set(m, (inclusive.get(m) ?? 0) + dur);
+    for (const m of modulesOnStack(samples[i]))
+      if (!m.startsWith('node:')) inclusive.set(m, (inclusive.get(m) ?? 0) + dur);
   }
   const busyUs = windowUs - idleUs;
   const rank = (m: Map<string, number>): Entry[] =>
@@ -157,11 +161,22 @@ export function summarizeProfile(profile: CpuProfile, opts: { fromUs?: number; t
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([key, us]) => ({ key, ms: us / 1000, pct: busyUs > 0 ? (100 * us) / busyUs : 0 }));
-  return { windowMs: windowUs / 1000, busyMs: busyUs / 1000, idleMs: idleUs / 1000, gcMs: gcUs / 1000, functions: rank(fn), modules: rank(mod), onStack: rank(inclusive) };
+  return {
+    windowMs: windowUs / 1000,
+    busyMs: busyUs / 1000,
+    idleMs: idleUs / 1000,
+    gcMs: gcUs / 1000,
+    functions: rank(fn),
+    modules: rank(mod),
+    onStack: rank(inclusive),
+  };
 }
 
 export function formatSummary(title: string, s: ProfileSummary): string {
-  const rows = (entries: Entry[]) => entries.map((e, i) => `| ${i + 1} | ${e.pct.toFixed(1)}% | ${e.ms.toFixed(0)} | \`${e.key.replace(/\|/g, '\\|')}\` |`).join('\n');
+  const rows = (entries: Entry[]) =>
+    entries
+      .map((e, i) => `| ${i + 1} | ${e.pct.toFixed(1)}% | ${e.ms.toFixed(0)} | \`${e.key.replace(/\|/g, '\\|')}\` |`)
+      .join('\n');
   return [
     `### ${title}`,
     '',
@@ -187,7 +202,9 @@ function main() {
   const args = process.argv.slice(2);
   const file = args.find((a) => !a.startsWith('--'));
   if (!file) {
-    console.error('usage: node bench/profile-summary.ts <file.cpuprofile> [--from=<µs>] [--to=<µs>] [--top=15] [--results=<results.json>]');
+    console.error(
+      'usage: node bench/profile-summary.ts <file.cpuprofile> [--from=<µs>] [--to=<µs>] [--top=15] [--results=<results.json>]',
+    );
     process.exit(2);
   }
   const raw = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -198,14 +215,26 @@ function main() {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const results = raw('results');
   if (!results) {
-    console.log(formatSummary(file, summarizeProfile(profile, { fromUs: flag('from'), toUs: flag('to'), top: flag('top') })));
+    console.log(
+      formatSummary(file, summarizeProfile(profile, { fromUs: flag('from'), toUs: flag('to'), top: flag('top') })),
+    );
     return;
   }
   // The profile of bench/run.ts's target `<name>.cpuprofile`, cut into the windows of that target's measured runs.
-  const target = file.split('/').pop()!.replace(/\.cpuprofile$/, '');
-  const { runs } = JSON.parse(readFileSync(results, 'utf8')) as { runs: { scenario: string; target: string; round: number; windowUs: [number, number] }[] };
+  const target = file
+    .split('/')
+    .pop()!
+    .replace(/\.cpuprofile$/, '');
+  const { runs } = JSON.parse(readFileSync(results, 'utf8')) as {
+    runs: { scenario: string; target: string; round: number; windowUs: [number, number] }[];
+  };
   for (const r of runs.filter((x) => x.target === target)) {
-    console.log(formatSummary(`${target} — ${r.scenario} (round ${r.round})`, summarizeProfile(profile, { fromUs: r.windowUs[0], toUs: r.windowUs[1], top: flag('top') })));
+    console.log(
+      formatSummary(
+        `${target} — ${r.scenario} (round ${r.round})`,
+        summarizeProfile(profile, { fromUs: r.windowUs[0], toUs: r.windowUs[1], top: flag('top') }),
+      ),
+    );
   }
 }
 

@@ -38,16 +38,51 @@ import { inspect } from 'node:util';
 import type { Connection } from 'mysql2/promise';
 import { DIST, SIMULATOR_IDENTITY, serverStartFlags } from './lib/dist.ts';
 import { runLoad, stopCurrentLoad, type LoadResult } from './lib/load.ts';
-import { answers200, findPid, freePort, killAllChildrenNow, machineCpu, sampleUsage, startNode, statusMb, stopAllChildren, waitUntil, type Child, type Usage } from './lib/procs.ts';
-import { benchProfile, loginThrough, pooled, SCENARIOS, scenarios, simulatorClient, type Batch, type ScenarioName, type Target } from './lib/scenarios.ts';
-import { buildServerAt, claimRedisDb, DB_PREFIX, migrate, mysqlAdmin, type MysqlAdmin, type RedisSlot } from './lib/services.ts';
+import {
+  answers200,
+  findPid,
+  freePort,
+  killAllChildrenNow,
+  machineCpu,
+  sampleUsage,
+  startNode,
+  statusMb,
+  stopAllChildren,
+  waitUntil,
+  type Child,
+  type Usage,
+} from './lib/procs.ts';
+import {
+  benchProfile,
+  loginThrough,
+  pooled,
+  SCENARIOS,
+  scenarios,
+  simulatorClient,
+  type Batch,
+  type ScenarioName,
+  type Target,
+} from './lib/scenarios.ts';
+import {
+  buildServerAt,
+  claimRedisDb,
+  DB_PREFIX,
+  migrate,
+  mysqlAdmin,
+  type MysqlAdmin,
+  type RedisSlot,
+} from './lib/services.ts';
 import { formatSummary, summarizeProfile, type CpuProfile } from './profile-summary.ts';
 
 // --- options ---------------------------------------------------------------------------------------------
 
 for (const arg of process.argv.slice(2)) {
   if (arg === '--help' || arg === '-h') {
-    console.log(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0].replace(/^\/\*\*?|^ \* ?/gm, ''));
+    console.log(
+      readFileSync(new URL(import.meta.url), 'utf8')
+        .split('*/')[0]
+        .replace(/^\/\*\*?|^ \* ?/gm, ''),
+    );
     process.exit(0);
   }
   const m = /^--([a-z-]+)=(.*)$/.exec(arg);
@@ -68,7 +103,10 @@ const int = (name: string, def: number, min = 1) => {
   return v;
 };
 const list = <T extends string>(name: string, all: readonly T[]): T[] => {
-  const v = (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const v = (env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!v.length) return [...all];
   const bad = v.filter((s) => !all.includes(s as T));
   if (bad.length) {
@@ -137,12 +175,17 @@ function cleanup(): Promise<void> {
     await Promise.allSettled(connections.map((c) => c.end()));
     if (admin) {
       if (opts.keep) log(`kept databases ${databases.join(', ')} (BENCH_KEEP=1)`);
-      else for (const name of databases) await admin.drop(name).catch((err: Error) => console.error(`could not drop ${name}: ${err.message}`));
+      else
+        for (const name of databases)
+          await admin.drop(name).catch((err: Error) => console.error(`could not drop ${name}: ${err.message}`));
       await admin.close().catch(() => undefined);
     }
     if (redisSlot) {
       if (opts.keep) log(`kept Redis database ${redisSlot.db}`);
-      else await redisSlot.release().catch((err: Error) => console.error(`could not flush Redis db ${redisSlot?.db}: ${err.message}`));
+      else
+        await redisSlot
+          .release()
+          .catch((err: Error) => console.error(`could not flush Redis db ${redisSlot?.db}: ${err.message}`));
     }
   })();
   return shuttingDown;
@@ -162,8 +205,18 @@ process.on('SIGINT', () => onSignal('SIGINT'));
 process.on('SIGTERM', () => onSignal('SIGTERM'));
 process.on('exit', killAllChildrenNow);
 
-const gitRev = (ref: string) => spawnSync('git', ['-C', new URL('..', import.meta.url).pathname, 'rev-parse', '--short', ref], { encoding: 'utf8' }).stdout?.trim() || ref;
-const gitDirty = () => (spawnSync('git', ['--no-optional-locks', '-C', new URL('..', import.meta.url).pathname, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).stdout ?? '').trim() !== '';
+const gitRev = (ref: string) =>
+  spawnSync('git', ['-C', new URL('..', import.meta.url).pathname, 'rev-parse', '--short', ref], {
+    encoding: 'utf8',
+  }).stdout?.trim() || ref;
+const gitDirty = () =>
+  (
+    spawnSync(
+      'git',
+      ['--no-optional-locks', '-C', new URL('..', import.meta.url).pathname, 'status', '--porcelain', '--', 'src'],
+      { encoding: 'utf8' },
+    ).stdout ?? ''
+  ).trim() !== '';
 
 // --- machine ---------------------------------------------------------------------------------------------
 
@@ -172,7 +225,10 @@ async function describeMachine(mysql: MysqlAdmin, redisVersion: string) {
   const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
   const lscpu = spawnSync('lscpu', { encoding: 'utf8' }).stdout ?? '';
   const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(lscpu)?.[1]?.trim();
-  const osName = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '')?.[1] ?? os.type();
+  const osName =
+    /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(
+      existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '',
+    )?.[1] ?? os.type();
   const conn = await mysql.connect('mysql');
   const [rows] = await conn.query<import('mysql2').RowDataPacket[]>(
     'SELECT @@innodb_flush_log_at_trx_commit AS flush, @@innodb_buffer_pool_size AS pool, @@max_connections AS maxConn, @@log_bin AS binlog',
@@ -236,18 +292,33 @@ async function quietCheck(): Promise<string | undefined> {
   const sql = (q1.Questions - q0.Questions - 1) / 2;
   const redis = (c1 - c0 - 1) / 2;
   const cpu = (100 * (m1.busy - m0.busy)) / 2;
-  const busy = [sql > 10 && `MariaDB serves ${sql.toFixed(0)} statements/s`, redis > 10 && `Redis ${redis.toFixed(0)} commands/s`, cpu > 25 && `the CPUs are ${cpu.toFixed(0)}% busy`].filter(Boolean);
+  const busy = [
+    sql > 10 && `MariaDB serves ${sql.toFixed(0)} statements/s`,
+    redis > 10 && `Redis ${redis.toFixed(0)} commands/s`,
+    cpu > 25 && `the CPUs are ${cpu.toFixed(0)}% busy`,
+  ].filter(Boolean);
   return busy.length ? `while the bench was idle, ${busy.join(', ')}` : undefined;
 }
 
 /** A run that is not measured: `seconds` of a cyclic scenario, or BENCH_WARMUP_REQUESTS of a counted one. */
-async function warmUp(t: LiveTarget, name: ScenarioName, ctx: { scenarios: ReturnType<typeof scenarios> }, seconds: number): Promise<{ result?: LoadResult; problem?: string }> {
+async function warmUp(
+  t: LiveTarget,
+  name: ScenarioName,
+  ctx: { scenarios: ReturnType<typeof scenarios> },
+  seconds: number,
+): Promise<{ result?: LoadResult; problem?: string }> {
   const s = ctx.scenarios[name];
   if (s.distinct ? opts.warmupRequests <= 0 : seconds <= 0) return {};
   const count = s.distinct ? Math.max(opts.warmupRequests, opts.connections) : 0;
   const batch = await s.prepare(t, count);
   checkpoint();
-  const result = await runLoad({ url: t.url, connections: opts.connections, ok: s.ok, ...(s.distinct ? { amount: count } : { durationS: seconds }), next: batch.next });
+  const result = await runLoad({
+    url: t.url,
+    connections: opts.connections,
+    ok: s.ok,
+    ...(s.distinct ? { amount: count } : { durationS: seconds }),
+    next: batch.next,
+  });
   checkpoint();
   const verified = await settledVerify(batch, result);
   const problem =
@@ -259,13 +330,19 @@ async function warmUp(t: LiveTarget, name: ScenarioName, ctx: { scenarios: Retur
   return { result, problem };
 }
 
-async function runOne(t: LiveTarget, name: ScenarioName, round: number, ctx: { sim: Child; scenarios: ReturnType<typeof scenarios>; dbPid?: number; redisPid?: number }): Promise<RunRecord> {
+async function runOne(
+  t: LiveTarget,
+  name: ScenarioName,
+  round: number,
+  ctx: { sim: Child; scenarios: ReturnType<typeof scenarios>; dbPid?: number; redisPid?: number },
+): Promise<RunRecord> {
   const s = ctx.scenarios[name];
   const base = { url: t.url, connections: opts.connections, ok: s.ok };
   const problems: string[] = [];
   const judge = (what: string, r: LoadResult, verified: string | undefined) => {
     if (r.requests === 0) problems.push(`${what}: no responses`);
-    else if (r.errors / r.requests > MAX_ERROR_RATE) problems.push(`${what}: ${r.errors} errors in ${r.requests} responses; e.g. ${r.samples[0] ?? ''}`);
+    else if (r.errors / r.requests > MAX_ERROR_RATE)
+      problems.push(`${what}: ${r.errors} errors in ${r.requests} responses; e.g. ${r.samples[0] ?? ''}`);
     if (verified) problems.push(`${what}: ${verified}`);
   };
 
@@ -283,7 +360,11 @@ async function runOne(t: LiveTarget, name: ScenarioName, round: number, ctx: { s
   const [q0, c0] = await Promise.all([admin!.statementCounters(), redisSlot!.commands()]);
   const usage = sampleUsage(t.child.pid, { target: t.child.pid, sim: ctx.sim.pid, db: ctx.dbPid, redis: ctx.redisPid });
   const from = nowUs();
-  const result = await runLoad({ ...base, ...(amount !== undefined ? { amount } : { durationS: opts.duration }), next: batch.next });
+  const result = await runLoad({
+    ...base,
+    ...(amount !== undefined ? { amount } : { durationS: opts.duration }),
+    next: batch.next,
+  });
   const to = nowUs();
   const u = usage.stop();
   const [q1, c1] = await Promise.all([admin!.statementCounters(), redisSlot!.commands()]);
@@ -305,7 +386,20 @@ async function runOne(t: LiveTarget, name: ScenarioName, round: number, ctx: { s
       `errors ${result.errors}/${result.requests}  RSS ${u.peakRssMb.toFixed(0)} MB  CPU ${u.cpuPct.target?.toFixed(0)}% (other ${u.cpuPct.other?.toFixed(0)}%)  SQL/req ${sqlPerReq.toFixed(1)}  Redis/req ${redisPerReq.toFixed(1)}` +
       `${problem ? `  PROBLEM: ${problem}` : ''}`,
   );
-  return { scenario: name, target: t.name, round, result, usage: u, amount, warmupRps: warm.result?.rps ?? NaN, sqlPerReq, sqlMix, redisPerReq, problem, windowUs: [from, to] };
+  return {
+    scenario: name,
+    target: t.name,
+    round,
+    result,
+    usage: u,
+    amount,
+    warmupRps: warm.result?.rps ?? NaN,
+    sqlPerReq,
+    sqlMix,
+    redisPerReq,
+    problem,
+    windowUs: [from, to],
+  };
 }
 
 // --- report ----------------------------------------------------------------------------------------------
@@ -324,7 +418,31 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 function runsTable(runs: RunRecord[]): string {
   return table(
-    ['scenario', 'target', 'round', 'requests', 'secs', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'peak RSS MB', 'of which anon / file', 'CPU ms/req', 'SQL/req', 'Redis/req', 'CPU% target', 'CPU% gen', 'CPU% sim', 'CPU% db', 'CPU% redis', 'CPU% other', 'steal%'],
+    [
+      'scenario',
+      'target',
+      'round',
+      'requests',
+      'secs',
+      'req/s',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'max ms',
+      'errors',
+      'peak RSS MB',
+      'of which anon / file',
+      'CPU ms/req',
+      'SQL/req',
+      'Redis/req',
+      'CPU% target',
+      'CPU% gen',
+      'CPU% sim',
+      'CPU% db',
+      'CPU% redis',
+      'CPU% other',
+      'steal%',
+    ],
     runs.map((r) => [
       r.scenario,
       r.target,
@@ -361,7 +479,9 @@ function roundTripsTable(runs: RunRecord[]): string {
       .join(' · ') || '–';
   return table(
     ['scenario', 'target', 'SQL/req', 'statements per request', 'Redis cmds/req'],
-    runs.filter((r) => r.round === 1).map((r) => [r.scenario, r.target, f(r.sqlPerReq, 1), mix(r.sqlMix), f(r.redisPerReq, 1)]),
+    runs
+      .filter((r) => r.round === 1)
+      .map((r) => [r.scenario, r.target, f(r.sqlPerReq, 1), mix(r.sqlMix), f(r.redisPerReq, 1)]),
     ['l', 'l', 'r', 'l'],
   );
 }
@@ -374,7 +494,14 @@ function summaryTable(runs: RunRecord[]): { text: string; rows: Record<string, u
     const s = of('server');
     const b = of('baseline');
     const agg = (rs: RunRecord[]) =>
-      rs.length ? { rps: mean(rs.map((r) => r.result.rps)), p50: mean(rs.map((r) => r.result.p50)), p99: mean(rs.map((r) => r.result.p99)), rss: Math.max(...rs.map((r) => r.usage.peakRssMb)) } : undefined;
+      rs.length
+        ? {
+            rps: mean(rs.map((r) => r.result.rps)),
+            p50: mean(rs.map((r) => r.result.p50)),
+            p99: mean(rs.map((r) => r.result.p99)),
+            rss: Math.max(...rs.map((r) => r.usage.peakRssMb)),
+          }
+        : undefined;
     const sa = agg(s);
     const ba = agg(b);
     const ratio = sa && ba ? sa.rps / ba.rps : NaN;
@@ -400,7 +527,21 @@ function summaryTable(runs: RunRecord[]): { text: string; rows: Record<string, u
     ]);
   }
   const text = table(
-    ['scenario', 'server req/s', 'baseline req/s', 'ratio', `≥ ${TARGETS.ratio}×`, 'server p50', 'server p99', `p99 < ${TARGETS.p99Ms} ms`, 'baseline p50', 'baseline p99', 'server RSS MB', `RSS < ${TARGETS.rssMb} MB`, 'baseline RSS MB'],
+    [
+      'scenario',
+      'server req/s',
+      'baseline req/s',
+      'ratio',
+      `≥ ${TARGETS.ratio}×`,
+      'server p50',
+      'server p99',
+      `p99 < ${TARGETS.p99Ms} ms`,
+      'baseline p50',
+      'baseline p99',
+      'server RSS MB',
+      `RSS < ${TARGETS.rssMb} MB`,
+      'baseline RSS MB',
+    ],
     out,
     ['l'],
   );
@@ -430,24 +571,39 @@ async function main(): Promise<number> {
   // Services: a fresh database per target, migrated by the server's own migrations; a Redis database of our own.
   admin = await mysqlAdmin(opts.mysqlUrl);
   const stale = await admin.dropStale(3600);
-  if (stale.length) log(`dropped ${stale.length} benchmark database(s) left over by an interrupted run: ${stale.join(', ')}`);
+  if (stale.length)
+    log(`dropped ${stale.length} benchmark database(s) left over by an interrupted run: ${stale.join(', ')}`);
   redisSlot = await claimRedisDb(opts.redisUrl, opts.redisDb);
   const machine = await describeMachine(admin, redisSlot.version);
-  log(`machine: ${machine.cpu}; ${machine.ram} RAM; ${machine.os}; Node ${machine.node}; MariaDB ${machine.mariadb}; Redis ${machine.redis}`);
+  log(
+    `machine: ${machine.cpu}; ${machine.ram} RAM; ${machine.os}; Node ${machine.node}; MariaDB ${machine.mariadb}; Redis ${machine.redis}`,
+  );
   log(`output: ${opts.out}; Redis logical database ${redisSlot.db}`);
 
   const unix = Math.floor(Date.now() / 1000);
-  const dbNames = Object.fromEntries(opts.targets.map((t) => [t, `${DB_PREFIX}${unix}_${t}`])) as Record<Target['name'], string>;
+  const dbNames = Object.fromEntries(opts.targets.map((t) => [t, `${DB_PREFIX}${unix}_${t}`])) as Record<
+    Target['name'],
+    string
+  >;
   for (const name of Object.values(dbNames)) {
     await admin.create(name);
     databases.push(name);
   }
-  await Promise.all(Object.entries(dbNames).map(([t, name]) => migrate(admin!.urlFor(name), `${opts.out}/migrate-${t}.log`, serverMigrate)));
+  await Promise.all(
+    Object.entries(dbNames).map(([t, name]) =>
+      migrate(admin!.urlFor(name), `${opts.out}/migrate-${t}.log`, serverMigrate),
+    ),
+  );
   checkpoint();
 
   // The WeChat simulator, alone in its process, at warn so its own request logs do not weigh on the machine.
   const simPort = await freePort();
-  const sim = startNode('simulator', [DIST.simulator, String(simPort)], { HOST: '127.0.0.1', LOG_LEVEL: 'warn', SIMULATOR_XML_LAYOUT: opts.simulatorXmlLayout }, `${opts.out}/simulator.log`);
+  const sim = startNode(
+    'simulator',
+    [DIST.simulator, String(simPort)],
+    { HOST: '127.0.0.1', LOG_LEVEL: 'warn', SIMULATOR_XML_LAYOUT: opts.simulatorXmlLayout },
+    `${opts.out}/simulator.log`,
+  );
   const simBase = `http://127.0.0.1:${simPort}`;
   await waitUntil(sim, 'an answer on its port', async () => {
     await (await fetch(`${simBase}/dev/orders/ready`)).arrayBuffer();
@@ -467,17 +623,37 @@ async function main(): Promise<number> {
     LOGIN_RATE_PER_OPENID: '1000000',
     PAY_RATE_PER_USER: '1000000',
   });
-  const profArgs = (name: string) => [...opts.nodeArgs, ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])];
+  const profArgs = (name: string) => [
+    ...opts.nodeArgs,
+    ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`] : []),
+  ];
 
   const targets: LiveTarget[] = [];
   for (const name of opts.targets) {
     const port = await freePort();
     // MEMORY_PROBE_DIR: where bench/memory-probe.ts writes, when BENCH_NODE_ARGS preloads it.
-    const common = { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: admin.urlFor(dbNames[name]), REDIS_URL: redisSlot.url, MEMORY_PROBE_DIR: opts.out, ...wechatEnv(port) };
+    const common = {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: admin.urlFor(dbNames[name]),
+      REDIS_URL: redisSlot.url,
+      MEMORY_PROBE_DIR: opts.out,
+      ...wechatEnv(port),
+    };
     const child =
       name === 'server'
-        ? startNode('server', [...serverFlags, ...profArgs('server'), serverMain], { ...common, NODE_ENV: 'production', LOG_LEVEL: opts.logLevel, MIGRATE_ON_START: '0' }, `${opts.out}/server.log`)
-        : startNode('baseline', [...profArgs('baseline'), new URL('./baseline.ts', import.meta.url).pathname], common, `${opts.out}/baseline.log`);
+        ? startNode(
+            'server',
+            [...serverFlags, ...profArgs('server'), serverMain],
+            { ...common, NODE_ENV: 'production', LOG_LEVEL: opts.logLevel, MIGRATE_ON_START: '0' },
+            `${opts.out}/server.log`,
+          )
+        : startNode(
+            'baseline',
+            [...profArgs('baseline'), new URL('./baseline.ts', import.meta.url).pathname],
+            common,
+            `${opts.out}/baseline.log`,
+          );
     const url = `http://127.0.0.1:${port}`;
     await waitUntil(child, 'GET /readyz 200', () => answers200(`${url}/readyz`));
     const db = await admin.connect(dbNames[name]);
@@ -492,12 +668,19 @@ async function main(): Promise<number> {
   for (const t of targets) {
     const codes = await simClient.loginCodes(opts.users);
     t.users = await pooled(codes, 16, ({ code }) => loginThrough(t.url, code));
-    t.sealed = await pooled(t.users, 16, (u, i) => Promise.all([0, 1].map((v) => simClient.userData(u.openid, benchProfile(i, v)))));
+    t.sealed = await pooled(t.users, 16, (u, i) =>
+      Promise.all([0, 1].map((v) => simClient.userData(u.openid, benchProfile(i, v)))),
+    );
     log(`${t.name}: ${t.users.length} users logged in, ${t.users.length * 2} profiles sealed`);
     checkpoint();
   }
 
-  const ctx = { sim, scenarios: scenarios(simClient), dbPid: findPid(['mariadbd', 'mysqld']), redisPid: findPid(['redis-server']) };
+  const ctx = {
+    sim,
+    scenarios: scenarios(simClient),
+    dbPid: findPid(['mariadbd', 'mysqld']),
+    redisPid: findPid(['redis-server']),
+  };
 
   // MariaDB, Redis and the CPUs are shared with whoever else uses this machine: say so when they are not quiet.
   const quiet = await quietCheck();
@@ -536,7 +719,9 @@ async function main(): Promise<number> {
       const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
       for (const r of runs.filter((x) => x.target === t.name)) {
         const title = `${t.name} — ${r.scenario} (round ${r.round}, ${f(r.result.rps)} req/s under the profiler)`;
-        profileText.push(formatSummary(title, summarizeProfile(profile, { fromUs: r.windowUs[0], toUs: r.windowUs[1], top: 15 })));
+        profileText.push(
+          formatSummary(title, summarizeProfile(profile, { fromUs: r.windowUs[0], toUs: r.windowUs[1], top: 15 })),
+        );
       }
     }
   }
@@ -566,30 +751,46 @@ async function main(): Promise<number> {
     '',
     runsTable(runs),
     '',
-    `Peak RSS over the whole life of each process (VmHWM): ${Object.entries(hwm).map(([k, v]) => `${k} ${f(v ?? NaN)} MB`).join(', ')}.`,
+    `Peak RSS over the whole life of each process (VmHWM): ${Object.entries(hwm)
+      .map(([k, v]) => `${k} ${f(v ?? NaN)} MB`)
+      .join(', ')}.`,
     '',
     '## Round trips per request (round 1; MariaDB statement counters and Redis commands, server-wide)',
     '',
     roundTripsTable(runs),
     '',
-    ...(problems.length ? ['## Harness problems (these runs are not valid measurements)', '', ...problems.map((r) => `- ${r.scenario} ${r.target} r${r.round}: ${r.problem}`), ''] : []),
+    ...(problems.length
+      ? [
+          '## Harness problems (these runs are not valid measurements)',
+          '',
+          ...problems.map((r) => `- ${r.scenario} ${r.target} r${r.round}: ${r.problem}`),
+          '',
+        ]
+      : []),
     ...(quiet || disturbed.length
       ? [
           '## Disturbed (something else was using the machine: rerun when it is quiet)',
           '',
           ...(quiet ? [`- Before the runs, ${quiet.replace(/^while/, 'while')}.`] : []),
-          ...disturbed.map((r) => `- ${r.scenario} ${r.target} r${r.round}: ${f(r.usage.cpuPct.other ?? NaN)}% of a CPU went to other processes.`),
+          ...disturbed.map(
+            (r) =>
+              `- ${r.scenario} ${r.target} r${r.round}: ${f(r.usage.cpuPct.other ?? NaN)}% of a CPU went to other processes.`,
+          ),
           '',
         ]
       : []),
     ...(profileText.length ? ['## CPU profiles (self time)', '', ...profileText] : []),
   ].join('\n');
   writeFileSync(`${opts.out}/results.md`, report + '\n');
-  writeFileSync(`${opts.out}/results.json`, JSON.stringify({ stamp, machine, opts, targets: TARGETS, summary: summary.rows, runs, hwm }, null, 2));
+  writeFileSync(
+    `${opts.out}/results.json`,
+    JSON.stringify({ stamp, machine, opts, targets: TARGETS, summary: summary.rows, runs, hwm }, null, 2),
+  );
 
   console.log('\n' + report);
   console.log(`\nWritten to ${opts.out}/results.md (and results.json, logs${opts.cpuProf ? ', profiles' : ''}).`);
-  if (quiet || disturbed.length) console.error(`\nWARNING: the machine was not quiet (${disturbed.length} run(s) disturbed); see the report.`);
+  if (quiet || disturbed.length)
+    console.error(`\nWARNING: the machine was not quiet (${disturbed.length} run(s) disturbed); see the report.`);
   if (problems.length) {
     console.error(`\nHarness problem in ${problems.length} run(s): those figures are not valid measurements (exit 1).`);
     return 1;
@@ -605,7 +806,9 @@ main().then(
   async (err: unknown) => {
     if (!(err instanceof Interrupted)) {
       const cause = (err as { cause?: unknown })?.cause;
-      console.error(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}${cause ? `\n  cause: ${cause instanceof Error ? (cause.stack ?? cause.message) : inspect(cause)}` : ''}`);
+      console.error(
+        `\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}${cause ? `\n  cause: ${cause instanceof Error ? (cause.stack ?? cause.message) : inspect(cause)}` : ''}`,
+      );
     }
     await cleanup();
     process.exit(interrupted ? 130 : 1);

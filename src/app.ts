@@ -59,14 +59,31 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const logger = options.logger ?? createLogger(config.logLevel, undefined, config.logFormat);
   const database = await openDatabase(config.database, dataModel, config.migrateOnStart, config.databaseTimeoutMs);
   const { orm } = database;
-  const cache = createCache({ redisUrl: config.redisUrl, namespace: config.redisNamespace, timeoutMs: config.cacheTimeoutMs, logger });
-  const kv = createKeyValueStore({ redisUrl: config.redisUrl, namespace: config.redisNamespace, timeoutMs: config.cacheTimeoutMs, logger });
+  const cache = createCache({
+    redisUrl: config.redisUrl,
+    namespace: config.redisNamespace,
+    timeoutMs: config.cacheTimeoutMs,
+    logger,
+  });
+  const kv = createKeyValueStore({
+    redisUrl: config.redisUrl,
+    namespace: config.redisNamespace,
+    timeoutMs: config.cacheTimeoutMs,
+    logger,
+  });
   const metrics = createMetrics();
 
   const app = createHttpServer(config, logger);
   const url = () => selfUrl(app);
   if (config.simulator) await mountSimulator(app, config);
-  const { services, notify, wechatPay } = buildServices(config, { logger, cache, kv, metrics, selfUrl: url, simulatorPrefix: SIMULATOR_PREFIX });
+  const { services, notify, wechatPay } = buildServices(config, {
+    logger,
+    cache,
+    kv,
+    metrics,
+    selfUrl: url,
+    simulatorPrefix: SIMULATOR_PREFIX,
+  });
   const apollo = await mountGraphQL(app, config, { orm, services, metrics });
   await app.register(notifyRoutes, { orm, notify, logger, databaseTimeoutMs: config.databaseTimeoutMs });
   const avatars = createAvatarService({
@@ -75,7 +92,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     publicBaseUrl: () => config.publicBaseUrl ?? url(),
   });
   await app.register(avatarRoutes, { orm, sessions: services.sessions, avatars });
-  await app.register(opsRoutes, { orm, cache, kv, metrics, metricsAccess: metricsAccess(config), databaseTimeoutMs: config.databaseTimeoutMs });
+  await app.register(opsRoutes, {
+    orm,
+    cache,
+    kv,
+    metrics,
+    metricsAccess: metricsAccess(config),
+    databaseTimeoutMs: config.databaseTimeoutMs,
+  });
 
   return {
     app,
@@ -132,7 +156,9 @@ async function listen(
     database: config.database,
     databaseVersion: serverVersion,
     redisUrl: config.redisUrl,
-    migrations: migrated ? { applied: migrated } : { pending: await pendingMigrations(orm, dataModel.migrationsFor(config.database.kind)) },
+    migrations: migrated
+      ? { applied: migrated }
+      : { pending: await pendingMigrations(orm, dataModel.migrationsFor(config.database.kind)) },
     simulator: config.simulator ? SIMULATOR_PREFIX : undefined,
     graphiql: config.playground,
   });

@@ -134,14 +134,17 @@ export function runLoad(opts: LoadOptions): Promise<LoadResult> {
     );
     current = instance;
     // autocannon emits (client, statusCode, resBytes, responseTime) here; its typings omit the client.
-    (instance as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => {
-      if (count === latencies.length) {
-        const bigger = new Float64Array(latencies.length * 2);
-        bigger.set(latencies);
-        latencies = bigger;
-      }
-      latencies[count++] = ms;
-      lastResponse = process.hrtime.bigint();
-    });
+    (instance as unknown as NodeJS.EventEmitter).on(
+      'response',
+      (_client: unknown, _status: number, _bytes: number, ms: number) => {
+        if (count === latencies.length) {
+          const bigger = new Float64Array(latencies.length * 2);
+          bigger.set(latencies);
+          latencies = bigger;
+        }
+        latencies[count++] = ms;
+        lastResponse = process.hrtime.bigint();
+      },
+    );
   });
 }

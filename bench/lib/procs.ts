@@ -17,7 +17,10 @@ const children = new Set<{ child: Child; proc: ChildProcess }>();
 /** Starts `node <args>` with its stdout and stderr appended to `logPath`. */
 export function startNode(name: string, args: string[], env: Record<string, string>, logPath: string): Child {
   const fd = openSync(logPath, 'a');
-  const proc = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', fd, fd] });
+  const proc = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', fd, fd],
+  });
   closeSync(fd);
   if (proc.pid === undefined) throw new Error(`${name}: could not start ${args.join(' ')}`);
   let done = false;
@@ -88,12 +91,23 @@ export function tail(path: string, lines = 30): string {
 }
 
 /** Polls `check` until it resolves true; fails early when the child dies, and after `timeoutMs`. */
-export async function waitUntil(child: Child, what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+export async function waitUntil(
+  child: Child,
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (!child.running()) throw new Error(`${child.name} exited (${await child.exited}) before ${what}. Last lines of ${child.logPath}:\n${tail(child.logPath)}`);
+    if (!child.running())
+      throw new Error(
+        `${child.name} exited (${await child.exited}) before ${what}. Last lines of ${child.logPath}:\n${tail(child.logPath)}`,
+      );
     if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${child.name}: no ${what} after ${timeoutMs} ms. Last lines of ${child.logPath}:\n${tail(child.logPath)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${child.name}: no ${what} after ${timeoutMs} ms. Last lines of ${child.logPath}:\n${tail(child.logPath)}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -207,7 +221,8 @@ export function sampleUsage(rssPid: number, cpuPids: Record<string, number | und
       sample();
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpuSec: Record<string, number> = {};
-      for (const [name, pid] of Object.entries(cpuPids)) if (pid && name in startCpu) cpuSec[name] = (cpuSeconds(pid) ?? startCpu[name]) - startCpu[name];
+      for (const [name, pid] of Object.entries(cpuPids))
+        if (pid && name in startCpu) cpuSec[name] = (cpuSeconds(pid) ?? startCpu[name]) - startCpu[name];
       const self = process.cpuUsage(selfStart);
       cpuSec.gen = (self.user + self.system) / 1e6;
       const machine = machineCpu();

@@ -9,7 +9,8 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export const GQL = {
   Me: 'query Me { me { id openid nickname avatarUrl gender } }',
   Login: 'mutation Login($code: String!) { login(code: $code) { token expiresAt user { id openid } } }',
-  UpdateProfile: 'mutation UpdateProfile($iv: String!, $encryptedData: String!) { updateProfile(iv: $iv, encryptedData: $encryptedData) { id nickname gender city } }',
+  UpdateProfile:
+    'mutation UpdateProfile($iv: String!, $encryptedData: String!) { updateProfile(iv: $iv, encryptedData: $encryptedData) { id nickname gender city } }',
   CreatePayment:
     'mutation CreatePayment($money: Int!) { createPayment(money: $money) { order { id outTradeNo amount status } payParams { timeStamp nonceStr package signType paySign } } }',
 } as const;
@@ -78,12 +79,15 @@ export function simulatorClient(base: string): SimulatorClient {
       const out: { code: string; openid: string }[] = [];
       while (out.length < count) {
         const n = Math.min(10_000, count - out.length);
-        const { codes } = (await post('/dev/login-codes', { count: n })) as { codes: { code: string; openid: string }[] };
+        const { codes } = (await post('/dev/login-codes', { count: n })) as {
+          codes: { code: string; openid: string }[];
+        };
         out.push(...codes);
       }
       return out;
     },
-    userData: async (openid, profile) => (await post('/dev/user-data', { openid, profile })) as { iv: string; encryptedData: string },
+    userData: async (openid, profile) =>
+      (await post('/dev/user-data', { openid, profile })) as { iv: string; encryptedData: string },
   };
 }
 
@@ -95,7 +99,11 @@ async function scalar(db: Connection, sql: string, params: unknown[] = []): Prom
 }
 
 /** Runs `fn` over `items` with at most `concurrency` in flight. */
-export async function pooled<T, R>(items: T[], concurrency: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+export async function pooled<T, R>(
+  items: T[],
+  concurrency: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
@@ -111,7 +119,11 @@ export async function pooled<T, R>(items: T[], concurrency: number, fn: (item: T
 
 /** One login through the target's own API (setup only). */
 export async function loginThrough(url: string, code: string): Promise<PoolUser> {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: JSON_HEADERS, body: gqlBody('Login', { code }) });
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: JSON_HEADERS,
+    body: gqlBody('Login', { code }),
+  });
   const text = await res.text();
   const body = JSON.parse(text) as { data?: { login?: { token: string; user: { id: string; openid: string } } } };
   const login = body.data?.login;
@@ -145,7 +157,11 @@ const me: Scenario = {
     return {
       next: () => {
         const k = t.sequence.me++;
-        return { path: '/graphql', headers: { ...JSON_HEADERS, authorization: `Bearer ${t.users[k % t.users.length].token}` }, body };
+        return {
+          path: '/graphql',
+          headers: { ...JSON_HEADERS, authorization: `Bearer ${t.users[k % t.users.length].token}` },
+          body,
+        };
       },
       verify: async () => undefined,
     };
@@ -167,7 +183,9 @@ const login = (sim: SimulatorClient): Scenario => ({
       },
       async verify({ succeeded, cut }) {
         const added = (await scalar(t.db, 'SELECT COUNT(*) FROM users')) - before;
-        return added >= succeeded && added <= succeeded + cut ? undefined : `${succeeded} logins answered (${cut} cut off), but ${added} users were created`;
+        return added >= succeeded && added <= succeeded + cut
+          ? undefined
+          : `${succeeded} logins answered (${cut} cut off), but ${added} users were created`;
       },
     };
   },
@@ -212,7 +230,9 @@ const createPayment: Scenario = {
       },
       async verify({ succeeded, cut }) {
         const added = (await scalar(t.db, 'SELECT COUNT(*) FROM orders WHERE prepay_id IS NOT NULL')) - before;
-        return added >= succeeded && added <= succeeded + cut ? undefined : `${succeeded} payments answered (${cut} cut off), but ${added} orders got a prepay_id`;
+        return added >= succeeded && added <= succeeded + cut
+          ? undefined
+          : `${succeeded} payments answered (${cut} cut off), but ${added} orders got a prepay_id`;
       },
     };
   },
@@ -222,7 +242,11 @@ const createPayment: Scenario = {
  * WeChat's pay-result notify for one order, MD5-signed with the pay key. Compact, as every earlier run sent it, so a
  * BENCH_SERVER_REF from before the layout fix (which refused WeChat's newline layout) can still be measured beside it.
  */
-function notifyXml(o: { outTradeNo: string; openid: string; amount: number; transactionId: string }, timeEnd: string, nonce: string): string {
+function notifyXml(
+  o: { outTradeNo: string; openid: string; amount: number; transactionId: string },
+  timeEnd: string,
+  nonce: string,
+): string {
   const fields: Record<string, string | number> = {
     return_code: 'SUCCESS',
     return_msg: 'OK',
@@ -259,7 +283,13 @@ const notify: Scenario = {
     const timeEnd = new Date(now.getTime() + 8 * 3600_000).toISOString().replace(/\D/g, '').slice(0, 14);
     const orders = Array.from({ length: count }, (_, i) => {
       const user = t.users[i % t.users.length];
-      return { outTradeNo: `${prefix}${i}`, userId: user.userId, openid: user.openid, amount: 1 + (i % 1000), transactionId: `${txPrefix}${String(i).padStart(14, '0')}` };
+      return {
+        outTradeNo: `${prefix}${i}`,
+        userId: user.userId,
+        openid: user.openid,
+        amount: 1 + (i % 1000),
+        transactionId: `${txPrefix}${String(i).padStart(14, '0')}`,
+      };
     });
     for (let i = 0; i < orders.length; i += 2000) {
       const chunk = orders.slice(i, i + 2000);
@@ -275,8 +305,11 @@ const notify: Scenario = {
         return { path: '/notify', headers: { 'content-type': 'text/xml' }, body: bodies[i] };
       },
       async verify({ succeeded, sent, cut }) {
-        const paid = await scalar(t.db, "SELECT COUNT(*) FROM orders WHERE out_trade_no LIKE ? AND status = 'PAID'", [`${prefix}%`]);
-        if (paid < succeeded || paid > succeeded + cut) return `${succeeded} notifies answered SUCCESS (${cut} cut off), but ${paid} orders are PAID`;
+        const paid = await scalar(t.db, "SELECT COUNT(*) FROM orders WHERE out_trade_no LIKE ? AND status = 'PAID'", [
+          `${prefix}%`,
+        ]);
+        if (paid < succeeded || paid > succeeded + cut)
+          return `${succeeded} notifies answered SUCCESS (${cut} cut off), but ${paid} orders are PAID`;
         if (sent !== count) return `${sent} notifies sent for ${count} orders`;
         return undefined;
       },

@@ -139,7 +139,9 @@ export async function claimRedisDb(serverUrl: string, forced?: number): Promise<
     };
   }
   client.destroy();
-  throw new Error(`no empty Redis logical database at ${serverUrl} (tried ${candidates.join(', ')}); set BENCH_REDIS_DB to an empty one`);
+  throw new Error(
+    `no empty Redis logical database at ${serverUrl} (tried ${candidates.join(', ')}); set BENCH_REDIS_DB to an empty one`,
+  );
 }
 
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -151,9 +153,15 @@ const REPO = new URL('../../', import.meta.url).pathname;
  */
 export function buildServerAt(ref: string, dir: string): string {
   mkdirSync(dir, { recursive: true });
-  const archive = execFileSync('git', ['-C', REPO, 'archive', '--format=tar', ref, 'src', 'tsconfig.json', 'tsconfig.build.json', 'package.json'], { maxBuffer: 256 * 2 ** 20 });
+  const archive = execFileSync(
+    'git',
+    ['-C', REPO, 'archive', '--format=tar', ref, 'src', 'tsconfig.json', 'tsconfig.build.json', 'package.json'],
+    { maxBuffer: 256 * 2 ** 20 },
+  );
   execFileSync('tar', ['-x', '-C', dir], { input: archive });
   if (!existsSync(`${dir}/node_modules`)) symlinkSync(`${REPO}node_modules`, `${dir}/node_modules`);
-  execFileSync(process.execPath, [`${REPO}node_modules/typescript/bin/tsc`, '-p', `${dir}/tsconfig.build.json`], { stdio: 'inherit' });
+  execFileSync(process.execPath, [`${REPO}node_modules/typescript/bin/tsc`, '-p', `${dir}/tsconfig.build.json`], {
+    stdio: 'inherit',
+  });
   return `${dir}/dist`;
 }

@@ -12,14 +12,19 @@ const RELOGIN_CODES: readonly ErrorCode[] = ['UNAUTHENTICATED', 'WECHAT_DECRYPT_
  */
 export type Variables<TVars> = TVars | (() => TVars | Promise<TVars>);
 
-type VariablesArgs<TVars> = Record<string, never> extends TVars ? [variables?: Variables<TVars>] : [variables: Variables<TVars>];
+type VariablesArgs<TVars> =
+  Record<string, never> extends TVars ? [variables?: Variables<TVars>] : [variables: Variables<TVars>];
 
 /**
  * One typed GraphQL call with the stored session. On UNAUTHENTICATED or WECHAT_DECRYPT_FAILED it logs in again
  * (single-flight, see ./session) and retries once; any other error, or a second failure, is thrown as ApiError.
  */
-export async function request<TResult, TVars>(document: AnyDocument<TResult, TVars>, ...[variables]: VariablesArgs<TVars>): Promise<TResult> {
-  const make = (): TVars | Promise<TVars> | undefined => (typeof variables === 'function' ? (variables as () => TVars | Promise<TVars>)() : variables);
+export async function request<TResult, TVars>(
+  document: AnyDocument<TResult, TVars>,
+  ...[variables]: VariablesArgs<TVars>
+): Promise<TResult> {
+  const make = (): TVars | Promise<TVars> | undefined =>
+    typeof variables === 'function' ? (variables as () => TVars | Promise<TVars>)() : variables;
   // Called before the first await: a variables function may use an API that needs the user's tap (getUserProfile).
   const first = make();
   const [vars, token] = await Promise.all([first, currentToken()]);

@@ -43,16 +43,25 @@ export class ApiError extends Error {
 export type AnyDocument<TResult, TVars> = TypedDocumentString<TResult, TVars>;
 
 /** One POST /graphql, no retry. Most code wants `request` from ./client instead. */
-export async function execute<TResult, TVars>(document: AnyDocument<TResult, TVars>, variables: TVars | undefined, token: string | undefined): Promise<TResult> {
+export async function execute<TResult, TVars>(
+  document: AnyDocument<TResult, TVars>,
+  variables: TVars | undefined,
+  token: string | undefined,
+): Promise<TResult> {
   let res;
   try {
-    res = await postJson(`${config.baseUrl}/graphql`, { query: document.toString(), variables: variables ?? {} }, token ? { authorization: `Bearer ${token}` } : {});
+    res = await postJson(
+      `${config.baseUrl}/graphql`,
+      { query: document.toString(), variables: variables ?? {} },
+      token ? { authorization: `Bearer ${token}` } : {},
+    );
   } catch (err) {
     if (err instanceof WxError) throw new ApiError('NETWORK_ERROR', err.errMsg);
     throw err;
   }
   const body = res.data as { data?: TResult | null; errors?: GraphQLErrorBody[] } | string | null;
-  if (!body || typeof body !== 'object') throw new ApiError('BAD_RESPONSE', `HTTP ${res.statusCode}: not a GraphQL response`);
+  if (!body || typeof body !== 'object')
+    throw new ApiError('BAD_RESPONSE', `HTTP ${res.statusCode}: not a GraphQL response`);
   if (body.errors?.length) {
     const [first] = body.errors;
     throw new ApiError(first.extensions?.code ?? 'INTERNAL_SERVER_ERROR', first.message, body.errors);

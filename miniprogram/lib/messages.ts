@@ -36,7 +36,8 @@ export const MESSAGES: Record<ErrorCode, string> = {
 /** Text for the user; the code stays in the log. */
 export function describeError(err: unknown): string {
   if (err instanceof ApiError) {
-    if (err.code === 'PAYMENT_FAILED' && err.extensions.wechatErrMsg) return `支付下单失败：${err.extensions.wechatErrMsg}`;
+    if (err.code === 'PAYMENT_FAILED' && err.extensions.wechatErrMsg)
+      return `支付下单失败：${err.extensions.wechatErrMsg}`;
     const wait = err.extensions.retryAfterSeconds;
     if (err.code === 'RATE_LIMITED' && typeof wait === 'number' && wait > 0) return `操作太频繁，请 ${wait} 秒后重试`;
     // A server newer than this package may send a code it does not know yet.

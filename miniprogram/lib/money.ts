@@ -2,7 +2,8 @@
  * Yuan typed by a person → integer fen, with string arithmetic only: "12.3" is 1230 and "0.07" is 7, where
  * Math.round(0.07 * 100) style maths would be one float step away from a wrong amount.
  */
-export type FenParse = { ok: true; fen: number } | { ok: false; reason: 'EMPTY' | 'INVALID' | 'TOO_MANY_DECIMALS' | 'ZERO' | 'TOO_LARGE' };
+export type FenParse =
+  { ok: true; fen: number } | { ok: false; reason: 'EMPTY' | 'INVALID' | 'TOO_MANY_DECIMALS' | 'ZERO' | 'TOO_LARGE' };
 
 const YUAN = /^(\d*)(?:\.(\d*))?$/;
 

@@ -21,7 +21,12 @@ export interface PollOptions {
 }
 
 /** Errors that say nothing about the order: keep asking until the timeout. */
-const TRANSIENT: readonly ErrorCode[] = ['NETWORK_ERROR', 'SERVICE_UNAVAILABLE', 'WECHAT_UNAVAILABLE', 'INTERNAL_SERVER_ERROR'];
+const TRANSIENT: readonly ErrorCode[] = [
+  'NETWORK_ERROR',
+  'SERVICE_UNAVAILABLE',
+  'WECHAT_UNAVAILABLE',
+  'INTERNAL_SERVER_ERROR',
+];
 
 /**
  * createPayment → wx.requestPayment → ask the server. The pay sheet's success is not proof of payment, and its

@@ -35,7 +35,12 @@ export function login(): Promise<StoredSession> {
     inFlight = (async () => {
       const code = await wxa.login();
       const { login: payload } = await execute(LoginDocument, { code }, undefined);
-      const session: StoredSession = { token: payload.token, expiresAt: payload.expiresAt, openid: payload.user.openid, userId: payload.user.id };
+      const session: StoredSession = {
+        token: payload.token,
+        expiresAt: payload.expiresAt,
+        openid: payload.user.openid,
+        userId: payload.user.id,
+      };
       wx.setStorageSync(STORAGE_KEY, session);
       return session;
     })().finally(() => {

@@ -20,7 +20,10 @@ async function dev<T>(path: string, body: object): Promise<T> {
 /** Plays wx.login: one simulated WeChat user per phone, created by its first login. */
 export async function login(): Promise<string> {
   const stored: unknown = wx.getStorageSync(OPENID_KEY);
-  const { code, openid } = await dev<{ code: string; openid: string }>('login-code', typeof stored === 'string' && stored ? { openid: stored } : {});
+  const { code, openid } = await dev<{ code: string; openid: string }>(
+    'login-code',
+    typeof stored === 'string' && stored ? { openid: stored } : {},
+  );
   wx.setStorageSync(OPENID_KEY, openid);
   return code;
 }

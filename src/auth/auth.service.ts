@@ -24,7 +24,8 @@ export function createAuthService({ wechatLogin, sessions, rateLimits, limits }:
      * one of them, the row is not read back: one statement per login instead of two.
      */
     async login(em: EntityManager, code: string, ip: string, userFields?: ReadonlySet<string>) {
-      if (!code || code.length > 256 || /\s/.test(code)) throw new AppError('BAD_USER_INPUT', 'code must be the string wx.login returned.');
+      if (!code || code.length > 256 || /\s/.test(code))
+        throw new AppError('BAD_USER_INPUT', 'code must be the string wx.login returned.');
       // Per IP, only the codes WeChat refused count: a flood of bogus codes is stopped before it burns the AppID's
       // jscode2session quota, while a NAT of real users, whose codes are valid, is throttled only past
       // LOGIN_RATE_PER_IP exchanges in flight at once (each holds its place until WeChat answers; docs/login.md says so).
@@ -39,7 +40,11 @@ export function createAuthService({ wechatLogin, sessions, rateLimits, limits }:
       await enforceRateLimit(rateLimits, `login-openid:${wx.openid}`, limits.loginPerOpenid, limits.loginWindowSeconds);
       const user = await userRepository(em).upsertByOpenid(wx.openid, wx.unionid, userFields);
       // Every login stores the session_key WeChat returned this time: an older one may already be rotated.
-      const { token, expiresAt } = await sessions.issue({ userId: user.id, openid: user.openid, sessionKey: wx.sessionKey });
+      const { token, expiresAt } = await sessions.issue({
+        userId: user.id,
+        openid: user.openid,
+        sessionKey: wx.sessionKey,
+      });
       return { token, expiresAt, user };
     },
 

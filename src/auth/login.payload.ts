@@ -4,13 +4,15 @@ import type { LoginUser } from './auth.service';
 
 @ObjectType({ description: 'What login returns: a session token and the user it belongs to.' })
 export class LoginPayload {
-  @Field({ description:
+  @Field({
+    description:
       'Opaque bearer token (43 characters, base64url): send it as `Authorization: Bearer <token>` on every other operation. Valid until expiresAt or logout; keep it secret, since it alone stands for the user.',
   })
   token!: string;
 
   @Field({
-    description: 'When the token stops working: a fixed time after login (the server\'s SESSION_TTL_SECONDS, 7 days by default), not extended by use. After it every call answers UNAUTHENTICATED: wx.login and login again.',
+    description:
+      "When the token stops working: a fixed time after login (the server's SESSION_TTL_SECONDS, 7 days by default), not extended by use. After it every call answers UNAUTHENTICATED: wx.login and login again.",
   })
   expiresAt!: Date;
 

@@ -12,13 +12,14 @@ import { EXACT } from '../core/collation';
 export class User {
   [OptionalProps]?: 'createdAt' | 'updatedAt';
 
-  @Field(() => ID, { description: 'This server\'s id for the user: stable, not a WeChat identifier.' })
+  @Field(() => ID, { description: "This server's id for the user: stable, not a WeChat identifier." })
   @PrimaryKey({ autoincrement: true })
   id!: number;
 
   /** Compared byte for byte (EXACT): `oAbc`, `oabc` and `oAbc ` are three users. */
   @Field({
-    description: 'The user\'s openid for this mini-program\'s AppID, from jscode2session at login. Compared byte for byte: case and spaces matter.',
+    description:
+      "The user's openid for this mini-program's AppID, from jscode2session at login. Compared byte for byte: case and spaces matter.",
   })
   @Unique()
   @Property({ length: 64, collation: EXACT })
@@ -27,51 +28,74 @@ export class User {
   @Field(() => String, {
     nullable: true,
     description:
-      'The user\'s unionid across the WeChat Open Platform account this AppID is bound to, from jscode2session at login; null while WeChat sends none (no bound account). Never taken from encrypted profile data, which an iv rewrite can forge.',
+      "The user's unionid across the WeChat Open Platform account this AppID is bound to, from jscode2session at login; null while WeChat sends none (no bound account). Never taken from encrypted profile data, which an iv rewrite can forge.",
   })
   @Index()
   @Property({ length: 64, nullable: true, collation: EXACT })
   unionid?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Nickname from the last updateProfile, at most 255 characters (emoji kept whole); null until then.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Nickname from the last updateProfile, at most 255 characters (emoji kept whole); null until then.',
+  })
   @Property({ length: 255, nullable: true })
   nickname?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Avatar image URL from the last updateProfile, at most 1024 characters; null until then.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Avatar image URL from the last updateProfile, at most 1024 characters; null until then.',
+  })
   @Property({ length: 1024, nullable: true })
   avatarUrl?: string | null;
 
-  @Field(() => Int, { nullable: true, description: '0 unknown, 1 male, 2 female, as WeChat sent it in the last updateProfile; null until then.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: '0 unknown, 1 male, 2 female, as WeChat sent it in the last updateProfile; null until then.',
+  })
   @Property({ type: 'smallint', nullable: true })
   gender?: number | null;
 
-  @Field(() => String, { nullable: true, description: 'The WeChat client\'s language from the last updateProfile, e.g. `zh_CN` or `en`, at most 32 characters; null until then.' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The WeChat client's language from the last updateProfile, e.g. `zh_CN` or `en`, at most 32 characters; null until then.",
+  })
   @Property({ length: 32, nullable: true })
   language?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'City from the last updateProfile, at most 128 characters; null until then.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'City from the last updateProfile, at most 128 characters; null until then.',
+  })
   @Property({ length: 128, nullable: true })
   city?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Province from the last updateProfile, at most 128 characters; null until then.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Province from the last updateProfile, at most 128 characters; null until then.',
+  })
   @Property({ length: 128, nullable: true })
   province?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Country from the last updateProfile, at most 128 characters; null until then.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Country from the last updateProfile, at most 128 characters; null until then.',
+  })
   @Property({ length: 128, nullable: true })
   country?: string | null;
 
   @Field(() => String, {
     nullable: true,
     description:
-      'The user\'s phone number as WeChat gave it to the last bindPhoneNumber (with `+<country code> ` outside China, e.g. `13800138000` or `+1 2025550123`), at most 32 characters; null until then. Personal data: a User is only ever returned to the user themself (me, login, updateProfile, bindPhoneNumber), and the number is redacted in logs.',
+      "The user's phone number as WeChat gave it to the last bindPhoneNumber (with `+<country code> ` outside China, e.g. `13800138000` or `+1 2025550123`), at most 32 characters; null until then. Personal data: a User is only ever returned to the user themself (me, login, updateProfile, bindPhoneNumber), and the number is redacted in logs.",
   })
   @Property({ length: 32, nullable: true })
   phoneNumber?: string | null;
 
   @Field(() => String, {
     nullable: true,
-    description: 'The country calling code of phoneNumber, as digits without `+` (e.g. `86`), from the last bindPhoneNumber; null until then. Read only by the user themself, like phoneNumber.',
+    description:
+      'The country calling code of phoneNumber, as digits without `+` (e.g. `86`), from the last bindPhoneNumber; null until then. Read only by the user themself, like phoneNumber.',
   })
   @Property({ length: 8, nullable: true })
   phoneCountryCode?: string | null;

@@ -33,12 +33,10 @@ const UPSERT = {
       .insertInto('users')
       .values({ openid: p('openid'), unionid: p('unionid'), created_at: p('now'), updated_at: p('now') })
       .onConflict((oc) =>
-        oc
-          .column('openid')
-          .doUpdateSet((eb) => ({
-            unionid: eb.fn.coalesce(eb.val(p('unionid')), eb.ref('unionid')),
-            updated_at: p('now'),
-          })),
+        oc.column('openid').doUpdateSet((eb) => ({
+          unionid: eb.fn.coalesce(eb.val(p('unionid')), eb.ref('unionid')),
+          updated_at: p('now'),
+        })),
       )
       .returningAll(),
   ),

@@ -15,7 +15,13 @@ const AVATAR_ID = /^[0-9a-f]{32}$/;
 export function avatarRepository(em: EntityManager) {
   const q = typedQueries<AvatarTables>(em, TABLES);
   return {
-    async record(avatar: { id: string; userId: number; format: ImageFormat; bytes: number; createdAt: Date }): Promise<void> {
+    async record(avatar: {
+      id: string;
+      userId: number;
+      format: ImageFormat;
+      bytes: number;
+      createdAt: Date;
+    }): Promise<void> {
       await q.write(
         q.db.insertInto('avatars').values({
           id: avatar.id,
@@ -33,14 +39,20 @@ export function avatarRepository(em: EntityManager) {
      */
     async issuedTo(id: string, userId: number): Promise<boolean> {
       if (!AVATAR_ID.test(id)) return false;
-      const rows = await q.rows(q.db.selectFrom('avatars').select('id').where('id', '=', id).where('user_id', '=', userId));
+      const rows = await q.rows(
+        q.db.selectFrom('avatars').select('id').where('id', '=', id).where('user_id', '=', userId),
+      );
       return rows.length === 1;
     },
 
     async find(id: string): Promise<{ userId: number; format: ImageFormat; bytes: number } | undefined> {
       if (!AVATAR_ID.test(id)) return undefined;
-      const [row] = await q.rows(q.db.selectFrom('avatars').select(['user_id', 'format', 'bytes']).where('id', '=', id));
-      return row ? { userId: Number(row.user_id), format: row.format as ImageFormat, bytes: Number(row.bytes) } : undefined;
+      const [row] = await q.rows(
+        q.db.selectFrom('avatars').select(['user_id', 'format', 'bytes']).where('id', '=', id),
+      );
+      return row
+        ? { userId: Number(row.user_id), format: row.format as ImageFormat, bytes: Number(row.bytes) }
+        : undefined;
     },
   };
 }

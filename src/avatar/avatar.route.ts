@@ -30,15 +30,22 @@ function sendError(reply: FastifyReply, error: AppError) {
 }
 
 const notMultipart = () =>
-  new AppError('BAD_USER_INPUT', 'Send multipart/form-data with the image in the field named file (wx.uploadFile with name: "file").', { field: 'file' });
+  new AppError(
+    'BAD_USER_INPUT',
+    'Send multipart/form-data with the image in the field named file (wx.uploadFile with name: "file").',
+    { field: 'file' },
+  );
 
 /** The multipart plugin's and Fastify's own refusals as our codes; anything else stays unexpected. */
 function asAppError(err: FastifyError, maxBytes: number): AppError | undefined {
   if (isAppError(err)) return err;
   if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.statusCode === 413) return tooLarge(maxBytes);
-  if (err.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' || err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return notMultipart();
+  if (err.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' || err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return notMultipart();
   if (err.code === 'FST_FILES_LIMIT' || err.code === 'FST_PARTS_LIMIT' || err.code === 'FST_FIELDS_LIMIT') {
-    return new AppError('BAD_USER_INPUT', 'Send one file, in the field named file, and few other fields.', { field: 'file' });
+    return new AppError('BAD_USER_INPUT', 'Send one file, in the field named file, and few other fields.', {
+      field: 'file',
+    });
   }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return notMultipart();
   return databaseUnavailable(err);
@@ -76,7 +83,12 @@ export async function avatarRoutes(app: FastifyInstance, { orm, sessions, avatar
       }
       data = await part.toBuffer();
     }
-    if (!data) throw new AppError('BAD_USER_INPUT', 'No file field: send the image in the field named file (wx.uploadFile with name: "file").', { field: 'file' });
+    if (!data)
+      throw new AppError(
+        'BAD_USER_INPUT',
+        'No file field: send the image in the field named file (wx.uploadFile with name: "file").',
+        { field: 'file' },
+      );
     return reply.send(await avatars.upload(orm.em.fork(), session.userId, data));
   });
 
@@ -84,12 +96,14 @@ export async function avatarRoutes(app: FastifyInstance, { orm, sessions, avatar
     const stored = parseStoredName(req.params.name);
     const image = stored && (await avatars.storage.get(req.params.name));
     if (!stored || !image) return reply.code(404).send({ errors: [{ message: 'No such avatar.' }] });
-    return reply
-      .header('content-type', IMAGE_FORMATS[stored.format].contentType)
-      .header('content-length', image.bytes)
-      // A name is never reused for other bytes (a random id per upload), so caches may keep it forever.
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .header('x-content-type-options', 'nosniff')
-      .send(image.stream);
+    return (
+      reply
+        .header('content-type', IMAGE_FORMATS[stored.format].contentType)
+        .header('content-length', image.bytes)
+        // A name is never reused for other bytes (a random id per upload), so caches may keep it forever.
+        .header('cache-control', 'public, max-age=31536000, immutable')
+        .header('x-content-type-options', 'nosniff')
+        .send(image.stream)
+    );
   });
 }

@@ -30,7 +30,8 @@ export function createAvatarService({ storage, maxBytes, publicBaseUrl }: Avatar
      */
     async upload(em: EntityManager, userId: number, data: Buffer): Promise<{ url: string }> {
       if (data.length > maxBytes) throw tooLarge(maxBytes);
-      if (data.length === 0) throw new AppError('BAD_USER_INPUT', 'The file field is empty: send the image in it.', { field: 'file' });
+      if (data.length === 0)
+        throw new AppError('BAD_USER_INPUT', 'The file field is empty: send the image in it.', { field: 'file' });
       const format = sniffImageFormat(data);
       if (!format) throw new AppError('AVATAR_UNSUPPORTED_TYPE');
       const id = randomBytes(16).toString('hex');
@@ -67,4 +68,6 @@ export function createAvatarService({ storage, maxBytes, publicBaseUrl }: Avatar
 export type AvatarService = ReturnType<typeof createAvatarService>;
 
 export const tooLarge = (maxBytes: number) =>
-  new AppError('AVATAR_TOO_LARGE', `The image is over ${maxBytes} bytes (AVATAR_MAX_BYTES): send a smaller one.`, { maxBytes });
+  new AppError('AVATAR_TOO_LARGE', `The image is over ${maxBytes} bytes (AVATAR_MAX_BYTES): send a smaller one.`, {
+    maxBytes,
+  });

@@ -13,7 +13,12 @@ declare module 'fastify' {
 /** One access line per request, at the level its route declares; unrouted requests (404s) log at info. */
 export function accessLog(app: FastifyInstance): void {
   app.addHook('onResponse', async (req, reply) => {
-    const line = { method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    const line = {
+      method: req.method,
+      path: req.url.split('?')[0],
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+    };
     if (req.routeOptions.config?.accessLog === 'debug') req.log.debug(line, 'request');
     else req.log.info(line, 'request');
   });

@@ -21,8 +21,14 @@ const flag = (def: '0' | '1') =>
 
 /** Every refusal states the whole accepted range, whichever bound was crossed. */
 const int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
-  const rule = max === Number.MAX_SAFE_INTEGER ? `must be an integer, ${min} or more` : `must be an integer from ${min} to ${max}`;
-  return z.coerce.number({ message: rule }).int({ message: rule }).min(min, { message: rule }).max(max, { message: rule }).default(def);
+  const rule =
+    max === Number.MAX_SAFE_INTEGER ? `must be an integer, ${min} or more` : `must be an integer from ${min} to ${max}`;
+  return z.coerce
+    .number({ message: rule })
+    .int({ message: rule })
+    .min(min, { message: rule })
+    .max(max, { message: rule })
+    .default(def);
 };
 
 const httpUrl = z
@@ -37,7 +43,9 @@ const databaseUrl = z
     message: 'must be mysql://user:pass@host:port/db, mariadb://…, file:path or :memory:',
   });
 
-const redisUrl = z.string().refine((v) => /^rediss?:\/\/.+/.test(v), { message: 'must be redis://host:port or rediss://…' });
+const redisUrl = z
+  .string()
+  .refine((v) => /^rediss?:\/\/.+/.test(v), { message: 'must be redis://host:port or rediss://…' });
 
 const blankAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 
@@ -46,30 +54,66 @@ const envSchema = z.object({
   PORT: int(4000, 0, 65535),
   HOST: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  LOG_FORMAT: z.preprocess(blankAsUndefined, z.enum(['pretty', 'json'], { message: 'must be pretty or json' }).optional()),
+  LOG_FORMAT: z.preprocess(
+    blankAsUndefined,
+    z.enum(['pretty', 'json'], { message: 'must be pretty or json' }).optional(),
+  ),
   DATABASE_URL: z.preprocess(blankAsUndefined, databaseUrl.optional()),
   REDIS_URL: z.preprocess(blankAsUndefined, redisUrl.optional()),
-  REDIS_NAMESPACE: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1 to 64 letters, digits, dots, dashes or underscores').default('wxmp'),
+  REDIS_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1 to 64 letters, digits, dots, dashes or underscores')
+    .default('wxmp'),
   CACHE_TIMEOUT_MS: int(2000, 50, 60000),
   DATABASE_TIMEOUT_MS: int(3000, 100, 60000),
-  WECHAT_APPID: z.preprocess(blankAsUndefined, z.string().regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must be wx followed by 8 to 32 letters or digits (a real AppID is wx and 16 more)').optional()),
-  WECHAT_SECRET: z.preprocess(blankAsUndefined, z.string().min(8, 'must be the AppSecret: at least 8 characters (a real one is 32 letters and digits)').optional()),
+  WECHAT_APPID: z.preprocess(
+    blankAsUndefined,
+    z
+      .string()
+      .regex(
+        /^wx[0-9a-zA-Z]{8,32}$/,
+        'must be wx followed by 8 to 32 letters or digits (a real AppID is wx and 16 more)',
+      )
+      .optional(),
+  ),
+  WECHAT_SECRET: z.preprocess(
+    blankAsUndefined,
+    z.string().min(8, 'must be the AppSecret: at least 8 characters (a real one is 32 letters and digits)').optional(),
+  ),
   WECHAT_API_BASE: httpUrl.default('https://api.weixin.qq.com'),
   WECHAT_SIMULATOR: flag('0'),
   SIMULATOR_XML_LAYOUT: z
-    .enum(['wechat', 'vary', 'compact', 'newline', 'crlf', 'indented'], { message: 'must be wechat, vary, compact, newline, crlf or indented' })
+    .enum(['wechat', 'vary', 'compact', 'newline', 'crlf', 'indented'], {
+      message: 'must be wechat, vary, compact, newline, crlf or indented',
+    })
     .default('wechat'),
   WECHAT_TIMEOUT_MS: int(5000, 10, 60000),
   WECHAT_DATA_MAX_AGE_SECONDS: int(0, 0),
   SESSION_TTL_SECONDS: int(604800, 1),
   MIGRATE_ON_START: flag('1'),
-  WECHAT_MCH_ID: z.preprocess(blankAsUndefined, z.string().regex(/^\d{6,32}$/, 'must be the merchant number: 6 to 32 digits').optional()),
-  WECHAT_PAY_KEY: z.preprocess(blankAsUndefined, z.string().regex(/^[0-9A-Za-z]{32}$/, 'must be the API key: exactly 32 letters or digits').optional()),
+  WECHAT_MCH_ID: z.preprocess(
+    blankAsUndefined,
+    z
+      .string()
+      .regex(/^\d{6,32}$/, 'must be the merchant number: 6 to 32 digits')
+      .optional(),
+  ),
+  WECHAT_PAY_KEY: z.preprocess(
+    blankAsUndefined,
+    z
+      .string()
+      .regex(/^[0-9A-Za-z]{32}$/, 'must be the API key: exactly 32 letters or digits')
+      .optional(),
+  ),
   WECHAT_PAY_BASE: httpUrl.default('https://api.mch.weixin.qq.com'),
   WECHAT_PAY_SIGN_TYPE: z.enum(['MD5', 'HMAC-SHA256'], { message: 'must be MD5 or HMAC-SHA256' }).default('MD5'),
   WECHAT_NOTIFY_URL: z.preprocess(blankAsUndefined, httpUrl.optional()),
   PAY_MAX_AMOUNT: int(100000, 1, 2_000_000_000),
-  PAY_DESCRIPTION: z.string().min(1, 'must be 1 to 128 characters').max(128, 'must be 1 to 128 characters').default('Mini-program order'),
+  PAY_DESCRIPTION: z
+    .string()
+    .min(1, 'must be 1 to 128 characters')
+    .max(128, 'must be 1 to 128 characters')
+    .default('Mini-program order'),
   TRUST_PROXY: int(0, 0, 10),
   PLAYGROUND: z.preprocess(blankAsUndefined, z.enum(['0', '1'], { message: 'must be 0 or 1' }).optional()),
   BODY_LIMIT_BYTES: int(102400, 1024, 10 * 1024 * 1024),
@@ -85,7 +129,13 @@ const envSchema = z.object({
   LOGIN_RATE_WINDOW_SECONDS: int(60, 1, 86400),
   PAY_RATE_PER_USER: int(20, 1, 1_000_000),
   PAY_RATE_WINDOW_SECONDS: int(60, 1, 86400),
-  METRICS_TOKEN: z.preprocess(blankAsUndefined, z.string().regex(/^\S{16,}$/, 'at least 16 characters, none of them whitespace (it is sent as Bearer <token>)').optional()),
+  METRICS_TOKEN: z.preprocess(
+    blankAsUndefined,
+    z
+      .string()
+      .regex(/^\S{16,}$/, 'at least 16 characters, none of them whitespace (it is sent as Bearer <token>)')
+      .optional(),
+  ),
   SHUTDOWN_TIMEOUT_MS: int(10000, 0, 600000),
   PUBLIC_BASE_URL: z.preprocess(blankAsUndefined, httpUrl.optional()),
   AVATAR_DIR: z.string().min(1, 'must be a directory path').default('./data/avatars'),
@@ -207,10 +257,18 @@ export function loadConfig(env: EnvInput = process.env): Config {
   }
   if (!simulator && !e.WECHAT_SECRET) problems.push('WECHAT_SECRET: required when WECHAT_APPID is set');
   // Payments are optional for a real AppID (a login-only deployment), but half a merchant config is a mistake.
-  const payKeys = { WECHAT_MCH_ID: e.WECHAT_MCH_ID, WECHAT_PAY_KEY: e.WECHAT_PAY_KEY, WECHAT_NOTIFY_URL: e.WECHAT_NOTIFY_URL };
+  const payKeys = {
+    WECHAT_MCH_ID: e.WECHAT_MCH_ID,
+    WECHAT_PAY_KEY: e.WECHAT_PAY_KEY,
+    WECHAT_NOTIFY_URL: e.WECHAT_NOTIFY_URL,
+  };
   const payEnabled = simulator || Object.values(payKeys).some(Boolean);
   if (!simulator && payEnabled) {
-    for (const [name, value] of Object.entries(payKeys)) if (!value) problems.push(`${name}: required for WeChat Pay (set WECHAT_MCH_ID, WECHAT_PAY_KEY and WECHAT_NOTIFY_URL together)`);
+    for (const [name, value] of Object.entries(payKeys))
+      if (!value)
+        problems.push(
+          `${name}: required for WeChat Pay (set WECHAT_MCH_ID, WECHAT_PAY_KEY and WECHAT_NOTIFY_URL together)`,
+        );
   }
   if (problems.length) throw new ConfigError(problems);
 

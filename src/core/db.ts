@@ -32,12 +32,21 @@ export interface DataModel {
  * ORM options for a target. The driver follows the URL's scheme; clientUrl alone does not pick it. Only that driver
  * is loaded: the other one (libsql's native library, or the MySQL client) would just sit in memory.
  */
-export async function ormOptions(target: DatabaseTarget, model: DataModel, timeoutMs?: number): Promise<Partial<Options>> {
+export async function ormOptions(
+  target: DatabaseTarget,
+  model: DataModel,
+  timeoutMs?: number,
+): Promise<Partial<Options>> {
   const common = {
     entities: model.entities,
     metadataProvider: ReflectMetadataProvider,
     extensions: [Migrator],
-    migrations: { migrationsList: model.migrationsFor(target.kind), transactional: true, snapshot: false, silent: true },
+    migrations: {
+      migrationsList: model.migrationsFor(target.kind),
+      transactional: true,
+      snapshot: false,
+      silent: true,
+    },
     discovery: { checkDuplicateTableNames: true },
     // Entities are loaded per request through a forked EntityManager; the global one must never be used.
     allowGlobalContext: false,
@@ -92,12 +101,16 @@ export async function openDatabase(
   await orm.connect();
   let serverVersion: string | undefined;
   if (target.kind === 'mysql') {
-    const [found] = (await orm.em.getConnection().execute(EXACT_COLLATION_QUERY)) as { name?: string; version?: string }[];
+    const [found] = (await orm.em.getConnection().execute(EXACT_COLLATION_QUERY)) as {
+      name?: string;
+      version?: string;
+    }[];
     useServerCollation(Object.values(orm.getMetadata().getAll()), found?.name ?? undefined);
     serverVersion = found?.version;
   }
   const migrated = migrate ? (await orm.migrator.up()).map((m) => m.name) : undefined;
-  if (timeoutMs && target.kind === 'mysql') boundPool((await orm.em.getConnection().getNativeClient()) as MysqlPool, timeoutMs);
+  if (timeoutMs && target.kind === 'mysql')
+    boundPool((await orm.em.getConnection().getNativeClient()) as MysqlPool, timeoutMs);
   return { orm, migrated, serverVersion };
 }
 
@@ -105,9 +118,17 @@ export async function openDatabase(
  * Closes the pool within `timeoutMs`: a connection to a frozen database would never answer its QUIT, and shutdown
  * must not wait on it (nor fail on a connection the network already dropped).
  */
-export async function closeDatabase(orm: Orm, timeoutMs: number, logger: { warn(obj: object, msg: string): void }): Promise<void> {
+export async function closeDatabase(
+  orm: Orm,
+  timeoutMs: number,
+  logger: { warn(obj: object, msg: string): void },
+): Promise<void> {
   try {
-    await withTimeout(orm.close(), timeoutMs, () => new DatabaseTimeoutError(`database not closed within ${timeoutMs} ms`));
+    await withTimeout(
+      orm.close(),
+      timeoutMs,
+      () => new DatabaseTimeoutError(`database not closed within ${timeoutMs} ms`),
+    );
   } catch (err) {
     logger.warn({ cause: String((err as Error).message).slice(0, 200) }, 'database close');
   }
@@ -222,7 +243,9 @@ export function databaseUnavailable(err: unknown): AppError | undefined {
     err instanceof ConnectionException ||
     // mysql2's answer for a statement queued on a connection that has just died.
     (typeof e?.message === 'string' && e.message.includes('connection is in closed state'));
-  return unavailable ? new AppError('SERVICE_UNAVAILABLE', undefined, {}, { cause: `database: ${String(e?.code ?? e?.message)}` }) : undefined;
+  return unavailable
+    ? new AppError('SERVICE_UNAVAILABLE', undefined, {}, { cause: `database: ${String(e?.code ?? e?.message)}` })
+    : undefined;
 }
 
 /**
@@ -242,7 +265,9 @@ export interface RunResult {
 
 type Scalar = string | number | bigint | boolean | Date;
 /** `outTradeNo` → `out_trade_no`: what the ORM's default naming strategy calls a property's column. */
-type Snake<S extends string> = S extends `${infer H}${infer T}` ? `${H extends Lowercase<H> ? H : `_${Lowercase<H>}`}${Snake<T>}` : S;
+type Snake<S extends string> = S extends `${infer H}${infer T}`
+  ? `${H extends Lowercase<H> ? H : `_${Lowercase<H>}`}${Snake<T>}`
+  : S;
 /** A property's column: a relation is its foreign key (`user` → `user_id`). */
 type ColumnName<K extends string, V> = NonNullable<V> extends Scalar ? Snake<K> : `${Snake<K>}_id`;
 type ColumnValue<V> = NonNullable<V> extends Scalar ? V : NonNullable<V> extends { id: infer P } ? P : never;
@@ -254,7 +279,9 @@ type ColumnValue<V> = NonNullable<V> extends Scalar ? V : NonNullable<V> extends
  * `G`: the columns the database fills in (an autoincrement id), optional on insert.
  */
 export type TableOf<E, G extends string = 'id'> = {
-  [K in keyof E as K extends string ? ColumnName<K, E[K]> : never]: K extends G ? Generated<ColumnValue<E[K]>> : ColumnValue<E[K]>;
+  [K in keyof E as K extends string ? ColumnName<K, E[K]> : never]: K extends G
+    ? Generated<ColumnValue<E[K]>>
+    : ColumnValue<E[K]>;
 };
 
 /** Each table's name and the entity whose metadata must agree with its TableOf type. */
@@ -334,7 +361,10 @@ export function typedQueries<DB>(em: EntityManager, tables: TableEntities<DB>): 
   // Only a statement built here needs it: a prepared one is built once per ORM.
   let kysely: Kysely<DB> | undefined;
   const db = () => (kysely ??= (em as unknown as { getKysely(): Kysely<DB> }).getKysely());
-  const compile = (query: Statement<unknown> | Prepared<DB, unknown, unknown>, values: unknown): { sql: string; parameters: readonly unknown[] } => {
+  const compile = (
+    query: Statement<unknown> | Prepared<DB, unknown, unknown>,
+    values: unknown,
+  ): { sql: string; parameters: readonly unknown[] } => {
     if (!('build' in query)) return query.compile();
     let compiled = query.compiled.get(platform);
     if (!compiled) {
@@ -345,10 +375,16 @@ export function typedQueries<DB>(em: EntityManager, tables: TableEntities<DB>): 
     const given = values as Record<string, unknown>;
     return { sql: compiled.sql, parameters: compiled.values.map((v) => (v instanceof Param ? given[v.key] : v.value)) };
   };
-  const run = async (query: Statement<unknown> | Prepared<DB, unknown, unknown>, values: unknown, method: 'all' | 'run'): Promise<unknown> => {
+  const run = async (
+    query: Statement<unknown> | Prepared<DB, unknown, unknown>,
+    values: unknown,
+    method: 'all' | 'run',
+  ): Promise<unknown> => {
     const { sql, parameters } = compile(query, values);
     try {
-      return (await em.getConnection().execute(sql, parameters as unknown[], method, em.getTransactionContext())) as unknown;
+      return (await em
+        .getConnection()
+        .execute(sql, parameters as unknown[], method, em.getTransactionContext())) as unknown;
     } catch (err) {
       const converted = driver.convertException(err as Error);
       throw databaseUnavailable(converted) ?? converted;
@@ -361,7 +397,10 @@ export function typedQueries<DB>(em: EntityManager, tables: TableEntities<DB>): 
     returning: platform.usesReturningStatement(),
     rows: ((query: Statement<unknown>, values?: unknown) => run(query, values, 'all')) as TypedQueries<DB>['rows'],
     async write(query: Statement<WriteResults> | Prepared<DB, unknown, WriteResults>, values?: unknown) {
-      const { affectedRows, insertId } = (await run(query, values, 'run')) as { affectedRows: number; insertId?: number | null };
+      const { affectedRows, insertId } = (await run(query, values, 'run')) as {
+        affectedRows: number;
+        insertId?: number | null;
+      };
       return { affectedRows, insertId: insertId ?? 0 };
     },
     date: ((d: Date | null) => (d === null ? null : platform.processDateProperty(d))) as TypedQueries<DB>['date'],
@@ -376,11 +415,16 @@ export function typedQueries<DB>(em: EntityManager, tables: TableEntities<DB>): 
 /** Does `table`'s TableOf naming (snake_case columns, a relation's `<name>_id`) match the ORM's metadata? */
 function checkTable(meta: EntityMetadata, table: string): void {
   const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-  if (meta.tableName !== table) throw new Error(`${meta.className} is table ${meta.tableName}, but the typed queries call it ${table}`);
+  if (meta.tableName !== table)
+    throw new Error(`${meta.className} is table ${meta.tableName}, but the typed queries call it ${table}`);
   for (const prop of meta.props) {
-    if (prop.persist === false || (prop.kind !== ReferenceKind.SCALAR && prop.kind !== ReferenceKind.MANY_TO_ONE)) continue;
+    if (prop.persist === false || (prop.kind !== ReferenceKind.SCALAR && prop.kind !== ReferenceKind.MANY_TO_ONE))
+      continue;
     const expected = prop.kind === ReferenceKind.SCALAR ? snake(prop.name) : `${snake(prop.name)}_id`;
-    if (prop.fieldNames.join() !== expected) throw new Error(`${meta.className}.${prop.name} is column ${prop.fieldNames.join()}, but the typed queries name it ${expected}`);
+    if (prop.fieldNames.join() !== expected)
+      throw new Error(
+        `${meta.className}.${prop.name} is column ${prop.fieldNames.join()}, but the typed queries name it ${expected}`,
+      );
   }
 }
 
@@ -392,7 +436,11 @@ const RETRY_DELAYS_MS = [0, 1000, 2000, 4000, 8000];
  * caused the failure: tried now, then again after each delay, each try bounded by DATABASE_TIMEOUT_MS. `first`
  * settles after the first try (so a caller may wait for that one only), `done` after the last; neither rejects.
  */
-export function retriedWrite(write: () => Promise<unknown>, onError: (err: unknown, attempt: number) => void, delaysMs = RETRY_DELAYS_MS) {
+export function retriedWrite(
+  write: () => Promise<unknown>,
+  onError: (err: unknown, attempt: number) => void,
+  delaysMs = RETRY_DELAYS_MS,
+) {
   let firstTried: (ok: boolean) => void = () => undefined;
   const first = new Promise<boolean>((resolve) => (firstTried = resolve));
   const done = (async () => {

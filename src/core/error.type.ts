@@ -2,7 +2,9 @@ import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { ERROR_CODES, type ErrorCode } from './errors';
 
 /** ERROR_CODES as a GraphQL enum: each code is a value, described by its text there. */
-export const ErrorCodeValues = Object.fromEntries(Object.keys(ERROR_CODES).map((code) => [code, code])) as { [C in ErrorCode]: C };
+export const ErrorCodeValues = Object.fromEntries(Object.keys(ERROR_CODES).map((code) => [code, code])) as {
+  [C in ErrorCode]: C;
+};
 
 registerEnumType(ErrorCodeValues, {
   name: 'ErrorCode',
@@ -27,15 +29,29 @@ export class ErrorExtensions {
   @Field(() => Int, { nullable: true, description: 'RATE_LIMITED: seconds until the window resets; retry after them.' })
   retryAfterSeconds?: number;
 
-  @Field(() => String, { nullable: true, description: 'BAD_USER_INPUT from a check of this server: the argument at fault (e.g. iv, encryptedData, money).' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'BAD_USER_INPUT from a check of this server: the argument at fault (e.g. iv, encryptedData, money).',
+  })
   field?: string;
 
-  @Field(() => String, { nullable: true, description: 'WECHAT_UNAVAILABLE and PAYMENT_FAILED: the WeChat API that failed, e.g. jscode2session or unifiedorder.' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'WECHAT_UNAVAILABLE and PAYMENT_FAILED: the WeChat API that failed, e.g. jscode2session or unifiedorder.',
+  })
   api?: string;
 
-  @Field(() => String, { nullable: true, description: "PAYMENT_FAILED: WeChat Pay's err_code, or RETURN_FAIL when its return_code was FAIL." })
+  @Field(() => String, {
+    nullable: true,
+    description: "PAYMENT_FAILED: WeChat Pay's err_code, or RETURN_FAIL when its return_code was FAIL.",
+  })
   wechatErrCode?: string;
 
-  @Field(() => String, { nullable: true, description: "PAYMENT_FAILED: WeChat Pay's description of the failure (err_code_des or return_msg), fit to show the user." })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "PAYMENT_FAILED: WeChat Pay's description of the failure (err_code_des or return_msg), fit to show the user.",
+  })
   wechatErrMsg?: string;
 }

@@ -19,7 +19,8 @@ export const ERROR_CODES = {
   PAYMENT_FAILED: 'WeChat Pay refused the order; see extensions.wechatErrCode.',
   PAYMENTS_DISABLED: 'Payments are not configured on this server.',
   AVATAR_TOO_LARGE: 'The image is over AVATAR_MAX_BYTES: send a smaller one (HTTP 413).',
-  AVATAR_UNSUPPORTED_TYPE: 'The file is not a JPEG, PNG or WebP image, judged by its bytes (not its name or declared type) (HTTP 415).',
+  AVATAR_UNSUPPORTED_TYPE:
+    'The file is not a JPEG, PNG or WebP image, judged by its bytes (not its name or declared type) (HTTP 415).',
   RATE_LIMITED: 'Too many attempts: retry after extensions.retryAfterSeconds.',
   SERVICE_UNAVAILABLE: 'A backing service is unavailable: retry later.',
   INTERNAL_SERVER_ERROR: 'Internal server error.',
@@ -27,9 +28,12 @@ export const ERROR_CODES = {
   BAD_REQUEST:
     'Not a GraphQL request (no query, or a body that is not one), a mutation over GET, or a GET or form POST without a preflight header (CSRF prevention).',
   GRAPHQL_PARSE_FAILED: 'The document does not parse, or holds more than GRAPHQL_MAX_TOKENS tokens.',
-  GRAPHQL_VALIDATION_FAILED: 'The document does not validate against this schema (an unknown field or argument, a wrong type).',
-  OPERATION_RESOLUTION_FAILURE: 'operationName names no operation of the document, or the document holds several and names none.',
-  PERSISTED_QUERY_NOT_FOUND: 'An automatic persisted query whose hash this server does not hold: send it again with the query text.',
+  GRAPHQL_VALIDATION_FAILED:
+    'The document does not validate against this schema (an unknown field or argument, a wrong type).',
+  OPERATION_RESOLUTION_FAILURE:
+    'operationName names no operation of the document, or the document holds several and names none.',
+  PERSISTED_QUERY_NOT_FOUND:
+    'An automatic persisted query whose hash this server does not hold: send it again with the query text.',
   QUERY_TOO_COMPLEX: "The operation is deeper, more aliased or costlier than the server's limits: ask for less.",
   BATCH_TOO_LARGE: 'A batched request holds more than GRAPHQL_MAX_BATCH operations: split it.',
 } as const;

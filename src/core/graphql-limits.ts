@@ -54,11 +54,15 @@ const MAX_INTROSPECTION_LIST_NESTING = 3;
 export function queryLimitsRule(limits: QueryLimits): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
     const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const def of context.getDocument().definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+    for (const def of context.getDocument().definitions)
+      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
 
     const schema = context.getSchema();
     const measured = new Map<string, Measure>();
-    const fieldOf = (parent: GraphQLNamedType | undefined, name: string): GraphQLField<unknown, unknown> | undefined => {
+    const fieldOf = (
+      parent: GraphQLNamedType | undefined,
+      name: string,
+    ): GraphQLField<unknown, unknown> | undefined => {
       // Meta fields are not among a type's own fields.
       if (name === TypeNameMetaFieldDef.name) return TypeNameMetaFieldDef;
       if (parent === schema.getQueryType() && (name === SchemaMetaFieldDef.name || name === TypeMetaFieldDef.name)) {
@@ -93,11 +97,18 @@ export function queryLimitsRule(limits: QueryLimits): ValidationRule {
           depth = Math.max(depth, 1 + (describesSchema ? 0 : inner.depth));
           aliases += inner.aliases;
           cost += sel.selectionSet ? 1 + size * inner.cost : 1;
-          introspectionLists = Math.max(introspectionLists, (describesSchema && isList ? 1 : 0) + inner.introspectionLists);
+          introspectionLists = Math.max(
+            introspectionLists,
+            (describesSchema && isList ? 1 : 0) + inner.introspectionLists,
+          );
           continue;
         }
         if (sel.kind === Kind.INLINE_FRAGMENT) {
-          inner = measure(sel.selectionSet, sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parent, seen);
+          inner = measure(
+            sel.selectionSet,
+            sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parent,
+            seen,
+          );
         } else {
           const name = sel.name.value;
           const fragment = fragments.get(name);
@@ -107,7 +118,11 @@ export function queryLimitsRule(limits: QueryLimits): ValidationRule {
           // fragments (F0 spreads F1 twice, F1 spreads F2 twice, …) cost exponential time before any limit applies.
           let known = measured.get(name);
           if (!known) {
-            known = measure(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value), new Set(seen).add(name));
+            known = measure(
+              fragment.selectionSet,
+              schema.getType(fragment.typeCondition.name.value),
+              new Set(seen).add(name),
+            );
             measured.set(name, known);
           }
           inner = known;
@@ -122,14 +137,25 @@ export function queryLimitsRule(limits: QueryLimits): ValidationRule {
 
     return {
       OperationDefinition(node) {
-        const root = node.operation === OperationTypeNode.QUERY ? schema.getQueryType() : node.operation === OperationTypeNode.MUTATION ? schema.getMutationType() : schema.getSubscriptionType();
+        const root =
+          node.operation === OperationTypeNode.QUERY
+            ? schema.getQueryType()
+            : node.operation === OperationTypeNode.MUTATION
+              ? schema.getMutationType()
+              : schema.getSubscriptionType();
         const m = measure(node.selectionSet, root ?? undefined, new Set());
         const over = (what: string, value: number, max: number) =>
-          context.reportError(new GraphQLError(`Query ${what} ${value} exceeds the limit of ${max}.`, { nodes: [node], extensions: { code: 'QUERY_TOO_COMPLEX' } }));
+          context.reportError(
+            new GraphQLError(`Query ${what} ${value} exceeds the limit of ${max}.`, {
+              nodes: [node],
+              extensions: { code: 'QUERY_TOO_COMPLEX' },
+            }),
+          );
         if (m.depth > limits.depth) over('depth', m.depth, limits.depth);
         if (m.aliases > limits.aliases) over('alias count', m.aliases, limits.aliases);
         if (m.cost > limits.cost) over('cost', m.cost, limits.cost);
-        if (m.introspectionLists > MAX_INTROSPECTION_LIST_NESTING) over('introspection list nesting', m.introspectionLists, MAX_INTROSPECTION_LIST_NESTING);
+        if (m.introspectionLists > MAX_INTROSPECTION_LIST_NESTING)
+          over('introspection list nesting', m.introspectionLists, MAX_INTROSPECTION_LIST_NESTING);
       },
     };
   };

@@ -1,4 +1,10 @@
-import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import {
+  GraphQLError,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  lexicographicSortSchema,
+  printSchema,
+} from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { DateTimeResolver } from 'graphql-scalars';
 import { buildSchema, type AuthChecker, type BuildSchemaOptions } from 'type-graphql';
@@ -54,7 +60,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   if (isGraphQLLevelError(original)) {
     const { stacktrace: _, ...extensions } = formatted.extensions ?? {};
-    const ruleCode = original.originalError instanceof GraphQLError ? original.originalError.extensions?.code : undefined;
+    const ruleCode =
+      original.originalError instanceof GraphQLError ? original.originalError.extensions?.code : undefined;
     return { ...formatted, extensions: ruleCode ? { ...extensions, code: ruleCode } : extensions };
   }
   return { message: ERROR_CODES.INTERNAL_SERVER_ERROR, path, locations, extensions: { code: 'INTERNAL_SERVER_ERROR' } };

@@ -109,7 +109,10 @@ export function createLogger(level: string, destination?: DestinationStream, for
   // loggers included) inherit this method.
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with Reflect.apply and the caller's `this`
   const child = logger.child;
-  const censoredChild: (this: Logger, bindings: pino.Bindings, ...rest: unknown[]) => unknown = function (bindings, ...rest) {
+  const censoredChild: (this: Logger, bindings: pino.Bindings, ...rest: unknown[]) => unknown = function (
+    bindings,
+    ...rest
+  ) {
     return Reflect.apply(child, this, [censorSecrets(bindings), ...rest]);
   };
   logger.child = censoredChild as Logger['child'];

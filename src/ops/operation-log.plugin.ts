@@ -16,7 +16,12 @@ export function operationLabel(operation: OperationDefinitionNode | undefined): 
 
 /** A cause for the log: an Error's name and message, a string as is, a summary object as JSON (never "[object Object]"). */
 function describeCause(cause: unknown): string {
-  const text = cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === 'string' ? cause : JSON.stringify(cause);
+  const text =
+    cause instanceof Error
+      ? `${cause.name}: ${cause.message}`
+      : typeof cause === 'string'
+        ? cause
+        : JSON.stringify(cause);
   return (text ?? String(cause)).slice(0, 300);
 }
 
@@ -43,7 +48,11 @@ export function operationLogPlugin(metrics: Metrics): ApolloServerPlugin<Context
             const original = unwrapResolverError(err);
             const appError = original instanceof AppError ? original : databaseUnavailable(original);
             if (appError) {
-              if (appError.cause !== undefined) contextValue.log.warn({ code: appError.code, operationName, cause: describeCause(appError.cause) }, appError.code);
+              if (appError.cause !== undefined)
+                contextValue.log.warn(
+                  { code: appError.code, operationName, cause: describeCause(appError.cause) },
+                  appError.code,
+                );
             } else if (!isGraphQLLevelError(original)) {
               contextValue.log.error({ err: original, operationName }, 'unexpected error');
             }
@@ -56,7 +65,14 @@ export function operationLogPlugin(metrics: Metrics): ApolloServerPlugin<Context
           metrics.operations.inc({ operation: label, outcome });
           metrics.operationSeconds.observe({ operation: label }, seconds);
           contextValue.log.info(
-            { graphql: { operation: label, operationName: request.operationName?.slice(0, 64), outcome, durationMs: Math.round(seconds * 10000) / 10 } },
+            {
+              graphql: {
+                operation: label,
+                operationName: request.operationName?.slice(0, 64),
+                outcome,
+                durationMs: Math.round(seconds * 10000) / 10,
+              },
+            },
             'graphql operation',
           );
         },

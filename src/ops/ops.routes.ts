@@ -38,12 +38,17 @@ function sameToken(given: string, expected: string): boolean {
  * /healthz is liveness: 200 once the database and the store have each answered since start, and from then on
  * without touching them (a Redis blip must not get the process restarted). /readyz is readiness: both checked now.
  */
-export async function opsRoutes(app: FastifyInstance, { orm, cache, kv, metrics, metricsAccess: access, databaseTimeoutMs }: OpsOptions) {
+export async function opsRoutes(
+  app: FastifyInstance,
+  { orm, cache, kv, metrics, metricsAccess: access, databaseTimeoutMs }: OpsOptions,
+) {
   const bound = Math.min(databaseTimeoutMs, READY_CHECK_MAX_MS);
   const unanswered = () => new Error(`no answer within ${bound} ms`);
   const check = async () => {
     // `store` is Redis (or the in-process stores): the sessions' connection and the key-value store's, both.
-    const probes = [pingDatabase(orm), Promise.all([cache.ping(), kv.ping()]).then(() => undefined)].map((p) => withTimeout(p, bound, unanswered));
+    const probes = [pingDatabase(orm), Promise.all([cache.ping(), kv.ping()]).then(() => undefined)].map((p) =>
+      withTimeout(p, bound, unanswered),
+    );
     const [db, store] = (await Promise.allSettled(probes)).map((c) => (c.status === 'fulfilled' ? 'ok' : 'down'));
     return { db, store, ok: db === 'ok' && store === 'ok' };
   };
@@ -69,7 +74,10 @@ export async function opsRoutes(app: FastifyInstance, { orm, cache, kv, metrics,
       if (access.kind === 'token') {
         const given = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
         if (!given || !sameToken(given, access.token)) {
-          return reply.code(401).header('www-authenticate', 'Bearer').send({ message: 'Unauthorized', error: 'Unauthorized', statusCode: 401 });
+          return reply
+            .code(401)
+            .header('www-authenticate', 'Bearer')
+            .send({ message: 'Unauthorized', error: 'Unauthorized', statusCode: 401 });
         }
       }
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());

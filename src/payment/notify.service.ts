@@ -34,7 +34,11 @@ export const NOTIFY_BODY_CAP = 64 * 1024;
  */
 export const UNVERIFIED_BODY_KEEP = 4 * 1024;
 
-const fail = (httpStatus: number, verdict: string, message: string): NotifyOutcome => ({ httpStatus, verdict, body: notifyFail(message) });
+const fail = (httpStatus: number, verdict: string, message: string): NotifyOutcome => ({
+  httpStatus,
+  verdict,
+  body: notifyFail(message),
+});
 const ok = (verdict: string): NotifyOutcome => ({ httpStatus: 200, verdict, body: NOTIFY_SUCCESS });
 
 /**
@@ -96,15 +100,30 @@ async function handleNotify(deps: NotifyDeps, em: EntityManager, raw: RawNotify)
 }
 
 function arrived(raw: RawNotify, found: NotifyFindings, body: string): ArrivedNotify {
-  return { receivedAt: new Date(), rawBody: body, bodyBytes: raw.bytes, outTradeNo: found.outTradeNo, transactionId: found.transactionId };
+  return {
+    receivedAt: new Date(),
+    rawBody: body,
+    bodyBytes: raw.bytes,
+    outTradeNo: found.outTradeNo,
+    transactionId: found.transactionId,
+  };
 }
 
 async function insertJudged(em: EntityManager, raw: RawNotify, found: NotifyFindings, verdict: string): Promise<void> {
   const body = raw.text.slice(0, UNVERIFIED_BODY_KEEP);
-  await notificationRepository(em).insertJudged(arrived(raw, found, body), { verdict, detail: found.detail, processedAt: new Date() });
+  await notificationRepository(em).insertJudged(arrived(raw, found, body), {
+    verdict,
+    detail: found.detail,
+    processedAt: new Date(),
+  });
 }
 
-function recorded(deps: NotifyDeps, id: number | undefined, found: NotifyFindings, outcome: NotifyOutcome): NotifyOutcome {
+function recorded(
+  deps: NotifyDeps,
+  id: number | undefined,
+  found: NotifyFindings,
+  outcome: NotifyOutcome,
+): NotifyOutcome {
   deps.metrics.notifies.inc({ verdict: outcome.verdict });
   if (outcome.verdict === 'PAID') deps.metrics.orderTransitions.inc({ to: 'PAID', via: 'notify' });
   const log = outcome.verdict === 'PAID' || outcome.verdict === 'DUPLICATE' ? 'info' : 'warn';
@@ -116,8 +135,13 @@ function recorded(deps: NotifyDeps, id: number | undefined, found: NotifyFinding
 function recordFailure(deps: NotifyDeps, em: EntityManager, id: number, found: NotifyFindings, err: unknown) {
   const detail = String((err as Error).message).slice(0, 255);
   return retriedWrite(
-    () => notificationRepository(em).recordJudgement(id, { ...found, verdict: 'ERROR', detail, processedAt: new Date() }),
-    (writeErr, attempt) => deps.logger.warn({ notifyId: id, attempt, cause: String((writeErr as Error).message).slice(0, 200) }, 'could not mark the notify ERROR'),
+    () =>
+      notificationRepository(em).recordJudgement(id, { ...found, verdict: 'ERROR', detail, processedAt: new Date() }),
+    (writeErr, attempt) =>
+      deps.logger.warn(
+        { notifyId: id, attempt, cause: String((writeErr as Error).message).slice(0, 200) },
+        'could not mark the notify ERROR',
+      ),
   );
 }
 
@@ -128,14 +152,21 @@ function recordFailure(deps: NotifyDeps, em: EntityManager, id: number, found: N
  * touched: younger ones may be in flight on another instance.
  */
 async function settleStranded(em: EntityManager, before: Date): Promise<number> {
-  return notificationRepository(em).settleStranded(before, 'left RECEIVED: not processed to the end (server stopped or database unavailable)');
+  return notificationRepository(em).settleStranded(
+    before,
+    'left RECEIVED: not processed to the end (server stopped or database unavailable)',
+  );
 }
 
 /** What judging learns about a notify, stored on its row with the verdict. */
 type NotifyFindings = Partial<Pick<PaymentNotification, 'outTradeNo' | 'transactionId' | 'detail'>>;
 
 /** The checks that need no database: a body that fails one is answered without ever being trusted. */
-function screen({ merchant }: NotifyDeps, raw: RawNotify, record: NotifyFindings): { outcome: NotifyOutcome } | { fields: Record<string, string> } {
+function screen(
+  { merchant }: NotifyDeps,
+  raw: RawNotify,
+  record: NotifyFindings,
+): { outcome: NotifyOutcome } | { fields: Record<string, string> } {
   const pay = merchant?.pay;
   if (!pay) return { outcome: fail(503, 'PAYMENTS_DISABLED', 'payments are not configured') };
   if (raw.truncated) return { outcome: fail(413, 'BODY_TOO_LARGE', 'body too large') };
@@ -158,7 +189,12 @@ function screen({ merchant }: NotifyDeps, raw: RawNotify, record: NotifyFindings
 }
 
 /** A notify signed by WeChat: is it a success for our merchant, and does it settle the order? */
-async function judge(deps: NotifyDeps, em: EntityManager, fields: Record<string, string>, record: NotifyFindings): Promise<NotifyOutcome> {
+async function judge(
+  deps: NotifyDeps,
+  em: EntityManager,
+  fields: Record<string, string>,
+  record: NotifyFindings,
+): Promise<NotifyOutcome> {
   if (fields.return_code !== 'SUCCESS' || fields.result_code !== 'SUCCESS') {
     record.detail = `${fields.return_code}/${fields.result_code} ${fields.err_code ?? ''}`.slice(0, 255);
     return fail(200, 'NOT_SUCCESS', 'not a successful payment');
@@ -166,9 +202,11 @@ async function judge(deps: NotifyDeps, em: EntityManager, fields: Record<string,
   // screen() let through only notifies signed with a configured merchant's key.
   const { appid, mchId } = deps.merchant!;
   if (fields.appid !== appid || fields.mch_id !== mchId) return fail(200, 'WRONG_MERCHANT', 'appid or mch_id mismatch');
-  if (!fields.out_trade_no || !fields.transaction_id) return fail(200, 'MALFORMED', 'missing out_trade_no or transaction_id');
+  if (!fields.out_trade_no || !fields.transaction_id)
+    return fail(200, 'MALFORMED', 'missing out_trade_no or transaction_id');
   // Longer than WeChat ever sends (and than the columns): refused here rather than failing the UPDATE as a 500 retry loop.
-  if (fields.out_trade_no.length > 32 || fields.transaction_id.length > 32) return fail(200, 'MALFORMED', 'out_trade_no or transaction_id longer than 32');
+  if (fields.out_trade_no.length > 32 || fields.transaction_id.length > 32)
+    return fail(200, 'MALFORMED', 'out_trade_no or transaction_id longer than 32');
 
   const { verdict, order } = await settlePaid(em, {
     outTradeNo: fields.out_trade_no,

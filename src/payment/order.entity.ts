@@ -11,23 +11,34 @@ export enum OrderStatus {
 }
 registerEnumType(OrderStatus, {
   name: 'OrderStatus',
-  description: 'PENDING until WeChat confirms payment; PAID exactly once; CLOSED when it can no longer be paid. PAID and CLOSED are final.',
+  description:
+    'PENDING until WeChat confirms payment; PAID exactly once; CLOSED when it can no longer be paid. PAID and CLOSED are final.',
   valuesConfig: {
-    PENDING: { description: 'Created and not known to be paid: wx.requestPayment may still pay it. After paying, order(refresh: true) asks WeChat if the notify is late.' },
-    PAID: { description: 'WeChat confirmed the payment of exactly `amount` (by a signed notify or orderquery); transactionId and paidAt are set. Final.' },
+    PENDING: {
+      description:
+        'Created and not known to be paid: wx.requestPayment may still pay it. After paying, order(refresh: true) asks WeChat if the notify is late.',
+    },
+    PAID: {
+      description:
+        'WeChat confirmed the payment of exactly `amount` (by a signed notify or orderquery); transactionId and paidAt are set. Final.',
+    },
     CLOSED: {
-      description: 'Can no longer be paid: WeChat refused or could not create the prepay order (createPayment failed), or WeChat reports it closed or revoked. Final: create a new payment to retry.',
+      description:
+        'Can no longer be paid: WeChat refused or could not create the prepay order (createPayment failed), or WeChat reports it closed or revoked. Final: create a new payment to retry.',
     },
   },
 });
 
 /** One payment attempt. Amounts are integer fen (1 = ¥0.01). */
-@ObjectType({ description: 'One payment attempt by the caller, made by createPayment. Only its owner reads it (orders, order, createPayment).' })
+@ObjectType({
+  description:
+    'One payment attempt by the caller, made by createPayment. Only its owner reads it (orders, order, createPayment).',
+})
 @Entity({ tableName: 'orders' })
 export class Order {
   [OptionalProps]?: 'status' | 'createdAt' | 'updatedAt';
 
-  @Field(() => ID, { description: 'This server\'s id for the order.' })
+  @Field(() => ID, { description: "This server's id for the order." })
   @PrimaryKey({ autoincrement: true })
   id!: number;
 
@@ -37,7 +48,8 @@ export class Order {
    * transaction_id 32, prepay_id 64, the same in every table.
    */
   @Field({
-    description: 'Our order number as WeChat Pay knows it (out_trade_no): unique, at most 32 of [0-9A-Za-z_-], compared byte for byte. Look the order up with order(outTradeNo:).',
+    description:
+      'Our order number as WeChat Pay knows it (out_trade_no): unique, at most 32 of [0-9A-Za-z_-], compared byte for byte. Look the order up with order(outTradeNo:).',
   })
   @Unique()
   @Property({ length: 32, collation: EXACT })
@@ -46,11 +58,18 @@ export class Order {
   @ManyToOne(() => User, { deleteRule: 'restrict' })
   user!: User;
 
-  @Field(() => Int, { description: 'The amount in integer fen: 1 = ¥0.01, 100 = ¥1.00. WeChat\'s total_fee must equal it for the order to become PAID.' })
+  @Field(() => Int, {
+    description:
+      "The amount in integer fen: 1 = ¥0.01, 100 = ¥1.00. WeChat's total_fee must equal it for the order to become PAID.",
+  })
   @Property({ type: 'integer' })
   amount!: number;
 
-  @Field(() => String, { nullable: true, description: 'The goods description sent to WeChat Pay as `body` (the server\'s PAY_DESCRIPTION), at most 128 characters.' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The goods description sent to WeChat Pay as `body` (the server's PAY_DESCRIPTION), at most 128 characters.",
+  })
   @Property({ length: 128, nullable: true })
   description?: string | null;
 
@@ -61,12 +80,20 @@ export class Order {
   @Property({ length: 64, nullable: true, collation: EXACT })
   prepayId?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'WeChat Pay\'s transaction_id, set when the order became PAID; null before. Quote it to WeChat Pay support.' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "WeChat Pay's transaction_id, set when the order became PAID; null before. Quote it to WeChat Pay support.",
+  })
   @Unique()
   @Property({ length: 32, nullable: true, collation: EXACT })
   transactionId?: string | null;
 
-  @Field(() => Date, { nullable: true, description: 'When the payment completed, as WeChat Pay reports it (time_end); set when the order became PAID, null before.' })
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      'When the payment completed, as WeChat Pay reports it (time_end); set when the order became PAID, null before.',
+  })
   @Property({ type: 'datetime', nullable: true })
   paidAt?: Date | null;
 

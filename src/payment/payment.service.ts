@@ -48,11 +48,17 @@ export function createPaymentService({ pay, settings, rateLimits, limits, metric
         const closed = await orderRepository(em).closePending(order.id, order.lastError);
         if (closed) metrics.orderTransitions.inc({ to: 'CLOSED', via: 'createPayment' });
       },
-      (err, attempt) => logger.warn({ outTradeNo: order.outTradeNo, attempt, cause: messageOf(err) }, 'could not close the unpayable order'),
+      (err, attempt) =>
+        logger.warn(
+          { outTradeNo: order.outTradeNo, attempt, cause: messageOf(err) },
+          'could not close the unpayable order',
+        ),
     );
 
   const closeAtWeChat = (outTradeNo: string) => {
-    pay.closeOrder(outTradeNo).catch((e: unknown) => logger.warn({ outTradeNo, cause: causeOf(e) }, 'closeorder after failed createPayment'));
+    pay
+      .closeOrder(outTradeNo)
+      .catch((e: unknown) => logger.warn({ outTradeNo, cause: causeOf(e) }, 'closeorder after failed createPayment'));
   };
 
   return {
@@ -61,7 +67,9 @@ export function createPaymentService({ pay, settings, rateLimits, limits, metric
       await enforceRateLimit(rateLimits, `pay-openid:${session.openid}`, limits.payPerUser, limits.payWindowSeconds);
       const { maxAmount, description } = settings;
       if (!Number.isSafeInteger(money) || money < 1 || money > maxAmount) {
-        throw new AppError('BAD_USER_INPUT', `money must be an integer number of fen between 1 and ${maxAmount}.`, { field: 'money' });
+        throw new AppError('BAD_USER_INPUT', `money must be an integer number of fen between 1 and ${maxAmount}.`, {
+          field: 'money',
+        });
       }
 
       // Persisted before WeChat hears of it, so a notify can never arrive for an order we don't have.
@@ -129,19 +137,31 @@ export function createPaymentService({ pay, settings, rateLimits, limits, metric
       try {
         answer = await pay.orderQuery(order.outTradeNo);
       } catch (err) {
-        logger.warn({ outTradeNo: order.outTradeNo, code: (err as AppError).code, cause: causeOf(err) }, 'orderquery failed');
+        logger.warn(
+          { outTradeNo: order.outTradeNo, code: (err as AppError).code, cause: causeOf(err) },
+          'orderquery failed',
+        );
         return order;
       }
       const f = answer.fields;
       // REFUND means it was paid and then refunded: the payment itself still happened.
       if ((answer.tradeState === 'SUCCESS' || answer.tradeState === 'REFUND') && f.transaction_id) {
-        const result = await settlePaid(em, { outTradeNo: order.outTradeNo, transactionId: f.transaction_id, totalFee: f.total_fee ?? '', timeEnd: f.time_end });
+        const result = await settlePaid(em, {
+          outTradeNo: order.outTradeNo,
+          transactionId: f.transaction_id,
+          totalFee: f.total_fee ?? '',
+          timeEnd: f.time_end,
+        });
         if (result.verdict === 'PAID') metrics.orderTransitions.inc({ to: 'PAID', via: 'refresh' });
         else if (result.verdict !== 'DUPLICATE') {
-          logger.error({ outTradeNo: order.outTradeNo, verdict: result.verdict }, 'orderquery SUCCESS could not be applied');
+          logger.error(
+            { outTradeNo: order.outTradeNo, verdict: result.verdict },
+            'orderquery SUCCESS could not be applied',
+          );
         }
       } else if (answer.tradeState === 'CLOSED' || answer.tradeState === 'REVOKED') {
-        if (await orderRepository(em).closePending(order.id)) metrics.orderTransitions.inc({ to: 'CLOSED', via: 'refresh' });
+        if (await orderRepository(em).closePending(order.id))
+          metrics.orderTransitions.inc({ to: 'CLOSED', via: 'refresh' });
       }
       return (await orderRepository(em).findById(order.id))!;
     },

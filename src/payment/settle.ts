@@ -19,7 +19,10 @@ export type SettleVerdict = 'PAID' | 'DUPLICATE' | 'UNKNOWN_ORDER' | 'AMOUNT_MIS
  * conditional UPDATE … WHERE status = 'PENDING': whichever delivery, on whichever instance, gets affected = 1
  * made the transition; every other one sees the row already PAID and is a harmless repeat.
  */
-export async function settlePaid(em: EntityManager, evidence: PaidEvidence): Promise<{ verdict: SettleVerdict; order?: Order }> {
+export async function settlePaid(
+  em: EntityManager,
+  evidence: PaidEvidence,
+): Promise<{ verdict: SettleVerdict; order?: Order }> {
   const orders = orderRepository(em);
   const order = await orders.findByOutTradeNo(evidence.outTradeNo);
   if (!order) return { verdict: 'UNKNOWN_ORDER' };

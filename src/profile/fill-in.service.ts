@@ -39,8 +39,13 @@ export function normalizeNickname(nickname: string): string {
   const trimmed = nickname.trim();
   const length = Array.from(trimmed).length;
   if (length < NICKNAME_MIN || length > NICKNAME_MAX)
-    throw new AppError('BAD_USER_INPUT', `nickname must be ${NICKNAME_MIN} to ${NICKNAME_MAX} characters after trimming.`, { field: 'nickname' });
-  if (CONTROL.test(trimmed)) throw new AppError('BAD_USER_INPUT', 'nickname must not contain control characters.', { field: 'nickname' });
+    throw new AppError(
+      'BAD_USER_INPUT',
+      `nickname must be ${NICKNAME_MIN} to ${NICKNAME_MAX} characters after trimming.`,
+      { field: 'nickname' },
+    );
+  if (CONTROL.test(trimmed))
+    throw new AppError('BAD_USER_INPUT', 'nickname must not contain control characters.', { field: 'nickname' });
   return trimmed;
 }
 
@@ -56,12 +61,16 @@ export function createFillInService({ contentCheck, accessToken }: FillInDeps) {
     async setProfile(em: EntityManager, session: Session, input: FillIn): Promise<User> {
       const nickname = input.nickname == null ? undefined : normalizeNickname(input.nickname);
       // The avatar half (one /avatar issued to this user, media_check_async, pending review) comes with POST /avatar.
-      if (input.avatarUrl != null) throw new AppError('BAD_USER_INPUT', 'avatarUrl is not supported yet.', { field: 'avatarUrl' });
-      if (nickname === undefined) throw new AppError('BAD_USER_INPUT', 'Give a nickname to set.', { field: 'nickname' });
+      if (input.avatarUrl != null)
+        throw new AppError('BAD_USER_INPUT', 'avatarUrl is not supported yet.', { field: 'avatarUrl' });
+      if (nickname === undefined)
+        throw new AppError('BAD_USER_INPUT', 'Give a nickname to set.', { field: 'nickname' });
 
       // The user first: no check is spent for a user that is gone.
       const user = await currentUser(em, session);
-      const verdict = await accessToken.withToken((token) => contentCheck.checkText(token, nickname, session.openid, SCENE.profile));
+      const verdict = await accessToken.withToken((token) =>
+        contentCheck.checkText(token, nickname, session.openid, SCENE.profile),
+      );
       if (verdict.suggest !== 'pass') {
         throw new AppError('CONTENT_RISKY', undefined, {
           field: 'nickname',
@@ -72,7 +81,8 @@ export function createFillInService({ contentCheck, accessToken }: FillInDeps) {
       }
       const updatedAt = wholeSecondsNow();
       // The row went away since the SELECT: as good as revoked, like a session whose user is gone.
-      if (!(await userRepository(em).updateProfile(user.id, { nickname }, updatedAt))) throw new AppError('UNAUTHENTICATED');
+      if (!(await userRepository(em).updateProfile(user.id, { nickname }, updatedAt)))
+        throw new AppError('UNAUTHENTICATED');
       return Object.assign(user, { nickname, updatedAt });
     },
   };

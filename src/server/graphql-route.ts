@@ -24,7 +24,11 @@ export interface GraphQLParts {
 }
 
 /** Apollo, configured and started: the schema, its limits and plugins, and what this API allows over HTTP. */
-async function startApollo(config: Config, metrics: Metrics, landingPage: ReturnType<typeof createGraphiQL> | undefined) {
+async function startApollo(
+  config: Config,
+  metrics: Metrics,
+  landingPage: ReturnType<typeof createGraphiQL> | undefined,
+) {
   const apollo = new ApolloServer<Context>({
     schema: await buildAppSchema(),
     formatError,
@@ -74,7 +78,11 @@ function contextOf({ orm, services }: GraphQLParts) {
 }
 
 /** /graphql: POST for every client operation and batch, GET for queries and for GraphiQL's page. Returns Apollo, to stop it on close. */
-export async function mountGraphQL(app: FastifyInstance, config: Config, parts: GraphQLParts): Promise<ApolloServer<Context>> {
+export async function mountGraphQL(
+  app: FastifyInstance,
+  config: Config,
+  parts: GraphQLParts,
+): Promise<ApolloServer<Context>> {
   const graphiql = config.playground ? createGraphiQL() : undefined;
   const apollo = await startApollo(config, parts.metrics, graphiql);
   const route = {
@@ -84,7 +92,12 @@ export async function mountGraphQL(app: FastifyInstance, config: Config, parts: 
     preValidation: async (req: FastifyRequest, reply: FastifyReply) => {
       if (Array.isArray(req.body) && req.body.length > config.limits.batch) {
         return reply.code(400).send({
-          errors: [{ message: `A batch may hold at most ${config.limits.batch} operations.`, extensions: { code: 'BATCH_TOO_LARGE' } }],
+          errors: [
+            {
+              message: `A batch may hold at most ${config.limits.batch} operations.`,
+              extensions: { code: 'BATCH_TOO_LARGE' },
+            },
+          ],
         });
       }
     },

@@ -10,7 +10,8 @@ import type { Context } from './context';
 /** Every resolver of the API: a new feature's resolver is added here. */
 export const resolvers = [AuthResolver, ProfileResolver, PaymentResolver] as const;
 
-const RETRY = 'Any field may answer SERVICE_UNAVAILABLE when the database or session store is away: retry later and keep the token.';
+const RETRY =
+  'Any field may answer SERVICE_UNAVAILABLE when the database or session store is away: retry later and keep the token.';
 
 export function buildAppSchema(): Promise<GraphQLSchema> {
   return buildGraphQLSchema<Context>({

@@ -41,7 +41,10 @@ export interface BuiltServices {
  * The long-lived services every request shares, each given only what it needs, talking to real WeChat or to the
  * simulator. Payments exist only when a merchant is configured.
  */
-export function buildServices(config: Config, { logger, cache, kv, metrics, selfUrl, simulatorPrefix }: ServiceParts): BuiltServices {
+export function buildServices(
+  config: Config,
+  { logger, cache, kv, metrics, selfUrl, simulatorPrefix }: ServiceParts,
+): BuiltServices {
   const simulatorBase = () => `${selfUrl()}${simulatorPrefix}`;
   const pay = config.pay;
   const onCall = (api: string, outcome: string) => metrics.wechatCalls.inc({ api, outcome });
@@ -65,7 +68,12 @@ export function buildServices(config: Config, { logger, cache, kv, metrics, self
     metrics,
     logger,
   });
-  const wechatPhone = createPhoneClient({ apiBase: wechatApiBase, appid: config.wechat.appid, timeoutMs: config.wechat.timeoutMs, onCall });
+  const wechatPhone = createPhoneClient({
+    apiBase: wechatApiBase,
+    appid: config.wechat.appid,
+    timeoutMs: config.wechat.timeoutMs,
+    onCall,
+  });
   const wechatPay =
     pay &&
     createPayClient({

@@ -75,49 +75,56 @@ export function registerContentRoutes(app: FastifyInstance, opts: SimulatorConte
   app.register(async (wire) => {
     wire.removeAllContentTypeParsers();
     wire.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-    wire.post<{ Querystring: { access_token?: string }; Body: string | undefined }>('/wxa/msg_sec_check', async (req, reply) => {
-      calls += 1;
-      const tokenErr = opts.tokens.check(req.query.access_token);
-      if (tokenErr) return wechatError(reply, tokenErr);
-      const fault = faults.shift();
-      if (fault?.delayMs) await sleepUnlessGone(fault.delayMs, reply);
-      if (reply.raw.destroyed || req.raw.destroyed) return reply;
-      if (fault?.httpStatus)
-        return reply.code(fault.httpStatus).type('text/html').send('<html><body>Bad Gateway</body></html>');
-      if (fault?.garbage) return reply.type('text/html').send('<html>upstream garbage, not JSON');
-      if (fault?.errcode !== undefined) return wechatError(reply, fault.errcode);
+    wire.post<{ Querystring: { access_token?: string }; Body: string | undefined }>(
+      '/wxa/msg_sec_check',
+      async (req, reply) => {
+        calls += 1;
+        const tokenErr = opts.tokens.check(req.query.access_token);
+        if (tokenErr) return wechatError(reply, tokenErr);
+        const fault = faults.shift();
+        if (fault?.delayMs) await sleepUnlessGone(fault.delayMs, reply);
+        if (reply.raw.destroyed || req.raw.destroyed) return reply;
+        if (fault?.httpStatus)
+          return reply.code(fault.httpStatus).type('text/html').send('<html><body>Bad Gateway</body></html>');
+        if (fault?.garbage) return reply.type('text/html').send('<html>upstream garbage, not JSON');
+        if (fault?.errcode !== undefined) return wechatError(reply, fault.errcode);
 
-      let body: Record<string, unknown>;
-      try {
-        const parsed: unknown = JSON.parse(req.body ?? '');
-        if (typeof parsed !== 'object' || parsed === null) return wechatError(reply, 47001);
-        body = parsed as Record<string, unknown>;
-      } catch {
-        return wechatError(reply, 47001);
-      }
-      const { content, version, scene, openid } = body;
-      if (typeof content !== 'string' || !content || Array.from(content).length > CONTENT_MAX) return wechatError(reply, 47001);
-      const escaped = /\\u[0-9a-fA-F]{4}/.test(req.body ?? '');
-      const verdict: ReturnType<typeof verdictOf> = escaped ? { suggest: 'pass', label: 100 } : verdictOf(content);
-      // Version 1: no openid or scene, and risky content is an errcode.
-      if (version === undefined || version === 1) {
-        return verdict.suggest === 'risky' ? wechatError(reply, 87014) : wechatJson(reply, { errcode: 0, errmsg: 'ok' });
-      }
-      if (version !== 2 || typeof scene !== 'number' || ![1, 2, 3, 4].includes(scene)) return wechatError(reply, 47001);
-      if (typeof openid !== 'string' || !openid || !opts.state.user(openid)) return wechatError(reply, 40003);
-      if (!opts.state.visitedWithin(openid, VISIT_WINDOW_MS)) return wechatError(reply, 61010);
-      const { suggest, label, keyword } = verdict;
-      return wechatJson(reply, {
-        errcode: 0,
-        errmsg: 'ok',
-        result: { suggest, label },
-        detail: [
-          { strategy: 'content_model', errcode: 0, suggest, label, prob: suggest === 'pass' ? 0 : 90 },
-          ...(keyword ? [{ strategy: 'keyword', errcode: 0, suggest, label, level: 20, keyword }] : []),
-        ],
-        trace_id: `${randomBytes(8).toString('hex')}-${rid()}`,
-      });
-    });
+        let body: Record<string, unknown>;
+        try {
+          const parsed: unknown = JSON.parse(req.body ?? '');
+          if (typeof parsed !== 'object' || parsed === null) return wechatError(reply, 47001);
+          body = parsed as Record<string, unknown>;
+        } catch {
+          return wechatError(reply, 47001);
+        }
+        const { content, version, scene, openid } = body;
+        if (typeof content !== 'string' || !content || Array.from(content).length > CONTENT_MAX)
+          return wechatError(reply, 47001);
+        const escaped = /\\u[0-9a-fA-F]{4}/.test(req.body ?? '');
+        const verdict: ReturnType<typeof verdictOf> = escaped ? { suggest: 'pass', label: 100 } : verdictOf(content);
+        // Version 1: no openid or scene, and risky content is an errcode.
+        if (version === undefined || version === 1) {
+          return verdict.suggest === 'risky'
+            ? wechatError(reply, 87014)
+            : wechatJson(reply, { errcode: 0, errmsg: 'ok' });
+        }
+        if (version !== 2 || typeof scene !== 'number' || ![1, 2, 3, 4].includes(scene))
+          return wechatError(reply, 47001);
+        if (typeof openid !== 'string' || !openid || !opts.state.user(openid)) return wechatError(reply, 40003);
+        if (!opts.state.visitedWithin(openid, VISIT_WINDOW_MS)) return wechatError(reply, 61010);
+        const { suggest, label, keyword } = verdict;
+        return wechatJson(reply, {
+          errcode: 0,
+          errmsg: 'ok',
+          result: { suggest, label },
+          detail: [
+            { strategy: 'content_model', errcode: 0, suggest, label, prob: suggest === 'pass' ? 0 : 90 },
+            ...(keyword ? [{ strategy: 'keyword', errcode: 0, suggest, label, level: 20, keyword }] : []),
+          ],
+          trace_id: `${randomBytes(8).toString('hex')}-${rid()}`,
+        });
+      },
+    );
   });
   app.get('/wxa/msg_sec_check', async (_req, reply) => wechatError(reply, 43002));
 
@@ -125,11 +132,14 @@ export function registerContentRoutes(app: FastifyInstance, opts: SimulatorConte
   app.get('/dev/msg-sec-check', async () => ({ calls, faultsQueued: faults.length }));
 
   /** Developer endpoint: `count` (default 1) next msg_sec_check calls play `fault` instead of checking. */
-  app.post<{ Body: (ContentFault & { count?: unknown }) | undefined }>('/dev/msg-sec-check/fault', async (req, reply) => {
-    const { count = 1, ...fault } = req.body ?? {};
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 100)
-      return reply.code(400).send({ error: 'count must be an integer from 1 to 100' });
-    for (let i = 0; i < count; i += 1) faults.push(fault);
-    return { faultsQueued: faults.length };
-  });
+  app.post<{ Body: (ContentFault & { count?: unknown }) | undefined }>(
+    '/dev/msg-sec-check/fault',
+    async (req, reply) => {
+      const { count = 1, ...fault } = req.body ?? {};
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 100)
+        return reply.code(400).send({ error: 'count must be an integer from 1 to 100' });
+      for (let i = 0; i < count; i += 1) faults.push(fault);
+      return { faultsQueued: faults.length };
+    },
+  );
 }

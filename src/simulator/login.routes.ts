@@ -44,7 +44,8 @@ export function registerLoginRoutes(app: FastifyInstance, opts: SimulatorLoginOp
     const fault = state.faultOf(code);
     if (fault?.delayMs) await sleepUnlessGone(fault.delayMs, reply);
     if (reply.raw.destroyed || req.raw.destroyed) return reply;
-    if (fault?.httpStatus) return reply.code(fault.httpStatus).type('text/html').send('<html><body>Bad Gateway</body></html>');
+    if (fault?.httpStatus)
+      return reply.code(fault.httpStatus).type('text/html').send('<html><body>Bad Gateway</body></html>');
     if (fault?.garbage) return reply.type('text/html').send('<html>upstream garbage, not JSON');
     if (fault?.errcode !== undefined) return wechatError(reply, fault.errcode);
 
@@ -58,10 +59,13 @@ export function registerLoginRoutes(app: FastifyInstance, opts: SimulatorLoginOp
   });
 
   /** Developer endpoint, plays wx.login: a fresh code for a given openid, or for a new user. */
-  app.post<{ Body: { openid?: string; unionid?: string; fault?: LoginFault } | undefined }>('/dev/login-code', async (req) => {
-    const body = req.body ?? {};
-    return state.mintCode(body.openid || undefined, body.unionid || undefined, body.fault);
-  });
+  app.post<{ Body: { openid?: string; unionid?: string; fault?: LoginFault } | undefined }>(
+    '/dev/login-code',
+    async (req) => {
+      const body = req.body ?? {};
+      return state.mintCode(body.openid || undefined, body.unionid || undefined, body.fault);
+    },
+  );
 
   /** Developer endpoint for load tests: many wx.login codes in one call, each for a new user, or all for `openid`. */
   app.post<{ Body: { count?: unknown; openid?: unknown } | undefined }>('/dev/login-codes', async (req, reply) => {
@@ -69,7 +73,8 @@ export function registerLoginRoutes(app: FastifyInstance, opts: SimulatorLoginOp
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_BULK_CODES) {
       return reply.code(400).send({ error: `count must be an integer from 1 to ${MAX_BULK_CODES}` });
     }
-    if (openid !== undefined && (typeof openid !== 'string' || !openid)) return reply.code(400).send({ error: 'openid must be a non-empty string' });
+    if (openid !== undefined && (typeof openid !== 'string' || !openid))
+      return reply.code(400).send({ error: 'openid must be a non-empty string' });
     return { codes: state.mintCodes(count, openid) };
   });
 
@@ -79,11 +84,20 @@ export function registerLoginRoutes(app: FastifyInstance, opts: SimulatorLoginOp
    * override what WeChat would stamp, and a `unionId` in `profile` overrides the user's, for tests.
    */
   app.post<{
-    Body: { openid: string; profile?: Record<string, unknown>; appid?: string; timestamp?: number; openId?: string | null };
+    Body: {
+      openid: string;
+      profile?: Record<string, unknown>;
+      appid?: string;
+      timestamp?: number;
+      openId?: string | null;
+    };
   }>('/dev/user-data', async (req, reply) => {
     const body = req.body;
     const user = body?.openid ? state.user(body.openid) : undefined;
-    if (!user?.sessionKey) return reply.code(404).send({ error: 'no session for this openid: log in with a code from /dev/login-code first' });
+    if (!user?.sessionKey)
+      return reply
+        .code(404)
+        .send({ error: 'no session for this openid: log in with a code from /dev/login-code first' });
     const openId = body.openId === null ? undefined : (body.openId ?? user.openid);
     const { unionId = user.unionid, ...profile }: Record<string, unknown> = body.profile ?? defaultProfile();
     const payload = {
@@ -98,5 +112,14 @@ export function registerLoginRoutes(app: FastifyInstance, opts: SimulatorLoginOp
 
 /** What WeChat returns since 2022-10-25: the anonymous profile. */
 function defaultProfile() {
-  return { nickName: '微信用户', gender: 0, language: '', city: '', province: '', country: '', avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/vi_32/POgEwh4mIHO4nibH0KlMECNjjGxQUq24ZEaGT4poC6icRiccVGKSyXwibcPq4BWmiaIGuG1icwxaQX6grC9VemZoJ8rg/132' };
+  return {
+    nickName: '微信用户',
+    gender: 0,
+    language: '',
+    city: '',
+    province: '',
+    country: '',
+    avatarUrl:
+      'https://thirdwx.qlogo.cn/mmopen/vi_32/POgEwh4mIHO4nibH0KlMECNjjGxQUq24ZEaGT4poC6icRiccVGKSyXwibcPq4BWmiaIGuG1icwxaQX6grC9VemZoJ8rg/132',
+  };
 }

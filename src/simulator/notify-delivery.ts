@@ -1,7 +1,9 @@
 import { parsePayXml } from '../wechat/pay-xml';
 
 /** WeChat's documented retry delays after a failed notify, in seconds. */
-export const NOTIFY_RETRY_SECONDS = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600] as const;
+export const NOTIFY_RETRY_SECONDS = [
+  15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
+] as const;
 
 /** WeChat waits 5 s for the merchant's answer. */
 export const NOTIFY_TIMEOUT_MS = 5000;
@@ -46,12 +48,15 @@ export class NotifyDelivery {
   private retryLater(url: string, xml: string, onAttempt: () => void, retry: number) {
     if (this.closing.signal.aborted || retry >= NOTIFY_RETRY_SECONDS.length) return;
     // attempt() never rejects, so nothing is left unhandled by the timer.
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      void this.attempt(url, xml, onAttempt).then((result) => {
-        if (!delivered(result)) this.retryLater(url, xml, onAttempt, retry + 1);
-      });
-    }, NOTIFY_RETRY_SECONDS[retry] * 1000 * this.opts.retryScale);
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        void this.attempt(url, xml, onAttempt).then((result) => {
+          if (!delivered(result)) this.retryLater(url, xml, onAttempt, retry + 1);
+        });
+      },
+      NOTIFY_RETRY_SECONDS[retry] * 1000 * this.opts.retryScale,
+    );
     this.timers.add(timer);
   }
 

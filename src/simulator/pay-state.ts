@@ -72,12 +72,15 @@ export class PayState {
    * WeChat answers a repeated out_trade_no with the same prepay_id when nothing changed, and refuses it when
    * something did, or when the order is already paid or closed.
    */
-  placeOrder(input: NewOrder): { ok: true; order: SimOrder } | { ok: false; errCode: 'INVALID_REQUEST' | 'ORDERPAID' | 'ORDERCLOSED' } {
+  placeOrder(
+    input: NewOrder,
+  ): { ok: true; order: SimOrder } | { ok: false; errCode: 'INVALID_REQUEST' | 'ORDERPAID' | 'ORDERCLOSED' } {
     const existing = this.orders.get(input.outTradeNo);
     if (existing) {
       if (existing.tradeState === 'SUCCESS') return { ok: false, errCode: 'ORDERPAID' };
       if (existing.tradeState === 'CLOSED') return { ok: false, errCode: 'ORDERCLOSED' };
-      if (existing.totalFee !== input.totalFee || existing.body !== input.body) return { ok: false, errCode: 'INVALID_REQUEST' };
+      if (existing.totalFee !== input.totalFee || existing.body !== input.body)
+        return { ok: false, errCode: 'INVALID_REQUEST' };
       if (existing.prepayExpiresAt <= this.now()) this.issuePrepayId(existing);
       return { ok: true, order: existing };
     }

@@ -37,7 +37,15 @@ const TRADE_STATE_DESC: Record<SimOrder['tradeState'], string> = {
   CLOSED: '订单已关闭',
 };
 
-const UNIFIEDORDER_REQUIRED = ['body', 'out_trade_no', 'total_fee', 'spbill_create_ip', 'notify_url', 'trade_type', 'openid'] as const;
+const UNIFIEDORDER_REQUIRED = [
+  'body',
+  'out_trade_no',
+  'total_fee',
+  'spbill_create_ip',
+  'notify_url',
+  'trade_type',
+  'openid',
+] as const;
 const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{1,32}$/;
 
 export function registerPayRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
@@ -65,7 +73,9 @@ function registerWireRoutes(wire: FastifyInstance, opts: SimulatorPayOptions) {
 
     const fault = fields.openid ? state.takeFault(fields.openid) : undefined;
     if (fault?.delayMs) await sleepUnlessGone(fault.delayMs, reply);
-    const answer = faultAnswer(fault, answers, signType, opts.layout) ?? xmlAnswer(unifiedOrder(fields, signType, fault?.badSign ?? false));
+    const answer =
+      faultAnswer(fault, answers, signType, opts.layout) ??
+      xmlAnswer(unifiedOrder(fields, signType, fault?.badSign ?? false));
     if (reply.raw.destroyed) return reply;
     return reply.code(answer.status).type(answer.type).send(answer.body);
   });
@@ -101,7 +111,8 @@ function registerWireRoutes(wire: FastifyInstance, opts: SimulatorPayOptions) {
     const fields = readXml(req.body);
     if (!fields) return sendXml(reply, xmlFormatError());
     const signType = signTypeOf(fields);
-    const refused = checkMerchant(fields, opts) ?? (fields.out_trade_no ? undefined : paramError('missing out_trade_no'));
+    const refused =
+      checkMerchant(fields, opts) ?? (fields.out_trade_no ? undefined : paramError('missing out_trade_no'));
     if (refused) return sendXml(reply, answers.fail(signType, refused.errCode, refused.des));
     const order = state.find({ outTradeNo: fields.out_trade_no });
     if (!order) return sendXml(reply, answers.fail(signType, 'ORDERNOTEXIST'));
@@ -118,7 +129,12 @@ function registerDevRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
   app.post<{ Body: { openid?: unknown; fault?: unknown } | undefined }>('/dev/pay-fault', async (req, reply) => {
     const { openid, fault } = req.body ?? {};
     if (typeof openid !== 'string' || !openid || !isObject(fault)) {
-      return reply.code(400).send({ error: 'expected { openid: string, fault: { delayMs?, errCode?, errCodeDes?, returnFail?, garbage?, httpStatus?, badSign? } }' });
+      return reply
+        .code(400)
+        .send({
+          error:
+            'expected { openid: string, fault: { delayMs?, errCode?, errCodeDes?, returnFail?, garbage?, httpStatus?, badSign? } }',
+        });
     }
     state.armFault(openid, fault);
     return { ok: true };
@@ -139,7 +155,12 @@ function registerDevRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
     // Copies go out concurrently, as WeChat's do; deliver() never rejects, so an unawaited round is safe.
     const round = Promise.all(dev.deliver ? sendNotifies(order, dev) : []);
     const deliveries: DeliveryResult[] = dev.wait ? await round : [];
-    return { errMsg: 'requestPayment:ok', transactionId: order.transactionId, outTradeNo: order.outTradeNo, deliveries };
+    return {
+      errMsg: 'requestPayment:ok',
+      transactionId: order.transactionId,
+      outTradeNo: order.outTradeNo,
+      deliveries,
+    };
   });
 
   app.get<{ Params: { outTradeNo: string } }>('/dev/orders/:outTradeNo', async (req, reply) => {
@@ -170,9 +191,15 @@ function payAnswers(opts: SimulatorPayOptions) {
   };
   const head = { return_code: 'SUCCESS', return_msg: 'OK', appid: opts.appid, mch_id: opts.mchId };
   return {
-    ok: (signType: SignType, fields: Fields, badSign?: boolean) => signed(signType, { ...head, result_code: 'SUCCESS', ...fields }, badSign),
+    ok: (signType: SignType, fields: Fields, badSign?: boolean) =>
+      signed(signType, { ...head, result_code: 'SUCCESS', ...fields }, badSign),
     fail: (signType: SignType, errCode: string, des?: string) =>
-      signed(signType, { ...head, result_code: 'FAIL', err_code: errCode, err_code_des: des ?? ERR_CODE_DES[errCode] ?? errCode }),
+      signed(signType, {
+        ...head,
+        result_code: 'FAIL',
+        err_code: errCode,
+        err_code_des: des ?? ERR_CODE_DES[errCode] ?? errCode,
+      }),
   };
 }
 
@@ -187,11 +214,18 @@ interface RawAnswer {
 const xmlAnswer = (body: string): RawAnswer => ({ status: 200, type: 'text/xml', body });
 
 /** What an armed fault answers instead of the order; undefined when the order goes on (no fault, a delay, a bad sign). */
-function faultAnswer(fault: PayFault | undefined, answers: PayAnswers, signType: SignType, layout: () => PayXmlLayout): RawAnswer | undefined {
+function faultAnswer(
+  fault: PayFault | undefined,
+  answers: PayAnswers,
+  signType: SignType,
+  layout: () => PayXmlLayout,
+): RawAnswer | undefined {
   if (!fault) return undefined;
-  if (fault.httpStatus) return { status: fault.httpStatus, type: 'text/html', body: '<html><body>Bad Gateway</body></html>' };
+  if (fault.httpStatus)
+    return { status: fault.httpStatus, type: 'text/html', body: '<html><body>Bad Gateway</body></html>' };
   if (fault.garbage) return { status: 200, type: 'text/html', body: '<html>upstream garbage, not XML' };
-  if (fault.returnFail) return xmlAnswer(buildPayXml({ return_code: 'FAIL', return_msg: '参数格式校验错误' }, layout()));
+  if (fault.returnFail)
+    return xmlAnswer(buildPayXml({ return_code: 'FAIL', return_msg: '参数格式校验错误' }, layout()));
   if (fault.errCode) return xmlAnswer(answers.fail(signType, fault.errCode, fault.errCodeDes));
   return undefined;
 }
@@ -276,7 +310,9 @@ function unifiedOrderParamError(fields: Record<string, string>): Refusal | undef
 }
 
 function queryParamError(fields: Record<string, string>): Refusal | undefined {
-  return fields.out_trade_no || fields.transaction_id ? undefined : paramError('missing out_trade_no or transaction_id');
+  return fields.out_trade_no || fields.transaction_id
+    ? undefined
+    : paramError('missing out_trade_no or transaction_id');
 }
 
 /** What the WeChat client checks before it shows the pay sheet; a string is the reason it refuses. */
@@ -296,7 +332,14 @@ function checkRequestPayment(body: Record<string, unknown>, opts: SimulatorPayOp
   if (!order) return 'invalid package: unknown or expired prepay_id';
   // WeChat requires the pay sign to use the sign type of the unifiedorder.
   if (p.signType !== order.signType) return 'signType differs from the unifiedorder sign_type';
-  const signed = { appId: p.appId, timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType: p.signType, sign: p.paySign };
+  const signed = {
+    appId: p.appId,
+    timeStamp: p.timeStamp,
+    nonceStr: p.nonceStr,
+    package: p.package,
+    signType: p.signType,
+    sign: p.paySign,
+  };
   if (!verifyPaySign(signed, opts.payKey, p.signType)) return 'invalid paySign';
   if (order.tradeState === 'SUCCESS') return 'order already paid';
   if (order.tradeState === 'CLOSED') return 'order closed';
@@ -315,10 +358,15 @@ interface DevPaymentOptions {
 /** The simulator's own knobs on /dev/request-payment; a string is what is wrong with them. */
 function readDevPaymentOptions(body: Record<string, unknown>): DevPaymentOptions | string {
   const { cancel = false, deliver = true, wait = true, tamper, duplicates = 1, notifyUrls } = body;
-  if (typeof cancel !== 'boolean' || typeof deliver !== 'boolean' || typeof wait !== 'boolean') return 'cancel, deliver and wait must be booleans';
+  if (typeof cancel !== 'boolean' || typeof deliver !== 'boolean' || typeof wait !== 'boolean')
+    return 'cancel, deliver and wait must be booleans';
   if (tamper !== undefined && tamper !== 'sign' && tamper !== 'amount') return "tamper must be 'sign' or 'amount'";
-  if (typeof duplicates !== 'number' || !Number.isInteger(duplicates) || duplicates < 1 || duplicates > 100) return 'duplicates must be an integer from 1 to 100';
-  if (notifyUrls !== undefined && (!Array.isArray(notifyUrls) || notifyUrls.length === 0 || !notifyUrls.every(isHttpUrl))) {
+  if (typeof duplicates !== 'number' || !Number.isInteger(duplicates) || duplicates < 1 || duplicates > 100)
+    return 'duplicates must be an integer from 1 to 100';
+  if (
+    notifyUrls !== undefined &&
+    (!Array.isArray(notifyUrls) || notifyUrls.length === 0 || !notifyUrls.every(isHttpUrl))
+  ) {
     return 'notifyUrls must be a non-empty array of http(s) URLs';
   }
   return { cancel, deliver, wait, tamper, duplicates, notifyUrls: notifyUrls as string[] | undefined };

@@ -35,5 +35,12 @@ export async function simulatorPlugin(app: FastifyInstance, opts: SimulatorOptio
   const delivery = new NotifyDelivery({ retryScale: opts.notifyRetryScale ?? 0.001 });
   // Pending notify retries must not outlive the server, nor hold up its close.
   app.addHook('onClose', async () => delivery.close());
-  registerPayRoutes(app, { appid: opts.appid, mchId: opts.mchId, payKey: opts.payKey, state: new PayState(), delivery, layout: layoutPicker(opts.xmlLayout) });
+  registerPayRoutes(app, {
+    appid: opts.appid,
+    mchId: opts.mchId,
+    payKey: opts.payKey,
+    state: new PayState(),
+    delivery,
+    layout: layoutPicker(opts.xmlLayout),
+  });
 }

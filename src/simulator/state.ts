@@ -57,7 +57,9 @@ export class SimulatorState {
   }
 
   /** Single use, 5 minutes. A used code answers 40163 until it would have expired, then 40029 like any unknown one. */
-  redeem(code: string):
+  redeem(
+    code: string,
+  ):
     | { ok: true; openid: string; unionid?: string; sessionKey: string; fault?: LoginFault }
     | { ok: false; errcode: 40029 | 40163; fault?: LoginFault } {
     const entry = this.codes.get(code);

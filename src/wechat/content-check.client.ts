@@ -93,7 +93,9 @@ export function parseTextVerdict(status: number, text: string): TextVerdict {
   const traceId = typeof body.trace_id === 'string' && body.trace_id ? body.trace_id : undefined;
   if (errcode === V1_RISKY) return { suggest: 'risky', ...(traceId ? { traceId } : {}) };
   if (errcode !== 0) {
-    const code = TOKEN_REJECTED_ERRCODES.has(errcode) ? 'WECHAT_UNAVAILABLE' : (ERRCODES[errcode] ?? 'WECHAT_UNAVAILABLE');
+    const code = TOKEN_REJECTED_ERRCODES.has(errcode)
+      ? 'WECHAT_UNAVAILABLE'
+      : (ERRCODES[errcode] ?? 'WECHAT_UNAVAILABLE');
     throw new AppError(
       code,
       code === 'WECHAT_RATE_LIMITED' ? RATE_LIMITED_MESSAGE : undefined,

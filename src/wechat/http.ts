@@ -24,7 +24,12 @@ export interface UpstreamResponse {
  * One HTTP round trip to WeChat, bounded by `timeoutMs`. Network failures and timeouts become
  * WECHAT_UNAVAILABLE; the URL is not put into the error because it carries the AppSecret.
  */
-export async function callWeChat(url: string, init: RequestInit, timeoutMs: number, api: string): Promise<UpstreamResponse> {
+export async function callWeChat(
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+  api: string,
+): Promise<UpstreamResponse> {
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     return { status: res.status, text: await res.text() };
@@ -32,6 +37,11 @@ export async function callWeChat(url: string, init: RequestInit, timeoutMs: numb
     // Duck-typed: fetch's DOMException is not always an `instanceof Error` (e.g. across jest's realms).
     const { name, message } = (err ?? {}) as { name?: string; message?: string };
     const timedOut = name === 'TimeoutError' || name === 'AbortError';
-    throw new AppError('WECHAT_UNAVAILABLE', undefined, { api }, { cause: timedOut ? `${api} timed out after ${timeoutMs} ms` : `${api}: ${message}` });
+    throw new AppError(
+      'WECHAT_UNAVAILABLE',
+      undefined,
+      { api },
+      { cause: timedOut ? `${api} timed out after ${timeoutMs} ms` : `${api}: ${message}` },
+    );
   }
 }

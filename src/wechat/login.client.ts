@@ -29,9 +29,19 @@ export function createLoginClient(opts: LoginClientOptions) {
   return {
     /** auth.code2Session: exchanges a wx.login code for openid and session_key. */
     async code2Session(code: string): Promise<Code2SessionResult> {
-      const query = new URLSearchParams({ appid: opts.appid, secret: opts.secret, js_code: code, grant_type: 'authorization_code' });
+      const query = new URLSearchParams({
+        appid: opts.appid,
+        secret: opts.secret,
+        js_code: code,
+        grant_type: 'authorization_code',
+      });
       return observed('jscode2session', opts.onCall, async () => {
-        const res = await callWeChat(`${opts.apiBase()}/sns/jscode2session?${query}`, { method: 'GET' }, opts.timeoutMs, 'jscode2session');
+        const res = await callWeChat(
+          `${opts.apiBase()}/sns/jscode2session?${query}`,
+          { method: 'GET' },
+          opts.timeoutMs,
+          'jscode2session',
+        );
         return parseCode2Session(res.status, res.text);
       });
     },
@@ -42,23 +52,39 @@ export type LoginClient = ReturnType<typeof createLoginClient>;
 
 /** WeChat may label the JSON text/plain, so the body is parsed whatever its Content-Type says. */
 export function parseCode2Session(status: number, text: string): Code2SessionResult {
-  if (status >= 500) throw new AppError('WECHAT_UNAVAILABLE', undefined, { api: 'jscode2session' }, { cause: `HTTP ${status}` });
+  if (status >= 500)
+    throw new AppError('WECHAT_UNAVAILABLE', undefined, { api: 'jscode2session' }, { cause: `HTTP ${status}` });
   let body: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
     body = parsed as Record<string, unknown>;
   } catch {
-    throw new AppError('WECHAT_UNAVAILABLE', undefined, { api: 'jscode2session' }, { cause: `non-JSON answer, HTTP ${status}` });
+    throw new AppError(
+      'WECHAT_UNAVAILABLE',
+      undefined,
+      { api: 'jscode2session' },
+      { cause: `non-JSON answer, HTTP ${status}` },
+    );
   }
   const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
   if (errcode !== 0) {
     const code = ERRCODES[errcode] ?? 'WECHAT_UNAVAILABLE';
-    throw new AppError(code, undefined, { wechatErrcode: errcode }, { cause: `jscode2session errcode ${errcode}: ${String(body.errmsg)}` });
+    throw new AppError(
+      code,
+      undefined,
+      { wechatErrcode: errcode },
+      { cause: `jscode2session errcode ${errcode}: ${String(body.errmsg)}` },
+    );
   }
   const { openid, session_key: sessionKey, unionid } = body;
   if (typeof openid !== 'string' || !openid || typeof sessionKey !== 'string' || !sessionKey) {
-    throw new AppError('WECHAT_UNAVAILABLE', undefined, { api: 'jscode2session' }, { cause: 'answer without openid or session_key' });
+    throw new AppError(
+      'WECHAT_UNAVAILABLE',
+      undefined,
+      { api: 'jscode2session' },
+      { cause: 'answer without openid or session_key' },
+    );
   }
   return { openid, sessionKey, unionid: typeof unionid === 'string' && unionid ? unionid : undefined };
 }

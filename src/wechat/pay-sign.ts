@@ -9,14 +9,21 @@ export const SIGN_TYPES: readonly SignType[] = ['MD5', 'HMAC-SHA256'];
  * Every non-empty parameter except `sign`, keys sorted by ASCII, joined as k=v with &, then &key=API_KEY,
  * hashed and written as uppercase hex. Values are signed exactly as sent: never trimmed or re-encoded.
  */
-export function paySign(params: Record<string, string | number | undefined | null>, key: string, signType: SignType): string {
+export function paySign(
+  params: Record<string, string | number | undefined | null>,
+  key: string,
+  signType: SignType,
+): string {
   const base = Object.keys(params)
     .filter((k) => k !== 'sign' && params[k] !== undefined && params[k] !== null && params[k] !== '')
     .sort()
     .map((k) => `${k}=${params[k]}`)
     .join('&');
   const text = `${base}&key=${key}`;
-  const digest = signType === 'HMAC-SHA256' ? createHmac('sha256', key).update(text, 'utf8') : createHash('md5').update(text, 'utf8');
+  const digest =
+    signType === 'HMAC-SHA256'
+      ? createHmac('sha256', key).update(text, 'utf8')
+      : createHash('md5').update(text, 'utf8');
   return digest.digest('hex').toUpperCase();
 }
 

@@ -6,7 +6,10 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
  * validated, and every value stays the exact string that was sent.
  */
 export class PayXmlError extends Error {
-  constructor(readonly reason: 'MALFORMED' | 'DOCTYPE' | 'NOT_FLAT', message: string) {
+  constructor(
+    readonly reason: 'MALFORMED' | 'DOCTYPE' | 'NOT_FLAT',
+    message: string,
+  ) {
     super(message);
     this.name = 'PayXmlError';
   }
@@ -39,7 +42,11 @@ export function parsePayXml(input: string): Record<string, string> {
   const valid = XMLValidator.validate(text);
   if (valid !== true) throw new PayXmlError('MALFORMED', `malformed XML: ${valid.err.msg}`);
   const refs = readReferences(text);
-  if (refs.bad) throw new PayXmlError('MALFORMED', `malformed XML: ${refs.bad} is not a character XML allows or an entity it defines`);
+  if (refs.bad)
+    throw new PayXmlError(
+      'MALFORMED',
+      `malformed XML: ${refs.bad} is not a character XML allows or an entity it defines`,
+    );
   let doc: Record<string, unknown>;
   try {
     doc = (refs.numeric ? charRefParser : parser).parse(text) as Record<string, unknown>;
@@ -51,11 +58,16 @@ export function parsePayXml(input: string): Record<string, string> {
   // The validator lets a second root through (<xml>…</xml><foo/>) and the parser keeps a processing instruction
   // as a key starting with '?': neither is a WeChat message, and neither may ride along unseen.
   for (const key of Object.keys(doc)) {
-    if (key !== 'xml') throw new PayXmlError('MALFORMED', key.startsWith('?') ? 'processing instructions are refused' : 'a message has exactly one root element');
+    if (key !== 'xml')
+      throw new PayXmlError(
+        'MALFORMED',
+        key.startsWith('?') ? 'processing instructions are refused' : 'a message has exactly one root element',
+      );
   }
   // A root with no element in it (<xml></xml>, or only line breaks) comes back as its bare text: judged as any text is.
   const root = typeof doc.xml === 'string' ? { [TEXT_NODE]: doc.xml } : doc.xml;
-  if (typeof root !== 'object' || root === null || Array.isArray(root)) throw new PayXmlError('NOT_FLAT', 'root element must hold fields');
+  if (typeof root !== 'object' || root === null || Array.isArray(root))
+    throw new PayXmlError('NOT_FLAT', 'root element must hold fields');
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(root)) {
     // With trimValues off, the text between elements collects here. WeChat's notifies put a newline between fields
@@ -97,7 +109,13 @@ function readReferences(text: string): { bad?: string; numeric: boolean } {
     }
     numeric = true;
     const cp = num[1] !== undefined ? Number.parseInt(num[1], 16) : Number.parseInt(num[2], 10);
-    const isChar = cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+    const isChar =
+      cp === 0x9 ||
+      cp === 0xa ||
+      cp === 0xd ||
+      (cp >= 0x20 && cp <= 0xd7ff) ||
+      (cp >= 0xe000 && cp <= 0xfffd) ||
+      (cp >= 0x10000 && cp <= 0x10ffff);
     if (!isChar) return { bad: ref, numeric };
   }
   return { numeric };
@@ -119,7 +137,10 @@ export const PAY_XML_LAYOUTS: readonly PayXmlLayout[] = ['compact', 'newline', '
  * Builds <xml>…</xml> in the given layout. Empty and undefined fields are left out (they are not signed either).
  * Every value reads back exactly: `<`, `&`, `]]>`, CR and emoji included.
  */
-export function buildPayXml(fields: Record<string, string | number | undefined>, layout: PayXmlLayout = 'compact'): string {
+export function buildPayXml(
+  fields: Record<string, string | number | undefined>,
+  layout: PayXmlLayout = 'compact',
+): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined || v === '') continue;
@@ -149,7 +170,8 @@ function cdata(value: string): string {
 }
 
 /** The two answers a notify endpoint gives, exactly as WeChat documents them. */
-export const NOTIFY_SUCCESS = '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
+export const NOTIFY_SUCCESS =
+  '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
 export function notifyFail(message: string): string {
   return `<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[${message.replace(/]]>/g, ']]]]><![CDATA[>')}]]></return_msg></xml>`;
 }

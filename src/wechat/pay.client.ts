@@ -24,7 +24,8 @@ export interface UnifiedOrderInput {
   notifyUrl: string;
 }
 
-export type TradeState = 'SUCCESS' | 'REFUND' | 'NOTPAY' | 'CLOSED' | 'REVOKED' | 'USERPAYING' | 'PAYERROR' | (string & {});
+export type TradeState =
+  'SUCCESS' | 'REFUND' | 'NOTPAY' | 'CLOSED' | 'REVOKED' | 'USERPAYING' | 'PAYERROR' | (string & {});
 
 export interface OrderQueryResult {
   tradeState: TradeState;
@@ -41,7 +42,8 @@ export function createPayClient(opts: PayClientOptions) {
    * One signed v2 call. Checks return_code (the call itself), then result_code (the business answer), then the
    * answer's own sign: an unsigned "SUCCESS" could have come from anyone between us and WeChat.
    */
-  const call = (api: string, fields: Record<string, string | number>) => observed(api, opts.onCall, () => signedCall(api, fields));
+  const call = (api: string, fields: Record<string, string | number>) =>
+    observed(api, opts.onCall, () => signedCall(api, fields));
 
   async function signedCall(api: string, fields: Record<string, string | number>): Promise<Record<string, string>> {
     const params: Record<string, string> = { appid: opts.appid, mch_id: opts.mchId, nonce_str: nonceStr() };
@@ -55,18 +57,34 @@ export function createPayClient(opts: PayClientOptions) {
       opts.timeoutMs,
       api,
     );
-    if (res.status >= 500) throw new AppError('WECHAT_UNAVAILABLE', undefined, { api }, { cause: `${api}: HTTP ${res.status}` });
+    if (res.status >= 500)
+      throw new AppError('WECHAT_UNAVAILABLE', undefined, { api }, { cause: `${api}: HTTP ${res.status}` });
     let answer: Record<string, string>;
     try {
       answer = parsePayXml(res.text);
     } catch (err) {
-      throw new AppError('WECHAT_UNAVAILABLE', undefined, { api }, { cause: `${api}: unreadable answer (${(err as Error).message})` });
+      throw new AppError(
+        'WECHAT_UNAVAILABLE',
+        undefined,
+        { api },
+        { cause: `${api}: unreadable answer (${(err as Error).message})` },
+      );
     }
     if (answer.return_code !== 'SUCCESS') {
-      throw new AppError('PAYMENT_FAILED', undefined, { api, wechatErrCode: 'RETURN_FAIL', wechatErrMsg: answer.return_msg ?? '' }, { cause: `${api}: return_code ${answer.return_code}: ${answer.return_msg}` });
+      throw new AppError(
+        'PAYMENT_FAILED',
+        undefined,
+        { api, wechatErrCode: 'RETURN_FAIL', wechatErrMsg: answer.return_msg ?? '' },
+        { cause: `${api}: return_code ${answer.return_code}: ${answer.return_msg}` },
+      );
     }
     if (answer.result_code !== 'SUCCESS') {
-      throw new AppError('PAYMENT_FAILED', undefined, { api, wechatErrCode: answer.err_code ?? 'FAIL', wechatErrMsg: answer.err_code_des ?? '' }, { cause: `${api}: err_code ${answer.err_code}: ${answer.err_code_des}` });
+      throw new AppError(
+        'PAYMENT_FAILED',
+        undefined,
+        { api, wechatErrCode: answer.err_code ?? 'FAIL', wechatErrMsg: answer.err_code_des ?? '' },
+        { cause: `${api}: err_code ${answer.err_code}: ${answer.err_code_des}` },
+      );
     }
     if (!verifyPaySign(answer, opts.key, opts.signType)) {
       throw new AppError('WECHAT_UNAVAILABLE', undefined, { api }, { cause: `${api}: answer sign does not verify` });
@@ -88,7 +106,13 @@ export function createPayClient(opts: PayClientOptions) {
         trade_type: 'JSAPI',
         openid: input.openid,
       });
-      if (!answer.prepay_id) throw new AppError('WECHAT_UNAVAILABLE', undefined, { api: 'unifiedorder' }, { cause: 'unifiedorder: no prepay_id' });
+      if (!answer.prepay_id)
+        throw new AppError(
+          'WECHAT_UNAVAILABLE',
+          undefined,
+          { api: 'unifiedorder' },
+          { cause: 'unifiedorder: no prepay_id' },
+        );
       return { prepayId: answer.prepay_id };
     },
 
@@ -120,7 +144,10 @@ export function createPayClient(opts: PayClientOptions) {
      */
     verify(fields: Record<string, string>): boolean {
       if (fields.sign_type !== undefined) return verifyPaySign(fields, opts.key);
-      return verifyPaySign(fields, opts.key, opts.signType) || (opts.signType !== 'MD5' && verifyPaySign(fields, opts.key, 'MD5'));
+      return (
+        verifyPaySign(fields, opts.key, opts.signType) ||
+        (opts.signType !== 'MD5' && verifyPaySign(fields, opts.key, 'MD5'))
+      );
     },
   };
 }

@@ -92,7 +92,8 @@ export function decryptUserData(input: DecryptInput): UserData {
   } catch {
     throw decryptFailed('plaintext is not UTF-8 JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw decryptFailed('plaintext is not an object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw decryptFailed('plaintext is not an object');
   const out = parsed as UserData;
   const wm = out.watermark as Partial<Watermark> | undefined;
   if (!wm || wm.appid !== input.appid) throw decryptFailed('watermark appid mismatch');

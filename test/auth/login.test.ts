@@ -21,7 +21,9 @@ describe('login and sessions', () => {
   it('when a fresh code is exchanged, then a token, expiry and user come back and me answers with that user', async () => {
     const { code, openid } = await t.sim.loginCode({ unionid: 'oUnion_login_1' });
     const before = Date.now();
-    const res = await t.gql<{ login: { token: string; expiresAt: string; user: { id: string; openid: string; unionid: string } } }>(LOGIN, { code });
+    const res = await t.gql<{
+      login: { token: string; expiresAt: string; user: { id: string; openid: string; unionid: string } };
+    }>(LOGIN, { code });
     expect(res.errors).toBeUndefined();
     const { token, expiresAt, user } = res.data!.login;
     await secrets.watchToken(t, token);
@@ -109,11 +111,15 @@ describe('login and sessions', () => {
   it('when 20 first logins of one new openid race, then exactly one user row exists and all get the same user', async () => {
     const openid = `oRace${Date.now()}`;
     const codes = await Promise.all(Array.from({ length: 20 }, () => t.sim.loginCode({ openid })));
-    const results = await Promise.all(codes.map(({ code }) => t.gql<{ login: { token: string; user: { id: string } } }>(LOGIN, { code })));
+    const results = await Promise.all(
+      codes.map(({ code }) => t.gql<{ login: { token: string; user: { id: string } } }>(LOGIN, { code })),
+    );
     for (const r of results) expect(r.errors).toBeUndefined();
     expect(new Set(results.map((r) => r.data!.login.user.id)).size).toBe(1);
     const em = t.server.orm.em.fork();
-    const rows = (await em.getConnection().execute('select count(*) as n from users where openid = ?', [openid])) as { n: number | string }[];
+    const rows = (await em.getConnection().execute('select count(*) as n from users where openid = ?', [openid])) as {
+      n: number | string;
+    }[];
     expect(Number(rows[0].n)).toBe(1);
     for (const r of results) await secrets.watchToken(t, r.data!.login.token);
   });
@@ -124,7 +130,12 @@ describe('login and sessions', () => {
     const VIA_FRAGMENTS = `mutation Login($code: String!) { login(code: $code) { token ...P } }
       fragment P on LoginPayload { user { id ... on User { ...N } } }
       fragment N on User { nickname createdAt }`;
-    type Payload = { login: { token: string; user: { id: string; openid?: string; unionid?: string | null; nickname?: string | null; createdAt?: string } } };
+    type Payload = {
+      login: {
+        token: string;
+        user: { id: string; openid?: string; unionid?: string | null; nickname?: string | null; createdAt?: string };
+      };
+    };
     const loginWith = async (query: string, codeOptions: Record<string, unknown>) => {
       const { code } = await t.sim.loginCode(codeOptions);
       const res = await t.gql<Payload>(query, { code });
@@ -133,14 +144,20 @@ describe('login and sessions', () => {
       return res.data!.login.user;
     };
     const setNickname = (openid: string, nickname: string) =>
-      t.server.orm.em.fork().getConnection().execute('update users set nickname = ? where openid = ?', [nickname, openid]);
+      t.server.orm.em
+        .fork()
+        .getConnection()
+        .execute('update users set nickname = ? where openid = ?', [nickname, openid]);
 
     it('when 20 first logins of one new openid race with the mini-program selection (id, openid), then one row and one id', async () => {
       const openid = `oRaceMin${Date.now()}`;
       const users = await Promise.all(Array.from({ length: 20 }, () => loginWith(MINIMAL, { openid })));
       expect(new Set(users.map((u) => u.id)).size).toBe(1);
       expect(users[0].openid).toBe(openid);
-      const rows = (await t.server.orm.em.fork().getConnection().execute('select id from users where openid = ?', [openid])) as { id: number }[];
+      const rows = (await t.server.orm.em
+        .fork()
+        .getConnection()
+        .execute('select id from users where openid = ?', [openid])) as { id: number }[];
       expect(rows.map((r) => String(r.id))).toEqual([users[0].id]);
     });
 
@@ -162,7 +179,10 @@ describe('login and sessions', () => {
       expect((await loginWith(WITH_UNIONID, { openid, unionid: 'oUnionAAA' })).unionid).toBe('oUnionAAA');
       expect((await loginWith(WITH_UNIONID, { openid })).unionid).toBe('oUnionAAA');
       expect((await loginWith(WITH_UNIONID, { openid, unionid: 'oUnionBBB' })).unionid).toBe('oUnionBBB');
-      const rows = (await t.server.orm.em.fork().getConnection().execute('select unionid from users where openid = ?', [openid])) as { unionid: string | null }[];
+      const rows = (await t.server.orm.em
+        .fork()
+        .getConnection()
+        .execute('select unionid from users where openid = ?', [openid])) as { unionid: string | null }[];
       expect(rows[0].unionid).toBe('oUnionBBB');
     });
   });
@@ -209,7 +229,7 @@ describe('session expiry', () => {
 });
 
 describe('two servers on one database and store', () => {
-  it("when one instance issued a token, then the other accepts it", async () => {
+  it('when one instance issued a token, then the other accepts it', async () => {
     const db = await freshDatabase();
     const a = await startServer({ database: db });
     const b = await startServer({ database: db, env: { MIGRATE_ON_START: '0' } });
@@ -232,7 +252,10 @@ if (target.kind === 'services') {
     it('when the server connected, then the connection charset is utf8mb4', async () => {
       const t = await startServer();
       try {
-        const rows = (await t.server.orm.em.fork().getConnection().execute("show variables like 'character_set_connection'")) as { Value: string }[];
+        const rows = (await t.server.orm.em
+          .fork()
+          .getConnection()
+          .execute("show variables like 'character_set_connection'")) as { Value: string }[];
         expect(rows[0].Value).toBe('utf8mb4');
       } finally {
         await t.close();

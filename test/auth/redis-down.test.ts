@@ -68,7 +68,12 @@ describeServices('when Redis becomes unreachable', () => {
 
   it('when the store has only just been created, then a call waits for its first connection instead of being refused', async () => {
     if (target.kind !== 'services') return;
-    const cache = createCache({ redisUrl: target.redisUrl, namespace: redisNamespace, timeoutMs: 2000, logger: silent() });
+    const cache = createCache({
+      redisUrl: target.redisUrl,
+      namespace: redisNamespace,
+      timeoutMs: 2000,
+      logger: silent(),
+    });
     await cache.set('just-created', 1, 10000);
     expect(await cache.get('just-created')).toBe(1);
     await cache.delete('just-created');
@@ -81,7 +86,12 @@ describeServices('when Redis becomes unreachable', () => {
     const redis = new URL(target.redisUrl);
     const hop = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
     const port = await hop.start();
-    const cache = createCache({ redisUrl: redisUrlVia(port), namespace: redisNamespace, timeoutMs: 2000, logger: silent() });
+    const cache = createCache({
+      redisUrl: redisUrlVia(port),
+      namespace: redisNamespace,
+      timeoutMs: 2000,
+      logger: silent(),
+    });
     await cache.ping();
     await cache.close();
     const opened = hop.accepted;

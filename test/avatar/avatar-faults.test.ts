@@ -16,9 +16,18 @@ const JPEG = () => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomB
 async function upload(t: TestServer, token: string) {
   const form = new FormData();
   form.append('file', new Blob([new Uint8Array(JPEG())], { type: 'image/jpeg' }), 'a.jpg');
-  const res = await fetch(`${t.url}/avatar`, { method: 'POST', body: form, headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(`${t.url}/avatar`, {
+    method: 'POST',
+    body: form,
+    headers: { authorization: `Bearer ${token}` },
+  });
   const json = (await res.json()) as { url?: string; errors?: { message: string; extensions?: { code?: string } }[] };
-  return { status: res.status, code: json.errors?.[0]?.extensions?.code, message: json.errors?.[0]?.message, url: json.url };
+  return {
+    status: res.status,
+    code: json.errors?.[0]?.extensions?.code,
+    message: json.errors?.[0]?.message,
+    url: json.url,
+  };
 }
 
 describeServices('POST /avatar when a backing service freezes', () => {
@@ -32,7 +41,9 @@ describeServices('POST /avatar when a backing service freezes', () => {
     if (target.kind !== 'services') throw new Error('services only');
     const redis = new URL(target.redisUrl);
     const proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-    const t = await startServer({ env: { REDIS_URL: redisUrlVia(await proxy.start()), CACHE_TIMEOUT_MS: String(TIMEOUT_MS), AVATAR_DIR: dir } });
+    const t = await startServer({
+      env: { REDIS_URL: redisUrlVia(await proxy.start()), CACHE_TIMEOUT_MS: String(TIMEOUT_MS), AVATAR_DIR: dir },
+    });
     try {
       const a = await t.login();
       proxy.freeze();

@@ -13,8 +13,15 @@ const MAX_BYTES = 4096;
 /** Bytes that open the way each format's real files do, then noise (the check is the magic bytes, not a decoder). */
 const body = (head: Buffer, size: number) => Buffer.concat([head, randomBytes(Math.max(0, size - head.length))]);
 const JPEG_HEAD = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00]);
-const PNG_HEAD = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52]);
-const webpHead = (size: number) => Buffer.concat([Buffer.from('RIFF'), Buffer.from([(size - 8) & 0xff, ((size - 8) >> 8) & 0xff, 0, 0]), Buffer.from('WEBPVP8 ')]);
+const PNG_HEAD = Buffer.from([
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+]);
+const webpHead = (size: number) =>
+  Buffer.concat([
+    Buffer.from('RIFF'),
+    Buffer.from([(size - 8) & 0xff, ((size - 8) >> 8) & 0xff, 0, 0]),
+    Buffer.from('WEBPVP8 '),
+  ]);
 const GIF_HEAD = Buffer.from('GIF89a\x01\x00\x01\x00', 'latin1');
 
 type ErrorBody = { errors: { message: string; extensions?: { code?: string; maxBytes?: number } }[] };
@@ -47,14 +54,25 @@ describe('POST /avatar and GET /avatars/<id>.<ext>', () => {
     type?: string;
     fields?: Record<string, string>;
   }
-  async function upload(data: Buffer | undefined, { token, name = 'file', filename = 'avatar.jpg', type = 'image/jpeg', fields = {} }: UploadOptions = {}) {
+  async function upload(
+    data: Buffer | undefined,
+    { token, name = 'file', filename = 'avatar.jpg', type = 'image/jpeg', fields = {} }: UploadOptions = {},
+  ) {
     const form = new FormData();
     for (const [k, v] of Object.entries(fields)) form.append(k, v);
     if (data) form.append(name, new Blob([new Uint8Array(data)], { type }), filename);
-    const res = await fetch(`${t.url}/avatar`, { method: 'POST', body: form, headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const res = await fetch(`${t.url}/avatar`, {
+      method: 'POST',
+      body: form,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
     const text = await res.text();
     t.responses.push(text);
-    return { status: res.status, type: res.headers.get('content-type'), json: JSON.parse(text) as { url?: string } & Partial<ErrorBody> };
+    return {
+      status: res.status,
+      type: res.headers.get('content-type'),
+      json: JSON.parse(text) as { url?: string } & Partial<ErrorBody>,
+    };
   }
 
   const stored = () => readdirSync(dir).sort();
@@ -65,33 +83,40 @@ describe('POST /avatar and GET /avatars/<id>.<ext>', () => {
     ['PNG', body(PNG_HEAD, 2000), 'png', 'image/png'],
     ['WebP', body(webpHead(900), 900), 'webp', 'image/webp'],
     ['JPEG of exactly AVATAR_MAX_BYTES', body(JPEG_HEAD, MAX_BYTES), 'jpg', 'image/jpeg'],
-  ])('when a %s is uploaded, then the answer is a URL under the public base that serves the same bytes, typed and cached for good, and its owner is recorded', async (_, data, ext, contentType) => {
-    const a = await loggedIn();
-    // Declared as something else and named .bin: only the bytes decide.
-    const res = await upload(data, { token: a.token, filename: 'tmp_123.bin', type: 'application/octet-stream' });
-    expect(res.status).toBe(200);
-    expect(res.type).toMatch(/^application\/json/);
-    const url = res.json.url!;
-    expect(url).toMatch(new RegExp(`^${t.url.replace(/\./g, '\\.')}/avatars/[0-9a-f]{32}\\.${ext}$`));
+  ])(
+    'when a %s is uploaded, then the answer is a URL under the public base that serves the same bytes, typed and cached for good, and its owner is recorded',
+    async (_, data, ext, contentType) => {
+      const a = await loggedIn();
+      // Declared as something else and named .bin: only the bytes decide.
+      const res = await upload(data, { token: a.token, filename: 'tmp_123.bin', type: 'application/octet-stream' });
+      expect(res.status).toBe(200);
+      expect(res.type).toMatch(/^application\/json/);
+      const url = res.json.url!;
+      expect(url).toMatch(new RegExp(`^${t.url.replace(/\./g, '\\.')}/avatars/[0-9a-f]{32}\\.${ext}$`));
 
-    const got = await fetch(url);
-    expect(got.status).toBe(200);
-    expect(got.headers.get('content-type')).toBe(contentType);
-    expect(got.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
-    expect(got.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(Buffer.from(await got.arrayBuffer()).equals(data)).toBe(true);
+      const got = await fetch(url);
+      expect(got.status).toBe(200);
+      expect(got.headers.get('content-type')).toBe(contentType);
+      expect(got.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+      expect(got.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(Buffer.from(await got.arrayBuffer()).equals(data)).toBe(true);
 
-    const id = /([0-9a-f]{32})\.\w+$/.exec(url)![1];
-    expect(stored()).toContain(`${id}.${ext}`);
-    const row = await avatarRepository(t.server.orm.em.fork()).find(id);
-    expect(row).toEqual({ userId: Number(a.userId), format: ext === 'jpg' ? 'jpeg' : ext, bytes: data.length });
-  });
+      const id = /([0-9a-f]{32})\.\w+$/.exec(url)![1];
+      expect(stored()).toContain(`${id}.${ext}`);
+      const row = await avatarRepository(t.server.orm.em.fork()).find(id);
+      expect(row).toEqual({ userId: Number(a.userId), format: ext === 'jpg' ? 'jpeg' : ext, bytes: data.length });
+    },
+  );
 
-  it('when an upload is recorded, then setProfile\'s check accepts it for its uploader only, and no URL that is not exactly ours', async () => {
+  it("when an upload is recorded, then setProfile's check accepts it for its uploader only, and no URL that is not exactly ours", async () => {
     const owner = await loggedIn();
     const other = await loggedIn();
     const { url } = (await upload(body(PNG_HEAD, 300), { token: owner.token })).json;
-    const check = createAvatarService({ storage: diskAvatarStorage(dir), maxBytes: MAX_BYTES, publicBaseUrl: () => t.url });
+    const check = createAvatarService({
+      storage: diskAvatarStorage(dir),
+      maxBytes: MAX_BYTES,
+      publicBaseUrl: () => t.url,
+    });
     const em = () => t.server.orm.em.fork();
     expect(await check.issuedTo(em(), url!, Number(owner.userId))).toBe(true);
     expect(await check.issuedTo(em(), url!, Number(other.userId))).toBe(false);
@@ -120,7 +145,11 @@ describe('POST /avatar and GET /avatars/<id>.<ext>', () => {
       const a = await s.login();
       const form = new FormData();
       form.append('file', new Blob([new Uint8Array(body(JPEG_HEAD, 100))]), 'a.jpg');
-      const res = await fetch(`${s.url}/avatar`, { method: 'POST', body: form, headers: { authorization: `Bearer ${a.token}` } });
+      const res = await fetch(`${s.url}/avatar`, {
+        method: 'POST',
+        body: form,
+        headers: { authorization: `Bearer ${a.token}` },
+      });
       const { url } = (await res.json()) as { url: string };
       expect(url).toMatch(/^https:\/\/cdn\.example\.com\/mp\/avatars\/[0-9a-f]{32}\.jpg$/);
       // The same path is served by this server, for the CDN to pull.
@@ -130,7 +159,9 @@ describe('POST /avatar and GET /avatars/<id>.<ext>', () => {
       const sized = async (size: number) => {
         const f = new FormData();
         f.append('file', new Blob([new Uint8Array(body(PNG_HEAD, size))]), 'big.png');
-        return (await fetch(`${s.url}/avatar`, { method: 'POST', body: f, headers: { authorization: `Bearer ${a.token}` } })).status;
+        return (
+          await fetch(`${s.url}/avatar`, { method: 'POST', body: f, headers: { authorization: `Bearer ${a.token}` } })
+        ).status;
       };
       expect(await sized(2 * 1024 * 1024)).toBe(200);
       expect(await sized(2 * 1024 * 1024 + 1)).toBe(413);
@@ -156,7 +187,12 @@ describe('POST /avatar and GET /avatars/<id>.<ext>', () => {
     ['a GIF named .png', body(GIF_HEAD, 500), 'photo.png', 'image/png'],
     ['a text file named .png', Buffer.from('just some text, not an image\n'), 'avatar.png', 'image/png'],
     ['HTML declared image/webp', Buffer.from('<html><script>alert(1)</script></html>'), 'a.webp', 'image/webp'],
-    ['a RIFF that is not WebP (a WAV)', Buffer.concat([Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt '), randomBytes(40)]), 'a.webp', 'image/webp'],
+    [
+      'a RIFF that is not WebP (a WAV)',
+      Buffer.concat([Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt '), randomBytes(40)]),
+      'a.webp',
+      'image/webp',
+    ],
     ['a truncated PNG signature', PNG_HEAD.subarray(0, 5), 'a.png', 'image/png'],
   ])('when %s is uploaded, then 415 AVATAR_UNSUPPORTED_TYPE and nothing is stored', async (_, data, filename, type) => {
     const a = await loggedIn();
@@ -196,7 +232,11 @@ describe('POST /avatar and GET /avatars/<id>.<ext>', () => {
       ['application/json', JSON.stringify({ file: 'x' })],
       ['image/jpeg', body(JPEG_HEAD, 100)],
     ] as const) {
-      const res = await fetch(`${t.url}/avatar`, { method: 'POST', body: new Uint8Array(Buffer.from(payload)), headers: { authorization: `Bearer ${a.token}`, 'content-type': type } });
+      const res = await fetch(`${t.url}/avatar`, {
+        method: 'POST',
+        body: new Uint8Array(Buffer.from(payload)),
+        headers: { authorization: `Bearer ${a.token}`, 'content-type': type },
+      });
       const json = (await res.json()) as ErrorBody;
       expect([type, res.status, codeOf(json)]).toEqual([type, 400, 'BAD_USER_INPUT']);
     }
@@ -237,7 +277,10 @@ describe('POST /avatar and GET /avatars/<id>.<ext>', () => {
   it("when the upload's row cannot be written (the user is gone), then the answer is a 500 and the image is removed", async () => {
     const a = await loggedIn();
     const before = stored();
-    await t.server.orm.em.fork().getConnection().execute('delete from users where id = ?', [Number(a.userId)]);
+    await t.server.orm.em
+      .fork()
+      .getConnection()
+      .execute('delete from users where id = ?', [Number(a.userId)]);
     const res = await upload(body(JPEG_HEAD, 500), { token: a.token });
     expect([res.status, codeOf(res.json)]).toEqual([500, 'INTERNAL_SERVER_ERROR']);
     expect(stored()).toEqual(before);

@@ -1,6 +1,14 @@
 import { createConnection, type Connection } from 'mysql2/promise';
 import { LOGIN, ME, codeOf, startServer, type GqlResult, type TestServer } from '../support/server';
-import { CREATE_PAYMENT, ORDERS, createPayment, postNotify, returnCodeOf, signedNotify, type CreatedPayment } from '../support/pay';
+import {
+  CREATE_PAYMENT,
+  ORDERS,
+  createPayment,
+  postNotify,
+  returnCodeOf,
+  signedNotify,
+  type CreatedPayment,
+} from '../support/pay';
 import { TcpProxy } from '../support/tcp-proxy';
 import { describeServices, freshDatabase, target, type TestDatabase } from '../support/target';
 import { arrivalOf, beforeAnswer } from '../support/arrival';
@@ -33,7 +41,10 @@ async function setUp(): Promise<Rig> {
   const proxied = new URL(database.url);
   proxied.hostname = '127.0.0.1';
   proxied.port = String(port);
-  const t = await startServer({ database: { url: proxied.toString(), drop: async () => undefined }, env: { DATABASE_TIMEOUT_MS: String(DATABASE_TIMEOUT_MS) } });
+  const t = await startServer({
+    database: { url: proxied.toString(), drop: async () => undefined },
+    env: { DATABASE_TIMEOUT_MS: String(DATABASE_TIMEOUT_MS) },
+  });
   const direct = await createConnection(database.url);
   direct.on('error', () => undefined);
   return { t, proxy, direct, database };
@@ -46,12 +57,26 @@ async function tearDown(rig: Rig | undefined) {
   await rig?.database.drop();
 }
 
-const rows = async <T>(direct: Connection, sql: string, params: unknown[] = []) => (await direct.query(sql, params))[0] as T[];
+const rows = async <T>(direct: Connection, sql: string, params: unknown[] = []) =>
+  (await direct.query(sql, params))[0] as T[];
 const orderOf = async (direct: Connection, outTradeNo: string) =>
-  (await rows<{ status: string; transaction_id: string | null; prepay_id: string | null; last_error: string | null }>(direct, 'select * from orders where out_trade_no = ?', [outTradeNo]))[0];
+  (
+    await rows<{ status: string; transaction_id: string | null; prepay_id: string | null; last_error: string | null }>(
+      direct,
+      'select * from orders where out_trade_no = ?',
+      [outTradeNo],
+    )
+  )[0];
 const verdictsOf = async (direct: Connection, outTradeNo: string) =>
-  (await rows<{ verdict: string }>(direct, 'select verdict from payment_notifications where out_trade_no = ? order by id', [outTradeNo])).map((r) => r.verdict);
-const stranded = async (direct: Connection) => (await rows(direct, "select id from payment_notifications where verdict = 'RECEIVED'")).length;
+  (
+    await rows<{ verdict: string }>(
+      direct,
+      'select verdict from payment_notifications where out_trade_no = ? order by id',
+      [outTradeNo],
+    )
+  ).map((r) => r.verdict);
+const stranded = async (direct: Connection) =>
+  (await rows(direct, "select id from payment_notifications where verdict = 'RECEIVED'")).length;
 
 function expectUnavailable(call: { result: GqlResult; ms: number }) {
   expect(codeOf(call.result)).toBe('SERVICE_UNAVAILABLE');
@@ -94,10 +119,18 @@ function expectBounded(calls: Awaited<ReturnType<typeof faultedCalls>>) {
  * The same server, no restart: ready again, every call answers, and the notify WeChat retries pays the order once.
  * `concurrency` calls at once: more than the pool's 10 connections, so none of them may still be poisoned.
  */
-async function expectRecovered(rig: Rig, user: { token: string; openid: string }, paid: CreatedPayment, notify: string, concurrency = 15) {
+async function expectRecovered(
+  rig: Rig,
+  user: { token: string; openid: string },
+  paid: CreatedPayment,
+  notify: string,
+  concurrency = 15,
+) {
   const { t, direct } = rig;
   expect(await eventually(async () => (await fetch(`${t.url}/readyz`)).status === 200, 20000)).toBe(true);
-  const mes = await Promise.all(Array.from({ length: concurrency }, () => t.gql<{ me: { openid: string } }>(ME, {}, user.token)));
+  const mes = await Promise.all(
+    Array.from({ length: concurrency }, () => t.gql<{ me: { openid: string } }>(ME, {}, user.token)),
+  );
   for (const me of mes) expect(me.data?.me.openid).toBe(user.openid);
   const fresh = await createPayment(t, user.token, 4);
   expect(fresh.order.status).toBe('PENDING');
@@ -162,7 +195,10 @@ describeServices('when the path to the database black-holes (bytes dropped, noth
     await Promise.all(Array.from({ length: 12 }, () => t.gql(ME, {}, user.token)));
 
     proxy.blackhole();
-    const [calls, crowd] = await Promise.all([faultedCalls(t, user, notify, code), Promise.all(Array.from({ length: 15 }, () => timed(() => t.gql(ME, {}, user.token))))]);
+    const [calls, crowd] = await Promise.all([
+      faultedCalls(t, user, notify, code),
+      Promise.all(Array.from({ length: 15 }, () => timed(() => t.gql(ME, {}, user.token)))),
+    ]);
     expectBounded(calls);
     for (const call of crowd) expectUnavailable(call);
     proxy.thaw();
@@ -191,7 +227,9 @@ describeServices('when the connections to the database are dropped, and new ones
 
     // Dropped while idle: the pool must not hand out the dead connections.
     proxy.drop();
-    const after = await Promise.all(Array.from({ length: 12 }, () => timed(() => t.gql<{ me: { openid: string } }>(ME, {}, user.token))));
+    const after = await Promise.all(
+      Array.from({ length: 12 }, () => timed(() => t.gql<{ me: { openid: string } }>(ME, {}, user.token))),
+    );
     for (const call of after) {
       expect(call.ms).toBeLessThan(BOUND_MS);
       if (call.result.errors) expect(codeOf(call.result)).toBe('SERVICE_UNAVAILABLE');
@@ -227,7 +265,13 @@ describeServices('when the database freezes while a notify is being judged', () 
     const answer = timed(() => postNotify(t, notify));
     const dbName = new URL(database.url).pathname.slice(1);
     const waiting = async () =>
-      (await rows(direct, "select id from information_schema.processlist where db = ? and info like '%set `status` = ''PAID''%'", [dbName])).length > 0;
+      (
+        await rows(
+          direct,
+          "select id from information_schema.processlist where db = ? and info like '%set `status` = ''PAID''%'",
+          [dbName],
+        )
+      ).length > 0;
     expect(await eventually(waiting, 10000)).toBe(true);
     expect(await verdictsOf(direct, outTradeNo)).toEqual(['RECEIVED']);
 
@@ -283,14 +327,24 @@ describeServices('when the database freezes between WeChat creating the prepay o
     expect(res.result.data).toBeNull();
     expect(res.ms).toBeLessThan(BOUND_MS + 1000);
 
-    const [order] = await rows<{ out_trade_no: string; status: string; prepay_id: string | null }>(direct, 'select * from orders order by id desc limit 1');
+    const [order] = await rows<{ out_trade_no: string; status: string; prepay_id: string | null }>(
+      direct,
+      'select * from orders order by id desc limit 1',
+    );
     expect(order.prepay_id).toBeNull();
     // At WeChat the prepay order is closed: nobody can pay it, params or not.
-    expect(await eventually(async () => (await t.server.wechatPay!.orderQuery(order.out_trade_no)).tradeState === 'CLOSED', 10000)).toBe(true);
+    expect(
+      await eventually(
+        async () => (await t.server.wechatPay!.orderQuery(order.out_trade_no)).tradeState === 'CLOSED',
+        10000,
+      ),
+    ).toBe(true);
 
     await new Promise((r) => setTimeout(r, DATABASE_TIMEOUT_MS));
     proxy.thaw();
-    expect(await eventually(async () => (await orderOf(direct, order.out_trade_no)).status === 'CLOSED', 20000)).toBe(true);
+    expect(await eventually(async () => (await orderOf(direct, order.out_trade_no)).status === 'CLOSED', 20000)).toBe(
+      true,
+    );
     expect((await orderOf(direct, order.out_trade_no)).last_error).toMatch(/SERVICE_UNAVAILABLE/);
   });
 });

@@ -19,7 +19,14 @@ async function setUp() {
   const proxy = new TcpProxy({ host: '127.0.0.1', port: Number(new URL(sim.base).port) });
   const port = await proxy.start();
   const viaProxy = `http://127.0.0.1:${port}`;
-  const t = await startServer({ env: { ...sim.env(), WECHAT_API_BASE: viaProxy, WECHAT_PAY_BASE: viaProxy, WECHAT_TIMEOUT_MS: String(WECHAT_TIMEOUT_MS) } });
+  const t = await startServer({
+    env: {
+      ...sim.env(),
+      WECHAT_API_BASE: viaProxy,
+      WECHAT_PAY_BASE: viaProxy,
+      WECHAT_TIMEOUT_MS: String(WECHAT_TIMEOUT_MS),
+    },
+  });
 
   const login = async () => {
     const { code, openid } = await sim.loginCode();
@@ -38,7 +45,8 @@ async function setUp() {
     });
     expect(((await res.json()) as { errMsg: string }).errMsg).toBe('requestPayment:ok');
   };
-  const createPayment = (token: string) => timed(() => t.gql<{ createPayment: CreatedPayment }>(CREATE_PAYMENT, { money: 1 }, token));
+  const createPayment = (token: string) =>
+    timed(() => t.gql<{ createPayment: CreatedPayment }>(CREATE_PAYMENT, { money: 1 }, token));
 
   return {
     sim,
@@ -95,7 +103,10 @@ async function expectRecovered(s: Setup, user: { token: string }, pending: Creat
   expect(created.result.data?.createPayment.order.status).toBe('PENDING');
 
   await s.pay(pending);
-  expect(await s.order(user.token, pending.order.outTradeNo, true)).toMatchObject({ status: 'PAID', transactionId: expect.any(String) as unknown });
+  expect(await s.order(user.token, pending.order.outTradeNo, true)).toMatchObject({
+    status: 'PAID',
+    transactionId: expect.any(String) as unknown,
+  });
   // The order closed during the fault stays closed.
   expect((await s.order(user.token, failed.outTradeNo, true))?.status).toBe('CLOSED');
 }

@@ -23,7 +23,11 @@ function generateInMemory(): { filename: string; content: string }[] {
     const outputs = await generate(context, false);
     process.stdout.write(JSON.stringify(outputs.map(({ filename, content }) => ({ filename, content }))));
   `;
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   return JSON.parse(out) as { filename: string; content: string }[];
 }
 
@@ -46,7 +50,11 @@ describe('miniprogram/gql (codegen.yml)', () => {
     for (const { filename, content } of outputs) {
       for (const m of content.matchAll(/^\s*(?:import|export)\b[^;]*?\sfrom\s+['"]([^'"]+)['"]/gm)) {
         if (m[1].startsWith('./')) continue;
-        expect({ filename, statement: m[0].trim(), typeOnly: /^\s*import type\b/.test(m[0]) }).toEqual({ filename, statement: m[0].trim(), typeOnly: true });
+        expect({ filename, statement: m[0].trim(), typeOnly: /^\s*import type\b/.test(m[0]) }).toEqual({
+          filename,
+          statement: m[0].trim(),
+          typeOnly: true,
+        });
       }
       expect(content).not.toMatch(/\brequire\(/);
     }

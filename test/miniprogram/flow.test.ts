@@ -10,7 +10,8 @@ interface PayResultView {
   status: string;
 }
 const payResult = (page: PageHandle) => (page.data as { result: PayResultView | null }).result!;
-const profileData = (page: PageHandle) => page.data as { me: { openid: string; nickname: string | null }; draft: { avatarUrl: string; nickname: string } };
+const profileData = (page: PageHandle) =>
+  page.data as { me: { openid: string; nickname: string | null }; draft: { avatarUrl: string; nickname: string } };
 
 /** The mini-program's own app, pages and client on a shim phone, against the real server and its simulator. */
 describe('mini-program: launch → login → profile → pay', () => {
@@ -25,10 +26,26 @@ describe('mini-program: launch → login → profile → pay', () => {
 
   const tokenOf = (mp: MiniProgram) => mp.modules.session.storedSession()!.token;
   const serverOrder = async (mp: MiniProgram, outTradeNo: string) =>
-    (await t.gql<{ order: { status: string; amount: number; transactionId: string | null } }>(ORDER, { outTradeNo, refresh: false }, tokenOf(mp))).data!.order;
+    (
+      await t.gql<{ order: { status: string; amount: number; transactionId: string | null } }>(
+        ORDER,
+        { outTradeNo, refresh: false },
+        tokenOf(mp),
+      )
+    ).data!.order;
 
   it('when a new user launches the app, syncs the profile and pays ¥0.01, then the order is PAID and the page shows it', async () => {
-    const mp = bootMiniProgram(t, { profile: { nickName: '测试🐱👍', gender: 1, language: 'zh_CN', city: 'Shenzhen', province: 'Guangdong', country: 'China', avatarUrl: 'https://thirdwx.qlogo.cn/x/132' } });
+    const mp = bootMiniProgram(t, {
+      profile: {
+        nickName: '测试🐱👍',
+        gender: 1,
+        language: 'zh_CN',
+        city: 'Shenzhen',
+        province: 'Guangdong',
+        country: 'China',
+        avatarUrl: 'https://thirdwx.qlogo.cn/x/132',
+      },
+    });
 
     // Launch: no stored token, so the app logs in (no checkSession needed).
     expect(await mp.launch()).toBe('logged-in');
@@ -43,7 +60,11 @@ describe('mini-program: launch → login → profile → pay', () => {
     expect(profile.data.me).toMatchObject({ openid: mp.device.openid, nickname: null });
     await profile.tap('onSyncFromWeChat');
     expect(profile.data.message).toBe('');
-    expect(profile.data.me).toMatchObject({ nickname: '测试🐱👍', city: 'Shenzhen', avatarUrl: 'https://thirdwx.qlogo.cn/x/132' });
+    expect(profile.data.me).toMatchObject({
+      nickname: '测试🐱👍',
+      city: 'Shenzhen',
+      avatarUrl: 'https://thirdwx.qlogo.cn/x/132',
+    });
     expect(profile.data.gender).toBe('男');
     expect(mp.device.ui).toContainEqual({ api: 'showToast', options: { title: '资料已更新', icon: 'success' } });
     // The server has it, not only the page.
@@ -52,7 +73,11 @@ describe('mini-program: launch → login → profile → pay', () => {
     const pay = await mp.open('pages/pay/pay');
     await pay.input('onAmountInput', '0.01');
     await pay.tap('onPay');
-    expect(pay.data).toMatchObject({ paying: false, error: '', result: { kind: 'paid', status: 'PAID', message: '支付成功：¥0.01' } });
+    expect(pay.data).toMatchObject({
+      paying: false,
+      error: '',
+      result: { kind: 'paid', status: 'PAID', message: '支付成功：¥0.01' },
+    });
     const order = await serverOrder(mp, payResult(pay).outTradeNo);
     expect(order).toMatchObject({ status: 'PAID', amount: 1 });
     expect(order.transactionId).toBeTruthy();
@@ -62,7 +87,11 @@ describe('mini-program: launch → login → profile → pay', () => {
     // One login for the whole session; every call carried its token.
     expect(mp.device.calls.login).toBe(1);
     expect(mp.device.requestsOf('mutation Login')).toHaveLength(1);
-    expect(mp.device.requests.filter((r) => !r.body?.query?.includes('mutation Login')).every((r) => r.authorization === `Bearer ${session.token}`)).toBe(true);
+    expect(
+      mp.device.requests
+        .filter((r) => !r.body?.query?.includes('mutation Login'))
+        .every((r) => r.authorization === `Bearer ${session.token}`),
+    ).toBe(true);
   });
 
   it('when the app starts again with a valid stored token and a valid WeChat session, then it keeps the token and does not log in', async () => {
@@ -98,7 +127,11 @@ describe('mini-program: launch → login → profile → pay', () => {
     await pay.input('onAmountInput', '12.3');
     mp.device.nextPayment = { cancel: true };
     await pay.tap('onPay');
-    expect(pay.data.result).toMatchObject({ kind: 'cancelled', status: 'PENDING', message: '支付已取消，订单仍待支付（¥12.30）' });
+    expect(pay.data.result).toMatchObject({
+      kind: 'cancelled',
+      status: 'PENDING',
+      message: '支付已取消，订单仍待支付（¥12.30）',
+    });
     expect(mp.device.ui.some((u) => u.api === 'showToast')).toBe(false);
     const { outTradeNo } = payResult(pay);
     expect(await serverOrder(mp, outTradeNo)).toMatchObject({ status: 'PENDING', amount: 1230, transactionId: null });
@@ -185,11 +218,9 @@ describe('mini-program: launch → login → profile → pay', () => {
     expect(pay.data.result).toMatchObject({ kind: 'paid', status: 'PAID', message: '支付成功：¥0.50' });
     // The phone's own WeChat was never asked; only wx.request was used.
     expect(mp.device.calls).toEqual({ login: 0, checkSession: 0, getUserProfile: 0, requestPayment: 0 });
-    expect(mp.device.requests.filter((r) => r.url.includes('/simulator/dev/')).map((r) => r.url.replace(t.url, ''))).toEqual([
-      '/simulator/dev/login-code',
-      '/simulator/dev/user-data',
-      '/simulator/dev/request-payment',
-    ]);
+    expect(
+      mp.device.requests.filter((r) => r.url.includes('/simulator/dev/')).map((r) => r.url.replace(t.url, '')),
+    ).toEqual(['/simulator/dev/login-code', '/simulator/dev/user-data', '/simulator/dev/request-payment']);
     // A second start keeps the same simulated WeChat user.
     const openid = mp.modules.session.storedSession()!.openid;
     mp.device.storage.delete('wxmp.session');
@@ -207,7 +238,10 @@ describe('mini-program: launch → login → profile → pay', () => {
     await profile.event('onNicknameReview', 'nicknamereview', { pass: true, timeout: false });
     await profile.submit('onSaveFillIn', { nickname: ' 小明🐱 ' });
     expect(profile.data.draft).toEqual({ avatarUrl: 'wxfile://tmp_avatar.png', nickname: '小明🐱' });
-    expect(mp.device.getStorage('wxmp.profileDraft')).toEqual({ avatarUrl: 'wxfile://tmp_avatar.png', nickname: '小明🐱' });
+    expect(mp.device.getStorage('wxmp.profileDraft')).toEqual({
+      avatarUrl: 'wxfile://tmp_avatar.png',
+      nickname: '小明🐱',
+    });
     expect(mp.device.ui.at(-1)).toEqual({ api: 'showToast', options: { title: '已保存在本机', icon: 'none' } });
 
     // Reopening the page shows the draft again.
@@ -222,7 +256,9 @@ describe('mini-program: launch → login → profile → pay', () => {
   /** Makes this phone's WeChat answer one UI API with a fail callback, as it does when it cannot show or open it. */
   const failUi = (mp: MiniProgram, api: 'navigateTo' | 'showToast', errMsg: string) => {
     const calls: Record<string, unknown>[] = [];
-    (mp.device.wx as unknown as Record<string, unknown>)[api] = (options: { fail?: (err: { errMsg: string }) => void }) => {
+    (mp.device.wx as unknown as Record<string, unknown>)[api] = (options: {
+      fail?: (err: { errMsg: string }) => void;
+    }) => {
       calls.push(options);
       options.fail?.({ errMsg });
     };
@@ -239,7 +275,10 @@ describe('mini-program: launch → login → profile → pay', () => {
     expect(login.data.message).toBe('微信接口失败：navigateTo:fail webview count limit exceed');
     await login.tap('goProfile');
     expect(opened).toMatchObject([{ url: '/pages/pay/pay' }, { url: '/pages/profile/profile' }]);
-    expect(login.data).toMatchObject({ status: 'in', message: '微信接口失败：navigateTo:fail webview count limit exceed' });
+    expect(login.data).toMatchObject({
+      status: 'in',
+      message: '微信接口失败：navigateTo:fail webview count limit exceed',
+    });
   });
 
   it('when WeChat cannot show a toast, then the page still shows the outcome and no error', async () => {

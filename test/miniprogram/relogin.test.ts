@@ -72,7 +72,10 @@ describe('mini-program client: silent re-login', () => {
     const profile = await mp.open('pages/profile/profile');
     await profile.tap('onSyncFromWeChat');
     expect(profile.data).toMatchObject({ message: '', me: { openid, nickname: '旋转🔑', gender: 2 } });
-    expect(mp.device.requestsOf('mutation UpdateProfile').map((r) => r.errorCodes)).toEqual([['WECHAT_DECRYPT_FAILED'], []]);
+    expect(mp.device.requestsOf('mutation UpdateProfile').map((r) => r.errorCodes)).toEqual([
+      ['WECHAT_DECRYPT_FAILED'],
+      [],
+    ]);
     expect(mp.device.calls).toMatchObject({ login: 2, getUserProfile: 2 });
     // The retry sent data sealed with the new session's key, not the first attempt's again.
     const [first, retry] = mp.device.requestsOf('mutation UpdateProfile');
@@ -93,7 +96,10 @@ describe('mini-program client: silent re-login', () => {
     await profile.tap('onSyncFromWeChat');
     expect(profile.data).toMatchObject({ message: '', me: { nickname: '再点一次' } });
     expect(mp.device.calls.login).toBe(2);
-    expect(mp.device.requestsOf('mutation UpdateProfile').map((r) => r.errorCodes)).toEqual([['WECHAT_DECRYPT_FAILED'], []]);
+    expect(mp.device.requestsOf('mutation UpdateProfile').map((r) => r.errorCodes)).toEqual([
+      ['WECHAT_DECRYPT_FAILED'],
+      [],
+    ]);
   });
 
   it('when the server refuses for a reason a login cannot cure, then the client throws an ApiError with that code and does not log in', async () => {
@@ -145,7 +151,9 @@ describe('mini-program client: an expired token', () => {
     const profile = await mp.open('pages/profile/profile');
     expect(profile.data).toMatchObject({ message: '', me: { openid: mp.device.openid } });
     expect(mp.device.calls.login).toBe(2);
-    expect(mp.device.requestsOf('query Me').map((r) => [r.authorization === `Bearer ${expired}`, r.errorCodes])).toEqual([
+    expect(
+      mp.device.requestsOf('query Me').map((r) => [r.authorization === `Bearer ${expired}`, r.errorCodes]),
+    ).toEqual([
       [true, ['UNAUTHENTICATED']],
       [false, []],
     ]);
@@ -160,6 +168,9 @@ describe('mini-program client: an expired token', () => {
     expect(await again.launch()).toBe('logged-in');
     expect(mp.device.calls.login).toBe(2);
     // Only the Login mutations: the launch did not spend a request on the dead token.
-    expect(mp.device.requests.map((r) => r.body?.query?.trim().split(/[\s(]/, 2).join(' '))).toEqual(['mutation Login', 'mutation Login']);
+    expect(mp.device.requests.map((r) => r.body?.query?.trim().split(/[\s(]/, 2).join(' '))).toEqual([
+      'mutation Login',
+      'mutation Login',
+    ]);
   });
 });

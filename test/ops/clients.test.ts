@@ -48,7 +48,16 @@ describe('web GraphQL clients with their defaults', () => {
 
   it('when a GET query carries no token, then CSRF prevention refuses it, and apollo-require-preflight: true lets it through', async () => {
     const anonymous = urql({});
-    const refused = await anonymous.client.query(gql`{ __typename }`, {}).toPromise();
+    const refused = await anonymous.client
+      .query(
+        gql`
+          {
+            __typename
+          }
+        `,
+        {},
+      )
+      .toPromise();
     expect(anonymous.methods).toEqual(['GET']);
     expect(refused.data).toBeUndefined();
     // urql types the failed fetch's response as any; it is the fetch Response.
@@ -56,7 +65,16 @@ describe('web GraphQL clients with their defaults', () => {
     expect(refused.error?.message).toMatch(/Cross-Site Request Forgery/);
 
     const preflighted = urql({ 'apollo-require-preflight': 'true' });
-    const answered = await preflighted.client.query(gql`{ __typename }`, {}).toPromise();
+    const answered = await preflighted.client
+      .query(
+        gql`
+          {
+            __typename
+          }
+        `,
+        {},
+      )
+      .toPromise();
     expect(preflighted.methods).toEqual(['GET']);
     expect(answered.error).toBeUndefined();
     expect(answered.data).toEqual({ __typename: 'Query' });
@@ -64,7 +82,9 @@ describe('web GraphQL clients with their defaults', () => {
 
   it('when a mutation comes as GET, even with the Bearer token, then it is refused and does not run; urql sends it as POST', async () => {
     const user = await t.login();
-    const res = await fetch(`${t.url}/graphql?query=${encodeURIComponent(LOGOUT)}`, { headers: { authorization: `Bearer ${user.token}` } });
+    const res = await fetch(`${t.url}/graphql?query=${encodeURIComponent(LOGOUT)}`, {
+      headers: { authorization: `Bearer ${user.token}` },
+    });
     expect(res.status).toBe(405);
     expect(JSON.stringify(await res.json())).toMatch(/GET.*quer/i);
     // Not logged out: the mutation never ran.
@@ -79,7 +99,11 @@ describe('web GraphQL clients with their defaults', () => {
 
   it("when a batch holds Apollo Client's default 10 operations, then each is answered; 11 is over the default GRAPHQL_MAX_BATCH", async () => {
     const batch = (n: number) =>
-      fetch(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(Array.from({ length: n }, () => ({ query: '{ __typename }' }))) });
+      fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(Array.from({ length: n }, () => ({ query: '{ __typename }' }))),
+      });
     const ten = await batch(10);
     expect(ten.status).toBe(200);
     expect(await ten.json()).toEqual(Array.from({ length: 10 }, () => ({ data: { __typename: 'Query' } })));

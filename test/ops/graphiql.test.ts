@@ -7,7 +7,8 @@ import { startServer, type TestServer } from '../support/server';
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', '..', 'artifacts');
 
-if (!existsSync(CHROMIUM) && process.env.REQUIRE_BROWSER === '1') throw new Error(`REQUIRE_BROWSER=1 but ${CHROMIUM} is missing (apt install chromium)`);
+if (!existsSync(CHROMIUM) && process.env.REQUIRE_BROWSER === '1')
+  throw new Error(`REQUIRE_BROWSER=1 but ${CHROMIUM} is missing (apt install chromium)`);
 const describeBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
 
 describeBrowser('GraphiQL at GET /graphql, in a real browser, offline', () => {
@@ -19,7 +20,15 @@ describeBrowser('GraphiQL at GET /graphql, in a real browser, offline', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -69,7 +78,11 @@ describeBrowser('GraphiQL at GET /graphql, in a real browser, offline', () => {
 
     await page.keyboard.press('ControlOrMeta+Enter');
     await page
-      .waitForFunction((openid) => document.querySelector('.graphiql-response')?.textContent?.includes(openid), user.openid, { timeout: 20000 })
+      .waitForFunction(
+        (openid) => document.querySelector('.graphiql-response')?.textContent?.includes(openid),
+        user.openid,
+        { timeout: 20000 },
+      )
       .catch(() => undefined);
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'graphiql.png'), fullPage: true });

@@ -26,7 +26,9 @@ const closedWithin = (closed: Promise<{ received: string }>, ms: number) =>
 describe('HTTP bounds', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startServer({ env: { REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), KEEP_ALIVE_TIMEOUT_MS: String(KEEP_ALIVE_TIMEOUT_MS) } });
+    t = await startServer({
+      env: { REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), KEEP_ALIVE_TIMEOUT_MS: String(KEEP_ALIVE_TIMEOUT_MS) },
+    });
   });
   afterAll(async () => {
     await t?.close();

@@ -3,20 +3,31 @@ import { LOGIN, ME, codeOf, startServer, type TestServer } from '../support/serv
 import { startStandaloneSimulator } from '../support/standalone-simulator';
 import { freshDatabase, onServices } from '../support/target';
 
-const post = (t: TestServer, body: string, headers: Record<string, string>) => fetch(`${t.url}/graphql`, { method: 'POST', headers, body });
+const post = (t: TestServer, body: string, headers: Record<string, string>) =>
+  fetch(`${t.url}/graphql`, { method: 'POST', headers, body });
 const randomIp = () => `10.${randomBytes(3).join('.')}`;
 
 describe('request limits', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startServer({ env: { GRAPHQL_MAX_DEPTH: '2', GRAPHQL_MAX_ALIASES: '3', GRAPHQL_MAX_COST: '120', GRAPHQL_MAX_BATCH: '3', BODY_LIMIT_BYTES: '20000' } });
+    t = await startServer({
+      env: {
+        GRAPHQL_MAX_DEPTH: '2',
+        GRAPHQL_MAX_ALIASES: '3',
+        GRAPHQL_MAX_COST: '120',
+        GRAPHQL_MAX_BATCH: '3',
+        BODY_LIMIT_BYTES: '20000',
+      },
+    });
   });
   afterAll(async () => {
     await t?.close();
   });
 
   it('when a body is over BODY_LIMIT_BYTES, then 413 and nothing runs', async () => {
-    const res = await post(t, JSON.stringify({ query: `{ me { id } }`, variables: { pad: 'x'.repeat(30000) } }), { 'content-type': 'application/json' });
+    const res = await post(t, JSON.stringify({ query: `{ me { id } }`, variables: { pad: 'x'.repeat(30000) } }), {
+      'content-type': 'application/json',
+    });
     expect(res.status).toBe(413);
   });
 
@@ -26,7 +37,9 @@ describe('request limits', () => {
     const deep = await t.gql(`mutation { login(code: "x") { user { id } } }`);
     expect(codeOf(deep)).toBe('QUERY_TOO_COMPLEX');
     expect(deep.errors![0].message).toMatch(/depth 3 exceeds the limit of 2/);
-    const viaFragments = await t.gql(`mutation { login(code: "x") { ...P } } fragment P on LoginPayload { ... on LoginPayload { user { id } } }`);
+    const viaFragments = await t.gql(
+      `mutation { login(code: "x") { ...P } } fragment P on LoginPayload { ... on LoginPayload { user { id } } }`,
+    );
     expect(codeOf(viaFragments)).toBe('QUERY_TOO_COMPLEX');
   });
 
@@ -52,7 +65,9 @@ describe('request limits', () => {
   });
 
   it('when nesting comes through fragments, then it is still measured', async () => {
-    const res = await t.gql(`{ ...Q } fragment Q on Query { orders(first: 50) { ...O } } fragment O on Order { id amount status }`);
+    const res = await t.gql(
+      `{ ...Q } fragment Q on Query { orders(first: 50) { ...O } } fragment O on Order { id amount status }`,
+    );
     expect(codeOf(res)).toBe('QUERY_TOO_COMPLEX');
   });
 
@@ -75,7 +90,9 @@ describe('request limits', () => {
     // A GET needs a preflight-forcing header; a plain cross-site GET is refused.
     const get = await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ __typename }')}`);
     expect(get.status).toBe(400);
-    const wxRequest = await post(t, JSON.stringify({ query: '{ __typename }' }), { 'content-type': 'application/json' });
+    const wxRequest = await post(t, JSON.stringify({ query: '{ __typename }' }), {
+      'content-type': 'application/json',
+    });
     expect(wxRequest.status).toBe(200);
   });
 });
@@ -94,9 +111,13 @@ describe('login rate limits', () => {
     return server.gql(LOGIN, { code }, undefined, { 'x-forwarded-for': ip });
   };
   /** A code WeChat never issued: jscode2session refuses it with 40029. */
-  const bogusFrom = (ip: string, server = t) => server.gql(LOGIN, { code: `bogus${randomBytes(8).toString('hex')}` }, undefined, { 'x-forwarded-for': ip });
+  const bogusFrom = (ip: string, server = t) =>
+    server.gql(LOGIN, { code: `bogus${randomBytes(8).toString('hex')}` }, undefined, { 'x-forwarded-for': ip });
   /** Code exchanges this server sent to WeChat (here, the simulator), as its own metrics count them. */
-  const exchanges = async (server = t) => (await server.server.metrics.wechatCalls.get()).values.filter((v) => v.labels.api === 'jscode2session').reduce((n, v) => n + v.value, 0);
+  const exchanges = async (server = t) =>
+    (await server.server.metrics.wechatCalls.get()).values
+      .filter((v) => v.labels.api === 'jscode2session')
+      .reduce((n, v) => n + v.value, 0);
 
   it('when one IP sends more codes WeChat refuses than LOGIN_RATE_PER_IP, then RATE_LIMITED with a retry time and no further code reaches WeChat; other IPs are unaffected', async () => {
     const ip = randomIp();
@@ -131,7 +152,8 @@ describe('login rate limits', () => {
 
   it('when a client writes its own X-Forwarded-For entries, then only the hop our proxy added counts', async () => {
     const proxySaw = randomIp();
-    for (let i = 0; i < 3; i++) expect(codeOf(await bogusFrom(`${randomIp()}, ${proxySaw}`))).toBe('WECHAT_CODE_INVALID');
+    for (let i = 0; i < 3; i++)
+      expect(codeOf(await bogusFrom(`${randomIp()}, ${proxySaw}`))).toBe('WECHAT_CODE_INVALID');
     expect(codeOf(await bogusFrom(`6.6.6.6, ${proxySaw}`))).toBe('RATE_LIMITED');
   });
 
@@ -168,7 +190,14 @@ describe('production error masking', () => {
       // Break the database under the running server: the next query fails with an SQL error.
       await t.server.orm.em.fork().getConnection().execute('alter table orders rename to orders_gone');
       const res = await t.gql(`{ orders { id } }`, {}, token);
-      expect(res.errors).toEqual([{ message: 'Internal server error.', path: ['orders'], locations: [{ line: 1, column: 3 }], extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+      expect(res.errors).toEqual([
+        {
+          message: 'Internal server error.',
+          path: ['orders'],
+          locations: [{ line: 1, column: 3 }],
+          extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        },
+      ]);
       expect(res.text).not.toMatch(/exist|table|sql|select|stack/i);
       expect(t.logs.some((l) => l.includes('unexpected error') && /orders/.test(l))).toBe(true);
 
@@ -202,22 +231,33 @@ describe('production error masking', () => {
 
 describe('payment rate limit', () => {
   const limits = { PAY_RATE_PER_USER: '3', PAY_RATE_WINDOW_SECONDS: '60' };
-  const createPaymentOp = (money: number) => ({ query: `mutation { createPayment(money: ${money}) { order { outTradeNo } } }` });
-  const ordersOf = async (server: TestServer, token: string) => (await server.gql<{ orders: unknown[] }>(`{ orders(first: 100) { id } }`, {}, token)).data!.orders.length;
+  const createPaymentOp = (money: number) => ({
+    query: `mutation { createPayment(money: ${money}) { order { outTradeNo } } }`,
+  });
+  const ordersOf = async (server: TestServer, token: string) =>
+    (await server.gql<{ orders: unknown[] }>(`{ orders(first: 100) { id } }`, {}, token)).data!.orders.length;
 
   it('when a batch holds more createPayment operations than PAY_RATE_PER_USER, then each one counts: the rest are RATE_LIMITED with a retry time and create no order', async () => {
     const t = await startServer({ env: limits });
     try {
       const { token } = await t.login();
-      const res = await post(t, JSON.stringify([1, 2, 3, 4].map(createPaymentOp)), { 'content-type': 'application/json', authorization: `Bearer ${token}` });
-      const answers = (await res.json()) as { data: unknown; errors?: { extensions: { code: string; retryAfterSeconds?: number } }[] }[];
+      const res = await post(t, JSON.stringify([1, 2, 3, 4].map(createPaymentOp)), {
+        'content-type': 'application/json',
+        authorization: `Bearer ${token}`,
+      });
+      const answers = (await res.json()) as {
+        data: unknown;
+        errors?: { extensions: { code: string; retryAfterSeconds?: number } }[];
+      }[];
       expect(answers.slice(0, 3).map((a) => a.errors)).toEqual([undefined, undefined, undefined]);
       expect(answers[3].errors![0].extensions.code).toBe('RATE_LIMITED');
       expect(answers[3].errors![0].extensions.retryAfterSeconds).toBeGreaterThan(0);
       expect(await ordersOf(t, token)).toBe(3);
       // Another user has an allowance of their own.
       const other = await t.login();
-      expect((await t.gql(`mutation { createPayment(money: 1) { order { id } } }`, {}, other.token)).errors).toBeUndefined();
+      expect(
+        (await t.gql(`mutation { createPayment(money: 1) { order { id } } }`, {}, other.token)).errors,
+      ).toBeUndefined();
     } finally {
       await t.close();
     }
@@ -229,7 +269,8 @@ describe('payment rate limit', () => {
     const b = await startServer({ env: { ...limits, MIGRATE_ON_START: '0' }, database });
     try {
       const { token } = await a.login();
-      const pay = (server: TestServer) => server.gql(`mutation { createPayment(money: 1) { order { id } } }`, {}, token);
+      const pay = (server: TestServer) =>
+        server.gql(`mutation { createPayment(money: 1) { order { id } } }`, {}, token);
       expect((await pay(a)).errors).toBeUndefined();
       expect((await pay(b)).errors).toBeUndefined();
       expect((await pay(a)).errors).toBeUndefined();

@@ -32,7 +32,11 @@ describe('logs and metrics over a full flow', () => {
     const paid = await requestPayment(t, created.payParams);
     expect(paid.body.deliveries?.[0].returnCode).toBe('SUCCESS');
     // A replayed notify, to have its sign in hand.
-    const replay = signedNotify(t, { out_trade_no: created.order.outTradeNo, total_fee: '1', transaction_id: paid.body.transactionId! });
+    const replay = signedNotify(t, {
+      out_trade_no: created.order.outTradeNo,
+      total_fee: '1',
+      transaction_id: paid.body.transactionId!,
+    });
     secrets.push(/<sign>(\w+)<\/sign>/.exec(replay)![1]);
     await postNotify(t, replay);
     await t.gql(`{ me { id } }`, {}, 'A'.repeat(43));
@@ -66,9 +70,16 @@ describe('logs and metrics over a full flow', () => {
     await fetch(`${t.url}/no-such-route`, { headers: { 'x-request-id': 'access-404' } });
     // Not `me`: the metrics test below counts the flow's own operations exactly.
     await t.gql(`{ __typename }`, {}, undefined, { 'x-request-id': 'access-graphql' });
-    await fetch(`${t.url}/notify`, { method: 'POST', body: '<xml></xml>', headers: { 'x-request-id': 'access-notify' } });
+    await fetch(`${t.url}/notify`, {
+      method: 'POST',
+      body: '<xml></xml>',
+      headers: { 'x-request-id': 'access-notify' },
+    });
     const access = (reqId: string) =>
-      t.logs.map(parseLine).filter((l) => l.msg === 'request' && l.reqId === reqId).map((l) => `${l.level}:${l.path}:${l.status}`);
+      t.logs
+        .map(parseLine)
+        .filter((l) => l.msg === 'request' && l.reqId === reqId)
+        .map((l) => `${l.level}:${l.path}:${l.status}`);
     // pino's levels: 20 debug, 30 info. GraphQL operations and notifies write a richer line of their own.
     expect(access('access-healthz')).toEqual(['30:/healthz:200']);
     expect(access('access-404')).toEqual(['30:/no-such-route:404']);

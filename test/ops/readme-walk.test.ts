@@ -23,8 +23,15 @@ describe("README's curl walk", () => {
     const script = walk!.replaceAll('localhost:4000', new URL(t.url).host);
     const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script], { timeout: 30000 });
     // What each README step prints: a GraphQL answer or the simulator's requestPayment answer.
-    type Line = { data?: { me?: { openid: string }; updateProfile?: unknown; order?: unknown }; errMsg?: string; outTradeNo?: string };
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
+    type Line = {
+      data?: { me?: { openid: string }; updateProfile?: unknown; order?: unknown };
+      errMsg?: string;
+      outTradeNo?: string;
+    };
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line);
     expect(lines).toHaveLength(4);
     expect(lines[0].data?.me?.openid).toMatch(/^o/);
     expect(lines[1].data?.updateProfile).toEqual({ nickname: '测试🐱👍', gender: 1 });

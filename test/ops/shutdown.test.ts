@@ -54,11 +54,19 @@ describe('graceful shutdown', () => {
     const db = await freshDatabase();
     // A separate simulator, so the test can see the exchange arrive in the other process's place.
     const sim = await startStandaloneSimulator();
-    const child = await spawnServer({ DATABASE_URL: db.url, ...sim.env(), ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl, REDIS_NAMESPACE: redisNamespace } : {}) });
+    const child = await spawnServer({
+      DATABASE_URL: db.url,
+      ...sim.env(),
+      ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl, REDIS_NAMESPACE: redisNamespace } : {}),
+    });
     try {
       const { code } = await sim.loginCode({ fault: { delayMs: 800 } });
       const exchanging = arrivalOf(sim.server, CODE2SESSION);
-      const inFlight = fetch(`${child.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: LOGIN, variables: { code } }) });
+      const inFlight = fetch(`${child.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: LOGIN, variables: { code } }),
+      });
       await beforeAnswer(exchanging, inFlight, 'the code exchange reached the simulator');
       child.kill('SIGTERM');
       const res = await inFlight;

@@ -8,7 +8,10 @@ const cli = join(__dirname, '..', '..', 'dist', 'cli', 'simulator.js');
 
 /** `npm run simulator 0` (dist/cli/simulator.js) with only the given env; resolves with its output once it printed its identity or exited. */
 function runSimulator(env: Record<string, string>) {
-  const child = spawn(process.execPath, [cli, '0'], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, '0'], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const ready = new Promise<void>((resolve) => {
@@ -41,7 +44,9 @@ describe('npm run simulator', () => {
       const base = /WECHAT_API_BASE=(http:\/\/127\.0\.0\.1:(\d+))/.exec(out);
       expect(base).not.toBeNull();
       // It answers as WeChat does on that base: a login code it did not mint is refused in WeChat's JSON.
-      const res = await fetch(`${base![1]}/sns/jscode2session?appid=${SIMULATOR_IDENTITY.appid}&secret=${SIMULATOR_IDENTITY.secret}&js_code=nope&grant_type=authorization_code`);
+      const res = await fetch(
+        `${base![1]}/sns/jscode2session?appid=${SIMULATOR_IDENTITY.appid}&secret=${SIMULATOR_IDENTITY.secret}&js_code=nope&grant_type=authorization_code`,
+      );
       expect(await res.json()).toMatchObject({ errcode: 40029 });
       // Fastify logs one line per address it listens on: bound to 0.0.0.0 it would name every interface.
       expect(out.match(/Server listening at http:\/\/[^"]+/g)).toEqual([`Server listening at ${base![1]}`]);
@@ -51,7 +56,11 @@ describe('npm run simulator', () => {
   });
 
   it('does not print a secret or pay key that came from the environment', async () => {
-    const sim = runSimulator({ WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'own-secret-value-0001', WECHAT_PAY_KEY: 'k'.repeat(32) });
+    const sim = runSimulator({
+      WECHAT_APPID: 'wx1234567890abcdef',
+      WECHAT_SECRET: 'own-secret-value-0001',
+      WECHAT_PAY_KEY: 'k'.repeat(32),
+    });
     try {
       await sim.ready;
       const out = sim.output();

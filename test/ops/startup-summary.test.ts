@@ -62,16 +62,25 @@ describe('startup summary, from a real server', () => {
       // The test URL names a user (root), so it is masked even without a password.
       expect(startup.database.at).toBe(`mysql://***@${db.host}${db.pathname}`);
       expect(startup.sessions).toEqual({ kind: 'Redis', at: expect.stringMatching(/^rediss?:\/\//) as unknown });
-      for (const secret of [db.password, new URL(target.redisUrl).password].filter(Boolean)) expect(JSON.stringify(summaryOf(t))).not.toContain(secret);
+      for (const secret of [db.password, new URL(target.redisUrl).password].filter(Boolean))
+        expect(JSON.stringify(summaryOf(t))).not.toContain(secret);
     }
-    expect(msg).toMatch(new RegExp(`^listening on http://127\\.0\\.0\\.1:${port} · database: .+ at .+ · sessions: .+ · migrations: applied .+ · simulator: mounted at ${t.url}/simulator · GraphiQL: ${t.url}/graphql$`));
+    expect(msg).toMatch(
+      new RegExp(
+        `^listening on http://127\\.0\\.0\\.1:${port} · database: .+ at .+ · sessions: .+ · migrations: applied .+ · simulator: mounted at ${t.url}/simulator · GraphiQL: ${t.url}/graphql$`,
+      ),
+    );
 
     // The addresses it names are the ones that answer.
     const page = await fetch(startup.graphiql as string, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     await page.arrayBuffer();
-    const sim = await fetch(`${startup.simulator}/dev/login-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const sim = await fetch(`${startup.simulator}/dev/login-code`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(sim.status).toBe(200);
   });
 
@@ -91,11 +100,17 @@ describe('startup summary, from a real server', () => {
     const empty = await freshDatabase();
     try {
       const t = await start({ MIGRATE_ON_START: '0' }, empty);
-      expect(summaryOf(t).msg).toContain(' · migrations: not run (MIGRATE_ON_START=0), pending unknown (no migrations table readable) · ');
+      expect(summaryOf(t).msg).toContain(
+        ' · migrations: not run (MIGRATE_ON_START=0), pending unknown (no migrations table readable) · ',
+      );
       // Reading what is pending wrote nothing: no migrations table was created behind the operator's back.
       const tables: unknown = await t.server.orm.em
         .getConnection()
-        .execute(kind === 'mysql' ? 'select table_name as name from information_schema.tables where table_schema = database()' : "select name from sqlite_master where type = 'table'");
+        .execute(
+          kind === 'mysql'
+            ? 'select table_name as name from information_schema.tables where table_schema = database()'
+            : "select name from sqlite_master where type = 'table'",
+        );
       expect(tables).toEqual([]);
     } finally {
       await servers.pop()!.close();

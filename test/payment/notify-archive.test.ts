@@ -29,7 +29,9 @@ function rawNotify(t: TestServer, declared: number, body: Buffer, keepOpen = fal
     socket.on('data', (d) => (answer += d.toString('latin1')));
     socket.on('error', () => undefined);
     socket.on('close', () => resolve(answer));
-    socket.write(`POST /notify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\nContent-Length: ${declared}\r\n\r\n`);
+    socket.write(
+      `POST /notify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\nContent-Length: ${declared}\r\n\r\n`,
+    );
     socket.write(body, () => (keepOpen ? undefined : socket.end()));
   });
 }
@@ -85,7 +87,8 @@ describe('rows a crash left RECEIVED', () => {
       const first = await startServer({ database });
       // As a crash mid-notify leaves them: inserted, never judged.
       const conn = first.server.orm.em.fork().getConnection();
-      const insert = "insert into payment_notifications (received_at, raw_body, body_bytes, verdict) values (?, ?, ?, 'RECEIVED')";
+      const insert =
+        "insert into payment_notifications (received_at, raw_body, body_bytes, verdict) values (?, ?, ?, 'RECEIVED')";
       await conn.execute(insert, [new Date(Date.now() - 10 * 60_000), '<xml><crashed>old</crashed></xml>', 33]);
       await conn.execute(insert, [new Date(), '<xml><crashed>young</crashed></xml>', 35]);
       await first.close();
@@ -114,7 +117,10 @@ describe('a login-only server (no merchant)', () => {
     const t = await startServer({ env: { WECHAT_APPID, WECHAT_SECRET, WECHAT_API_BASE } });
     try {
       const marker = `LoginOnly${Date.now()}`;
-      const res = await postNotify(t, `<xml><out_trade_no>${marker}</out_trade_no><pad>${'y'.repeat(60 * 1024)}</pad></xml>`);
+      const res = await postNotify(
+        t,
+        `<xml><out_trade_no>${marker}</out_trade_no><pad>${'y'.repeat(60 * 1024)}</pad></xml>`,
+      );
       expect(res.status).toBe(503);
       expect(returnCodeOf(res.text)).toBe('FAIL');
       const kept = (await notificationsFor(t, null)).filter((n) => n.raw_body.includes(marker));

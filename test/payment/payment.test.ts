@@ -18,7 +18,14 @@ import { paySign, type SignType } from '../../src/wechat/pay-sign';
 import { buildPayXml, parsePayXml } from '../../src/wechat/pay-xml';
 import { startStandaloneSimulator } from '../support/standalone-simulator';
 
-type OrderView = { id: string; outTradeNo: string; amount: number; status: string; transactionId: string | null; paidAt: string | null };
+type OrderView = {
+  id: string;
+  outTradeNo: string;
+  amount: number;
+  status: string;
+  transactionId: string | null;
+  paidAt: string | null;
+};
 
 describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN_TYPE=%s', (signType) => {
   let t: TestServer;
@@ -66,7 +73,11 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
     );
     expect(res.errors).toBeUndefined();
     const created = res.data!.createPayment.order;
-    const read = await t.gql<{ order: Record<string, unknown> }>(`query O($n: String!) { order(outTradeNo: $n) { ${fields} } }`, { n: created.outTradeNo }, a.token);
+    const read = await t.gql<{ order: Record<string, unknown> }>(
+      `query O($n: String!) { order(outTradeNo: $n) { ${fields} } }`,
+      { n: created.outTradeNo },
+      a.token,
+    );
     expect(read.data!.order).toEqual(created);
     expect(created).toMatchObject({ amount: 321, status: 'PENDING', transactionId: null, paidAt: null });
   });
@@ -74,18 +85,24 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
   it('when the paySign is not the second signature, then the simulated client refuses to pay', async () => {
     const a = await t.login();
     const created = await createPayment(t, a.token, 2);
-    const res = await requestPayment(t, { ...created.payParams, paySign: created.payParams.paySign.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) });
+    const res = await requestPayment(t, {
+      ...created.payParams,
+      paySign: created.payParams.paySign.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')),
+    });
     expect(res.status).toBe(400);
     expect(res.body.errMsg).toMatch(/^requestPayment:fail/);
     expect((await order(a.token, created.order.outTradeNo))!.status).toBe('PENDING');
   });
 
-  it.each([0, -1, 1_000_000_000, 100_001])('when money is %i, then BAD_USER_INPUT and no order is created', async (money) => {
-    const a = await t.login();
-    const res = await t.gql(CREATE_PAYMENT, { money }, a.token);
-    expect(codeOf(res)).toBe('BAD_USER_INPUT');
-    expect((await t.gql<{ orders: unknown[] }>(ORDERS, {}, a.token)).data!.orders).toEqual([]);
-  });
+  it.each([0, -1, 1_000_000_000, 100_001])(
+    'when money is %i, then BAD_USER_INPUT and no order is created',
+    async (money) => {
+      const a = await t.login();
+      const res = await t.gql(CREATE_PAYMENT, { money }, a.token);
+      expect(codeOf(res)).toBe('BAD_USER_INPUT');
+      expect((await t.gql<{ orders: unknown[] }>(ORDERS, {}, a.token)).data!.orders).toEqual([]);
+    },
+  );
 
   it('when money is not an integer, then GraphQL refuses it before any order exists', async () => {
     const a = await t.login();
@@ -122,7 +139,7 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
     expect(orders.map((o) => o.status)).toEqual(['CLOSED']);
   });
 
-  it("when another user asks for an order, then it is invisible to them", async () => {
+  it('when another user asks for an order, then it is invisible to them', async () => {
     const owner = await t.login();
     const other = await t.login();
     const created = await createPayment(t, owner.token, 7);
@@ -151,7 +168,11 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
     expect(refreshed).toMatchObject({ status: 'PAID', transactionId: paid.body.transactionId });
     expect(await notificationsFor(t, created.order.outTradeNo)).toEqual([]);
     // The notify WeChat sends late is then a harmless repeat.
-    const late = signedNotify(t, { out_trade_no: created.order.outTradeNo, total_fee: '9', transaction_id: paid.body.transactionId! }, signType);
+    const late = signedNotify(
+      t,
+      { out_trade_no: created.order.outTradeNo, total_fee: '9', transaction_id: paid.body.transactionId! },
+      signType,
+    );
     expect(returnCodeOf((await postNotify(t, late)).text)).toBe('SUCCESS');
     expect((await notificationsFor(t, created.order.outTradeNo)).map((n) => n.verdict)).toEqual(['DUPLICATE']);
   });
@@ -198,7 +219,10 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
       ['a wrong mch_id', { mch_id: '1234567890' }],
     ])('%s, correctly signed', async (_name, override) => {
       const { outTradeNo, before } = await pendingOrder(10);
-      const res = await postNotify(t, signedNotify(t, { out_trade_no: outTradeNo, total_fee: '10', ...override }, signType));
+      const res = await postNotify(
+        t,
+        signedNotify(t, { out_trade_no: outTradeNo, total_fee: '10', ...override }, signType),
+      );
       expect(returnCodeOf(res.text)).toBe('FAIL');
       expect(await orderRow(t, outTradeNo)).toEqual(before);
       expect((await notificationsFor(t, outTradeNo))[0].verdict).toBe('WRONG_MERCHANT');
@@ -212,7 +236,10 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
 
     it('a result_code FAIL', async () => {
       const { outTradeNo, before } = await pendingOrder(10);
-      const res = await postNotify(t, signedNotify(t, { out_trade_no: outTradeNo, total_fee: '10', result_code: 'FAIL', err_code: 'X' }, signType));
+      const res = await postNotify(
+        t,
+        signedNotify(t, { out_trade_no: outTradeNo, total_fee: '10', result_code: 'FAIL', err_code: 'X' }, signType),
+      );
       expect(returnCodeOf(res.text)).toBe('FAIL');
       expect(await orderRow(t, outTradeNo)).toEqual(before);
       expect((await notificationsFor(t, outTradeNo))[0].verdict).toBe('NOT_SUCCESS');
@@ -220,8 +247,19 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
 
     it.each([
       ['malformed XML', (n: string) => `<xml><out_trade_no>${n}</out_trade_no><total_fee>10`, 400, 'MALFORMED'],
-      ['a DOCTYPE/entity bomb', (n: string) => `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><xml><out_trade_no>${n}</out_trade_no><x>&lol2;</x></xml>`, 400, 'DOCTYPE_REFUSED'],
-      ['a body over the 64 KB cap', (n: string) => `<xml><out_trade_no>${n}</out_trade_no><pad>${'x'.repeat(70 * 1024)}</pad></xml>`, 413, 'BODY_TOO_LARGE'],
+      [
+        'a DOCTYPE/entity bomb',
+        (n: string) =>
+          `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><xml><out_trade_no>${n}</out_trade_no><x>&lol2;</x></xml>`,
+        400,
+        'DOCTYPE_REFUSED',
+      ],
+      [
+        'a body over the 64 KB cap',
+        (n: string) => `<xml><out_trade_no>${n}</out_trade_no><pad>${'x'.repeat(70 * 1024)}</pad></xml>`,
+        413,
+        'BODY_TOO_LARGE',
+      ],
     ])('%s', async (_name, body, status, verdict) => {
       const { outTradeNo, before } = await pendingOrder(10);
       const marker = `${outTradeNo}`;
@@ -241,7 +279,11 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
 
     it('a body sent as application/xml is read the same way', async () => {
       const { outTradeNo } = await pendingOrder(10);
-      const res = await postNotify(t, signedNotify(t, { out_trade_no: outTradeNo, total_fee: '10' }, signType), 'application/xml');
+      const res = await postNotify(
+        t,
+        signedNotify(t, { out_trade_no: outTradeNo, total_fee: '10' }, signType),
+        'application/xml',
+      );
       expect(returnCodeOf(res.text)).toBe('SUCCESS');
       expect((await orderRow(t, outTradeNo))!.status).toBe('PAID');
     });
@@ -267,7 +309,10 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
   it('when total_fee is the amount with a leading zero, then it is an AMOUNT_MISMATCH even though it is signed', async () => {
     const a = await t.login();
     const created = await createPayment(t, a.token, 10);
-    const res = await postNotify(t, signedNotify(t, { out_trade_no: created.order.outTradeNo, total_fee: '010' }, signType));
+    const res = await postNotify(
+      t,
+      signedNotify(t, { out_trade_no: created.order.outTradeNo, total_fee: '010' }, signType),
+    );
     expect(returnCodeOf(res.text)).toBe('FAIL');
     expect((await orderRow(t, created.order.outTradeNo))!.status).toBe('PENDING');
   });
@@ -283,7 +328,8 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
     const a = await t.login();
     await armPayFault(t, a.openid, { errCode: 'SYSTEMERROR' });
     await t.gql(CREATE_PAYMENT, { money: 12 }, a.token);
-    const [closed] = (await t.gql<{ orders: { outTradeNo: string; status: string }[] }>(ORDERS, {}, a.token)).data!.orders;
+    const [closed] = (await t.gql<{ orders: { outTradeNo: string; status: string }[] }>(ORDERS, {}, a.token)).data!
+      .orders;
     expect(closed.status).toBe('CLOSED');
     const res = await postNotify(t, signedNotify(t, { out_trade_no: closed.outTradeNo, total_fee: '12' }, signType));
     expect(returnCodeOf(res.text)).toBe('SUCCESS');
@@ -297,9 +343,21 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
     const first = await createPayment(t, a.token, 13);
     const second = await createPayment(t, a.token, 14);
     const txn = `4200${Date.now()}`.padEnd(28, '7');
-    expect(returnCodeOf((await postNotify(t, signedNotify(t, { out_trade_no: first.order.outTradeNo, total_fee: '13', transaction_id: txn }, signType))).text)).toBe('SUCCESS');
+    expect(
+      returnCodeOf(
+        (
+          await postNotify(
+            t,
+            signedNotify(t, { out_trade_no: first.order.outTradeNo, total_fee: '13', transaction_id: txn }, signType),
+          )
+        ).text,
+      ),
+    ).toBe('SUCCESS');
     const before = await orderRow(t, second.order.outTradeNo);
-    const res = await postNotify(t, signedNotify(t, { out_trade_no: second.order.outTradeNo, total_fee: '14', transaction_id: txn }, signType));
+    const res = await postNotify(
+      t,
+      signedNotify(t, { out_trade_no: second.order.outTradeNo, total_fee: '14', transaction_id: txn }, signType),
+    );
     expect(returnCodeOf(res.text)).toBe('FAIL');
     expect(await orderRow(t, second.order.outTradeNo)).toEqual(before);
     expect((await notificationsFor(t, second.order.outTradeNo)).map((n) => n.verdict)).toEqual(['CONFLICT']);
@@ -320,7 +378,9 @@ describe.each<SignType>(['MD5', 'HMAC-SHA256'])('WeChat Pay with WECHAT_PAY_SIGN
     const once = await orderRow(t, created.order.outTradeNo);
     expect(once!.status).toBe('PAID');
     const again = await postNotify(t, body);
-    expect(again.text).toBe('<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>');
+    expect(again.text).toBe(
+      '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>',
+    );
     expect(await orderRow(t, created.order.outTradeNo)).toEqual(once);
     expect((await notificationsFor(t, created.order.outTradeNo)).map((n) => n.verdict)).toEqual(['PAID', 'DUPLICATE']);
   });
@@ -337,7 +397,9 @@ describe('a server without a merchant', () => {
     const t = await startServer({ env: { WECHAT_APPID, WECHAT_SECRET, WECHAT_API_BASE } });
     try {
       const { code } = await sim.loginCode();
-      const login = await t.gql<{ login: { token: string } }>(`mutation($c: String!) { login(code: $c) { token } }`, { c: code });
+      const login = await t.gql<{ login: { token: string } }>(`mutation($c: String!) { login(code: $c) { token } }`, {
+        c: code,
+      });
       expect(codeOf(await t.gql(CREATE_PAYMENT, { money: 1 }, login.data!.login.token))).toBe('PAYMENTS_DISABLED');
       const res = await postNotify(t, '<xml><out_trade_no>NoMerchant</out_trade_no></xml>');
       expect(res.status).toBe(503);
@@ -364,7 +426,9 @@ describe('a notify the server fails to process', () => {
       const rows = (await t.server.orm.em
         .fork()
         .getConnection()
-        .execute('select verdict, detail from payment_notifications where out_trade_no = ?', [created.order.outTradeNo])) as { verdict: string }[];
+        .execute('select verdict, detail from payment_notifications where out_trade_no = ?', [
+          created.order.outTradeNo,
+        ])) as { verdict: string }[];
       expect(rows.map((r) => r.verdict)).toEqual(['ERROR']);
     } finally {
       await t.close();
@@ -397,7 +461,10 @@ describe('50 concurrent copies of one notify over two server instances', () => {
     try {
       const user = await a.login();
       const created = await createPayment(a, user.token, 50);
-      const res = await requestPayment(a, created.payParams, { duplicates: 50, notifyUrls: [`${a.url}/notify`, `${b.url}/notify`] });
+      const res = await requestPayment(a, created.payParams, {
+        duplicates: 50,
+        notifyUrls: [`${a.url}/notify`, `${b.url}/notify`],
+      });
       expect(res.body.errMsg).toBe('requestPayment:ok');
       expect(res.body.deliveries).toHaveLength(50);
       expect(new Set(res.body.deliveries!.map((d) => d.url))).toEqual(new Set([`${a.url}/notify`, `${b.url}/notify`]));

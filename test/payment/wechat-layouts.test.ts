@@ -26,7 +26,11 @@ describe.each(PAY_XML_LAYOUTS)('WeChat Pay answering in the %s layout', (layout)
     const paid = await requestPayment(t, created.payParams);
     expect(paid.body.deliveries?.map((d) => [d.status, d.returnCode])).toEqual([[200, 'SUCCESS']]);
     expect((await notificationsFor(t, created.order.outTradeNo)).map((n) => n.verdict)).toEqual(['PAID']);
-    const after = await t.gql<{ order: { status: string; transactionId: string } }>(ORDER, { outTradeNo: created.order.outTradeNo }, a.token);
+    const after = await t.gql<{ order: { status: string; transactionId: string } }>(
+      ORDER,
+      { outTradeNo: created.order.outTradeNo },
+      a.token,
+    );
     expect(after.data?.order).toMatchObject({ status: 'PAID', transactionId: paid.body.transactionId });
   });
 
@@ -34,7 +38,11 @@ describe.each(PAY_XML_LAYOUTS)('WeChat Pay answering in the %s layout', (layout)
     const a = await t.login();
     const created = await createPayment(t, a.token, 3);
     await requestPayment(t, created.payParams, { deliver: false });
-    const refreshed = await t.gql<{ order: { status: string } }>(ORDER, { outTradeNo: created.order.outTradeNo, refresh: true }, a.token);
+    const refreshed = await t.gql<{ order: { status: string } }>(
+      ORDER,
+      { outTradeNo: created.order.outTradeNo, refresh: true },
+      a.token,
+    );
     expect(refreshed.data?.order.status).toBe('PAID');
   });
 });

@@ -19,7 +19,10 @@ describe('updateProfile with data an iv rewrite can forge', () => {
 
   async function loginWith(unionid?: string) {
     const { code, openid } = await t.sim.loginCode(unionid ? { unionid } : {});
-    const res = await t.gql<{ login: { token: string; user: { id: string } } }>('mutation($code:String!){login(code:$code){token user{id}}}', { code });
+    const res = await t.gql<{ login: { token: string; user: { id: string } } }>(
+      'mutation($code:String!){login(code:$code){token user{id}}}',
+      { code },
+    );
     const token = res.data!.login.token;
     await secrets.watchToken(t, token);
     return { token, openid, userId: res.data!.login.user.id };
@@ -27,19 +30,35 @@ describe('updateProfile with data an iv rewrite can forge', () => {
 
   const me = async (token: string) => (await t.gql<{ me: Record<string, unknown> }>(ME, {}, token)).data!.me;
   /** The users row as stored, every column: the tests compare it whole before and after. */
-  const userRow = async (id: string) => ((await t.server.orm.em.fork().getConnection().execute('select * from users where id = ?', [Number(id)])) as Record<string, unknown>[])[0];
+  const userRow = async (id: string) =>
+    (
+      (await t.server.orm.em
+        .fork()
+        .getConnection()
+        .execute('select * from users where id = ?', [Number(id)])) as Record<string, unknown>[]
+    )[0];
 
   /** The plaintext the server would decrypt (padding removed), read with the session's own key: proof the forgery is well-formed. */
   async function plaintextOf(token: string, sealed: { iv: string; encryptedData: string }) {
     const session = await t.server.services.sessions.load(token);
-    const decipher = createDecipheriv('aes-128-cbc', Buffer.from(session!.sessionKey, 'base64'), Buffer.from(sealed.iv, 'base64'));
-    return Buffer.concat([decipher.update(Buffer.from(sealed.encryptedData, 'base64')), decipher.final()]).toString('utf8');
+    const decipher = createDecipheriv(
+      'aes-128-cbc',
+      Buffer.from(session!.sessionKey, 'base64'),
+      Buffer.from(sealed.iv, 'base64'),
+    );
+    return Buffer.concat([decipher.update(Buffer.from(sealed.encryptedData, 'base64')), decipher.final()]).toString(
+      'utf8',
+    );
   }
 
   it('when iv bits are flipped so the first block reads {"unionId":"EVIL, then WECHAT_DECRYPT_FAILED and the user is unchanged', async () => {
     // A user WeChat gave no unionid, so the data carries none after the forged one (JSON.parse keeps the last).
     const a = await loginWith();
-    const stored = await t.gql(UPDATE_PROFILE, await t.sim.userData({ openid: a.openid, profile: { nickName: 'real', city: 'Hangzhou' } }), a.token);
+    const stored = await t.gql(
+      UPDATE_PROFILE,
+      await t.sim.userData({ openid: a.openid, profile: { nickName: 'real', city: 'Hangzhou' } }),
+      a.token,
+    );
     expect(stored.errors).toBeUndefined();
     const before = await me(a.token);
     const rowBefore = await userRow(a.userId);
@@ -54,7 +73,11 @@ describe('updateProfile with data an iv rewrite can forge', () => {
     const forged = { ...sealed, iv: iv.toString('base64') };
 
     // The forgery is real: valid padding, UTF-8 and JSON with our watermark, a unionId of the attacker's, no openId.
-    const plain = JSON.parse(await plaintextOf(a.token, forged)) as { unionId?: string; openId?: string; watermark: { appid: string } };
+    const plain = JSON.parse(await plaintextOf(a.token, forged)) as {
+      unionId?: string;
+      openId?: string;
+      watermark: { appid: string };
+    };
     expect(plain.unionId).toMatch(/^EVIL/);
     expect(plain.openId).toBeUndefined();
     expect(plain.watermark.appid).toBe(t.server.config.wechat.appid);
@@ -70,7 +93,11 @@ describe('updateProfile with data an iv rewrite can forge', () => {
   it('when the data carries no openId, then WECHAT_DECRYPT_FAILED and nothing is written', async () => {
     const a = await loginWith();
     const before = await userRow(a.userId);
-    const sealed = await t.sim.userData({ openid: a.openid, openId: null, profile: { nickName: 'anonymous data', gender: 1 } });
+    const sealed = await t.sim.userData({
+      openid: a.openid,
+      openId: null,
+      profile: { nickName: 'anonymous data', gender: 1 },
+    });
     const res = await t.gql(UPDATE_PROFILE, sealed, a.token);
     expect(codeOf(res)).toBe('WECHAT_DECRYPT_FAILED');
     expect(res.data).toBeNull();
@@ -80,7 +107,10 @@ describe('updateProfile with data an iv rewrite can forge', () => {
 
   it("when the data's unionId differs from the login's, then the profile is stored and the unionid stays the login's", async () => {
     const a = await loginWith('oUnionFromLogin_1');
-    const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: 'mine', unionId: 'oUnionFromData_1' } });
+    const sealed = await t.sim.userData({
+      openid: a.openid,
+      profile: { nickName: 'mine', unionId: 'oUnionFromData_1' },
+    });
     const res = await t.gql<{ updateProfile: { nickname: string; unionid: string } }>(UPDATE_PROFILE, sealed, a.token);
     expect(res.errors).toBeUndefined();
     expect(res.data!.updateProfile).toMatchObject({ nickname: 'mine', unionid: 'oUnionFromLogin_1' });
@@ -90,8 +120,15 @@ describe('updateProfile with data an iv rewrite can forge', () => {
 
   it('when the login had no unionid and the data carries one, then the unionid stays null', async () => {
     const a = await loginWith();
-    const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: 'no union', unionId: 'oUnionFromData_2' } });
-    const res = await t.gql<{ updateProfile: { nickname: string; unionid: string | null } }>(UPDATE_PROFILE, sealed, a.token);
+    const sealed = await t.sim.userData({
+      openid: a.openid,
+      profile: { nickName: 'no union', unionId: 'oUnionFromData_2' },
+    });
+    const res = await t.gql<{ updateProfile: { nickname: string; unionid: string | null } }>(
+      UPDATE_PROFILE,
+      sealed,
+      a.token,
+    );
     expect(res.data!.updateProfile).toMatchObject({ nickname: 'no union', unionid: null });
     expect((await userRow(a.userId)).unionid).toBeNull();
   });

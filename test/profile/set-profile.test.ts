@@ -91,17 +91,20 @@ describe('setProfile(nickname)', () => {
     ['a fraud word, in ASCII capitals', 'RiskyWord99', 'risky', 20012],
     ['an ad WeChat wants reviewed', '加微信abc', 'review', 10001],
     // The simulator, like WeChat, passes content sent as \uXXXX escapes: these refusals also show the server sends raw UTF-8.
-  ])('when the nickname holds %s, then CONTENT_RISKY with WeChat\'s label, and nothing is stored', async (_what, nickname, suggest, label) => {
-    const a = await t.login();
-    expect((await set({ nickname: 'before' }, a.token)).errors).toBeUndefined();
-    const res = await set({ nickname }, a.token);
-    expect(codeOf(res)).toBe('CONTENT_RISKY');
-    expect(res.data).toBeNull();
-    expect(res.errors![0].extensions).toMatchObject({ field: 'nickname', suggest, label });
-    expect(res.errors![0].extensions!.traceId).toEqual(expect.any(String));
-    expectNoNickname(res);
-    expect((await me(a.token)).nickname).toBe('before');
-  });
+  ])(
+    "when the nickname holds %s, then CONTENT_RISKY with WeChat's label, and nothing is stored",
+    async (_what, nickname, suggest, label) => {
+      const a = await t.login();
+      expect((await set({ nickname: 'before' }, a.token)).errors).toBeUndefined();
+      const res = await set({ nickname }, a.token);
+      expect(codeOf(res)).toBe('CONTENT_RISKY');
+      expect(res.data).toBeNull();
+      expect(res.errors![0].extensions).toMatchObject({ field: 'nickname', suggest, label });
+      expect(res.errors![0].extensions!.traceId).toEqual(expect.any(String));
+      expectNoNickname(res);
+      expect((await me(a.token)).nickname).toBe('before');
+    },
+  );
 
   it.each([
     ['empty', ''],
@@ -109,16 +112,19 @@ describe('setProfile(nickname)', () => {
     ['33 characters', 'a'.repeat(33)],
     ['33 emoji', '🐱'.repeat(33)],
     ['a control character', 'ab\u0007cd'],
-  ])('when the nickname is %s, then BAD_USER_INPUT naming the field, and WeChat is not asked', async (_what, nickname) => {
-    const a = await t.login();
-    const before = await checkCalls(sim);
-    const res = await set({ nickname }, a.token);
-    expect(codeOf(res)).toBe('BAD_USER_INPUT');
-    expect(res.errors![0].extensions).toMatchObject({ field: 'nickname' });
-    if (nickname.trim()) expectNoNickname(res);
-    expect(await checkCalls(sim)).toBe(before);
-    expect((await me(a.token)).nickname).toBeNull();
-  });
+  ])(
+    'when the nickname is %s, then BAD_USER_INPUT naming the field, and WeChat is not asked',
+    async (_what, nickname) => {
+      const a = await t.login();
+      const before = await checkCalls(sim);
+      const res = await set({ nickname }, a.token);
+      expect(codeOf(res)).toBe('BAD_USER_INPUT');
+      expect(res.errors![0].extensions).toMatchObject({ field: 'nickname' });
+      if (nickname.trim()) expectNoNickname(res);
+      expect(await checkCalls(sim)).toBe(before);
+      expect((await me(a.token)).nickname).toBeNull();
+    },
+  );
 
   it('when no argument or an avatarUrl is given, then BAD_USER_INPUT naming the field, and WeChat is not asked', async () => {
     const a = await t.login();
@@ -169,18 +175,21 @@ describe('setProfile(nickname)', () => {
     ['not JSON', 'WECHAT_UNAVAILABLE', { garbage: true }],
     ['rate limiting (45011)', 'WECHAT_RATE_LIMITED', { errcode: 45011 }],
     ['a user not seen for 2 hours (61010)', 'WECHAT_UNAVAILABLE', { errcode: 61010 }],
-  ])('when WeChat answers %s, then %s naming msg_sec_check, nothing stored, and the next set works', async (_what, code, fault) => {
-    const a = await t.login();
-    await devPost(sim, '/dev/msg-sec-check/fault', fault);
-    const res = await set({ nickname: 'faulted' }, a.token);
-    expect(codeOf(res)).toBe(code);
-    expect(res.errors![0].extensions).toMatchObject({ api: 'msg_sec_check' });
-    expectNoNickname(res);
-    expect((await me(a.token)).nickname).toBeNull();
-    const again = await set({ nickname: 'recovered' }, a.token);
-    expect(again.errors).toBeUndefined();
-    expect((await me(a.token)).nickname).toBe('recovered');
-  });
+  ])(
+    'when WeChat answers %s, then %s naming msg_sec_check, nothing stored, and the next set works',
+    async (_what, code, fault) => {
+      const a = await t.login();
+      await devPost(sim, '/dev/msg-sec-check/fault', fault);
+      const res = await set({ nickname: 'faulted' }, a.token);
+      expect(codeOf(res)).toBe(code);
+      expect(res.errors![0].extensions).toMatchObject({ api: 'msg_sec_check' });
+      expectNoNickname(res);
+      expect((await me(a.token)).nickname).toBeNull();
+      const again = await set({ nickname: 'recovered' }, a.token);
+      expect(again.errors).toBeUndefined();
+      expect((await me(a.token)).nickname).toBe('recovered');
+    },
+  );
 
   it('when checks pass and fail, then wechat_calls_total counts msg_sec_check by outcome', async () => {
     const count = async (outcome: string) =>

@@ -25,17 +25,33 @@ describe('updateProfile', () => {
 
   /** The users row as stored, every column: the tests compare it whole before and after. */
   const userRow = async (id: string) => {
-    const rows = (await t.server.orm.em.fork().getConnection().execute('select * from users where id = ?', [Number(id)])) as Record<string, unknown>[];
+    const rows = (await t.server.orm.em
+      .fork()
+      .getConnection()
+      .execute('select * from users where id = ?', [Number(id)])) as Record<string, unknown>[];
     return rows[0];
   };
 
   it('when the whole flow runs, then me shows the decrypted profile and the emoji nickname round-trips', async () => {
     const a = await loggedIn();
-    const profile = { nickName: EMOJI_NICK, avatarUrl: 'https://example.com/a.png', gender: 2, language: 'zh_CN', city: 'Guangzhou', province: 'Guangdong', country: 'China' };
+    const profile = {
+      nickName: EMOJI_NICK,
+      avatarUrl: 'https://example.com/a.png',
+      gender: 2,
+      language: 'zh_CN',
+      city: 'Guangzhou',
+      province: 'Guangdong',
+      country: 'China',
+    };
     const sealed = await t.sim.userData({ openid: a.openid, profile });
     const res = await t.gql<{ updateProfile: Record<string, unknown> }>(UPDATE_PROFILE, sealed, a.token);
     expect(res.errors).toBeUndefined();
-    expect(res.data!.updateProfile).toMatchObject({ nickname: EMOJI_NICK, gender: 2, city: 'Guangzhou', country: 'China' });
+    expect(res.data!.updateProfile).toMatchObject({
+      nickname: EMOJI_NICK,
+      gender: 2,
+      city: 'Guangzhou',
+      country: 'China',
+    });
 
     const me = await t.gql<{ me: Record<string, unknown> }>(ME, {}, a.token);
     expect(me.data!.me).toMatchObject({
@@ -51,7 +67,10 @@ describe('updateProfile', () => {
 
   it('when a profile is stored, then the answer is the row as me reads it afterwards, updatedAt included', async () => {
     const a = await loggedIn();
-    const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: EMOJI_NICK, city: 'Shenzhen', gender: 1 } });
+    const sealed = await t.sim.userData({
+      openid: a.openid,
+      profile: { nickName: EMOJI_NICK, city: 'Shenzhen', gender: 1 },
+    });
     const fields = 'id openid nickname city gender country unionid createdAt updatedAt';
     const res = await t.gql<{ updateProfile: Record<string, unknown> }>(
       `mutation U($iv: String!, $encryptedData: String!) { updateProfile(iv: $iv, encryptedData: $encryptedData) { ${fields} } }`,
@@ -64,9 +83,13 @@ describe('updateProfile', () => {
     expect(me.data!.me).toMatchObject({ nickname: EMOJI_NICK, city: 'Shenzhen', gender: 1, country: null });
   });
 
-  it('when me is read, then its timestamps are the row\'s own, as the ORM reads them', async () => {
+  it("when me is read, then its timestamps are the row's own, as the ORM reads them", async () => {
     const a = await loggedIn();
-    const me = await t.gql<{ me: { createdAt: string; updatedAt: string } }>('query { me { createdAt updatedAt } }', {}, a.token);
+    const me = await t.gql<{ me: { createdAt: string; updatedAt: string } }>(
+      'query { me { createdAt updatedAt } }',
+      {},
+      a.token,
+    );
     const row = await t.server.orm.em.fork().findOneOrFail(User, { id: Number(a.userId) });
     expect(me.data!.me).toEqual({ createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() });
   });
@@ -76,7 +99,10 @@ describe('updateProfile', () => {
       const a = await loggedIn();
       const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: EMOJI_NICK } });
       await t.gql(UPDATE_PROFILE, sealed, a.token);
-      const rows = (await t.server.orm.em.fork().getConnection().execute('select hex(nickname) as h from users where id = ?', [Number(a.userId)])) as { h: string }[];
+      const rows = (await t.server.orm.em
+        .fork()
+        .getConnection()
+        .execute('select hex(nickname) as h from users where id = ?', [Number(a.userId)])) as { h: string }[];
       expect(rows[0].h).toBe('E6B58BE8AF95F09F90B1F09F918D');
     });
   }
@@ -86,7 +112,7 @@ describe('updateProfile', () => {
     // "rows matched": true on MySQL because mysql2 connects with CLIENT_FOUND_ROWS, and for SQLite's changes(). A
     // driver that counted changed rows instead would make the second request UNAUTHENTICATED here.
     const a = await loggedIn();
-    const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: 'same', city: 'Xi\'an' } });
+    const sealed = await t.sim.userData({ openid: a.openid, profile: { nickName: 'same', city: "Xi'an" } });
     const first = await t.gql<{ updateProfile: { nickname: string } }>(UPDATE_PROFILE, sealed, a.token);
     const second = await t.gql<{ updateProfile: { nickname: string } }>(UPDATE_PROFILE, sealed, a.token);
     expect(first.errors).toBeUndefined();
@@ -108,7 +134,9 @@ describe('updateProfile', () => {
         const answer = t.gql(UPDATE_PROFILE, sealed, a.token);
         let waiting = false;
         for (let i = 0; i < 100 && !waiting; i++) {
-          const [rows] = await watcher.query("SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO LIKE 'update `users`%' AND DB = DATABASE()");
+          const [rows] = await watcher.query(
+            "SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO LIKE 'update `users`%' AND DB = DATABASE()",
+          );
           waiting = (rows as unknown[]).length > 0;
           if (!waiting) await new Promise((r) => setTimeout(r, 50));
         }
@@ -127,7 +155,9 @@ describe('updateProfile', () => {
 
   it('when the login carried a unionid, then updateProfile answers it', async () => {
     const { code, openid } = await t.sim.loginCode({ unionid: 'oUnionProfile_1' });
-    const login = await t.gql<{ login: { token: string } }>(`mutation($code:String!){login(code:$code){token}}`, { code });
+    const login = await t.gql<{ login: { token: string } }>(`mutation($code:String!){login(code:$code){token}}`, {
+      code,
+    });
     const token = login.data!.login.token;
     await secrets.watchToken(t, token);
     const sealed = await t.sim.userData({ openid, profile: { nickName: 'u' } });
@@ -136,7 +166,10 @@ describe('updateProfile', () => {
   });
 
   describe('when the data cannot be trusted, then WECHAT_DECRYPT_FAILED says to log in again and the row is unchanged', () => {
-    const cases: [string, (ctx: { openid: string; otherOpenid: string }) => Promise<{ encryptedData: string; iv: string }>][] = [
+    const cases: [
+      string,
+      (ctx: { openid: string; otherOpenid: string }) => Promise<{ encryptedData: string; iv: string }>,
+    ][] = [
       [
         'tampered encryptedData',
         async ({ openid }) => {
@@ -148,10 +181,21 @@ describe('updateProfile', () => {
       ],
       [
         'a wrong iv',
-        async ({ openid }) => ({ ...(await t.sim.userData({ openid, profile: { nickName: 'wrong iv' } })), iv: randomBytes(16).toString('base64') }),
+        async ({ openid }) => ({
+          ...(await t.sim.userData({ openid, profile: { nickName: 'wrong iv' } })),
+          iv: randomBytes(16).toString('base64'),
+        }),
       ],
-      ['data encrypted for another appid', async ({ openid }) => t.sim.userData({ openid, profile: { nickName: 'other app' }, appid: 'wxanotherapp00000' })],
-      ["another user's openId", async ({ openid, otherOpenid }) => t.sim.userData({ openid, profile: { nickName: 'impostor' }, openId: otherOpenid })],
+      [
+        'data encrypted for another appid',
+        async ({ openid }) =>
+          t.sim.userData({ openid, profile: { nickName: 'other app' }, appid: 'wxanotherapp00000' }),
+      ],
+      [
+        "another user's openId",
+        async ({ openid, otherOpenid }) =>
+          t.sim.userData({ openid, profile: { nickName: 'impostor' }, openId: otherOpenid }),
+      ],
     ];
 
     it.each(cases)('%s', async (_name, make) => {
@@ -186,19 +230,32 @@ describe('updateProfile', () => {
     const strict = await startServer({ env: { WECHAT_DATA_MAX_AGE_SECONDS: '60' } });
     try {
       const a = await strict.login();
-      const old = await strict.sim.userData({ openid: a.openid, profile: { nickName: 'old' }, timestamp: Math.floor(Date.now() / 1000) - 3600 });
+      const old = await strict.sim.userData({
+        openid: a.openid,
+        profile: { nickName: 'old' },
+        timestamp: Math.floor(Date.now() / 1000) - 3600,
+      });
       expect(codeOf(await strict.gql(UPDATE_PROFILE, old, a.token))).toBe('WECHAT_DECRYPT_FAILED');
       const recent = await strict.sim.userData({ openid: a.openid, profile: { nickName: 'recent' } });
-      expect((await strict.gql<{ updateProfile: { nickname: string } }>(UPDATE_PROFILE, recent, a.token)).data!.updateProfile.nickname).toBe('recent');
+      expect(
+        (await strict.gql<{ updateProfile: { nickname: string } }>(UPDATE_PROFILE, recent, a.token)).data!.updateProfile
+          .nickname,
+      ).toBe('recent');
     } finally {
       await strict.close();
     }
   });
 
   it.each([
-    ['an iv that is not 16 bytes', (s: { encryptedData: string; iv: string }) => ({ ...s, iv: randomBytes(8).toString('base64') })],
+    [
+      'an iv that is not 16 bytes',
+      (s: { encryptedData: string; iv: string }) => ({ ...s, iv: randomBytes(8).toString('base64') }),
+    ],
     ['malformed base64 in iv', (s: { encryptedData: string; iv: string }) => ({ ...s, iv: '%%%%' })],
-    ['a + mangled into a space', (s: { encryptedData: string; iv: string }) => ({ ...s, encryptedData: 'ab cd' + s.encryptedData })],
+    [
+      'a + mangled into a space',
+      (s: { encryptedData: string; iv: string }) => ({ ...s, encryptedData: 'ab cd' + s.encryptedData }),
+    ],
   ])('when the input has %s, then BAD_USER_INPUT and the row is unchanged', async (_name, mangle) => {
     const a = await loggedIn();
     const before = await userRow(a.userId);
@@ -208,7 +265,11 @@ describe('updateProfile', () => {
   });
 
   it('when no token is sent, then UNAUTHENTICATED', async () => {
-    expect(codeOf(await t.gql(UPDATE_PROFILE, { iv: 'AAAAAAAAAAAAAAAAAAAAAA==', encryptedData: 'AAAAAAAAAAAAAAAAAAAAAA==' }))).toBe('UNAUTHENTICATED');
+    expect(
+      codeOf(
+        await t.gql(UPDATE_PROFILE, { iv: 'AAAAAAAAAAAAAAAAAAAAAA==', encryptedData: 'AAAAAAAAAAAAAAAAAAAAAA==' }),
+      ),
+    ).toBe('UNAUTHENTICATED');
   });
 
   it('when the suite is done, then no response body or log line carried a session_key', () => {

@@ -7,8 +7,17 @@ import { CREATE_PAYMENT } from '../support/pay';
 
 type Gql<T> = { data?: T; errors?: { extensions?: { code?: string } }[] };
 
-async function gql<T = Record<string, unknown>>(base: string, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Gql<T>> {
-  const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
+async function gql<T = Record<string, unknown>>(
+  base: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Promise<Gql<T>> {
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
   return (await res.json()) as Gql<T>;
 }
 
@@ -46,23 +55,31 @@ describeServices('two server processes on one MariaDB and one Redis', () => {
 
   const login = async (base: string, ip: string, openid?: string) => {
     const { code, openid: id } = await sim.loginCode(openid ? { openid } : {});
-    return { openid: id, res: await gql<{ login: { token: string } }>(base, LOGIN, { code }, { 'x-forwarded-for': ip }) };
+    return {
+      openid: id,
+      res: await gql<{ login: { token: string } }>(base, LOGIN, { code }, { 'x-forwarded-for': ip }),
+    };
   };
 
-  it("when one process issued a token, then the other accepts it, and logout on one revokes it on both", async () => {
+  it('when one process issued a token, then the other accepts it, and logout on one revokes it on both', async () => {
     const ip = `10.9.${randomBytes(2).join('.')}`;
     const { openid, res } = await login(a.url, ip);
     const token = res.data!.login.token;
     const me = await gql<{ me: { openid: string } }>(b.url, ME, {}, { authorization: `Bearer ${token}` });
     expect(me.data?.me.openid).toBe(openid);
-    expect((await gql(b.url, 'mutation { logout }', {}, { authorization: `Bearer ${token}` })).data).toEqual({ logout: true });
-    expect((await gql(a.url, ME, {}, { authorization: `Bearer ${token}` })).errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await gql(b.url, 'mutation { logout }', {}, { authorization: `Bearer ${token}` })).data).toEqual({
+      logout: true,
+    });
+    expect((await gql(a.url, ME, {}, { authorization: `Bearer ${token}` })).errors?.[0].extensions?.code).toBe(
+      'UNAUTHENTICATED',
+    );
   });
 
   it('when codes WeChat refuses come from one IP, alternating between the processes, then the limit counts them together', async () => {
     const ip = `10.8.${randomBytes(2).join('.')}`;
     // The per-IP limit counts refused codes only: a valid login in between changes nothing.
-    const bogus = (base: string) => gql(base, LOGIN, { code: `bogus${randomBytes(8).toString('hex')}` }, { 'x-forwarded-for': ip });
+    const bogus = (base: string) =>
+      gql(base, LOGIN, { code: `bogus${randomBytes(8).toString('hex')}` }, { 'x-forwarded-for': ip });
     expect((await bogus(a.url)).errors?.[0].extensions?.code).toBe('WECHAT_CODE_INVALID');
     expect((await login(b.url, ip)).res.errors).toBeUndefined();
     expect((await bogus(b.url)).errors?.[0].extensions?.code).toBe('WECHAT_CODE_INVALID');
@@ -73,12 +90,22 @@ describeServices('two server processes on one MariaDB and one Redis', () => {
   it('when 50 copies of one notify are spread over both processes, then exactly one transition happens and all are answered SUCCESS', async () => {
     const { res } = await login(a.url, `10.7.${randomBytes(2).join('.')}`);
     const token = res.data!.login.token;
-    const created = await gql<{ createPayment: { order: { outTradeNo: string }; payParams: Record<string, string> } }>(a.url, CREATE_PAYMENT, { money: 88 }, { authorization: `Bearer ${token}` });
+    const created = await gql<{ createPayment: { order: { outTradeNo: string }; payParams: Record<string, string> } }>(
+      a.url,
+      CREATE_PAYMENT,
+      { money: 88 },
+      { authorization: `Bearer ${token}` },
+    );
     const { order, payParams } = created.data!.createPayment;
     const pay = await fetch(`${sim.base}/dev/request-payment`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ appId: sim.env().WECHAT_APPID, ...payParams, duplicates: 50, notifyUrls: [`${a.url}/notify`, `${b.url}/notify`] }),
+      body: JSON.stringify({
+        appId: sim.env().WECHAT_APPID,
+        ...payParams,
+        duplicates: 50,
+        notifyUrls: [`${a.url}/notify`, `${b.url}/notify`],
+      }),
     });
     const paid = (await pay.json()) as { errMsg: string; transactionId: string; deliveries: { returnCode: string }[] };
     expect(paid.errMsg).toBe('requestPayment:ok');
@@ -88,14 +115,26 @@ describeServices('two server processes on one MariaDB and one Redis', () => {
     const { createConnection } = await import('mysql2/promise');
     const conn = await createConnection(db.url);
     try {
-      const [verdicts] = await conn.query('select verdict, count(*) as n from payment_notifications where out_trade_no = ? group by verdict', [order.outTradeNo]);
-      expect(Object.fromEntries((verdicts as { verdict: string; n: number }[]).map((r) => [r.verdict, Number(r.n)]))).toEqual({ PAID: 1, DUPLICATE: 49 });
-      const [rows] = await conn.query('select status, transaction_id from orders where out_trade_no = ?', [order.outTradeNo]);
+      const [verdicts] = await conn.query(
+        'select verdict, count(*) as n from payment_notifications where out_trade_no = ? group by verdict',
+        [order.outTradeNo],
+      );
+      expect(
+        Object.fromEntries((verdicts as { verdict: string; n: number }[]).map((r) => [r.verdict, Number(r.n)])),
+      ).toEqual({ PAID: 1, DUPLICATE: 49 });
+      const [rows] = await conn.query('select status, transaction_id from orders where out_trade_no = ?', [
+        order.outTradeNo,
+      ]);
       expect((rows as object[])[0]).toEqual({ status: 'PAID', transaction_id: paid.transactionId });
     } finally {
       await conn.end();
     }
-    const view = await gql<{ order: unknown }>(b.url, `query($n: String!) { order(outTradeNo: $n) { status transactionId } }`, { n: order.outTradeNo }, { authorization: `Bearer ${token}` });
+    const view = await gql<{ order: unknown }>(
+      b.url,
+      `query($n: String!) { order(outTradeNo: $n) { status transactionId } }`,
+      { n: order.outTradeNo },
+      { authorization: `Bearer ${token}` },
+    );
     expect(view.data?.order).toEqual({ status: 'PAID', transactionId: paid.transactionId });
   });
 });

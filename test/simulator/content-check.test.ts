@@ -34,11 +34,19 @@ const token = async () =>
     })
   ).body.access_token as string;
 const check = (accessToken: string | undefined, body: unknown) =>
-  post(`/wxa/msg_sec_check${accessToken === undefined ? '' : `?access_token=${encodeURIComponent(accessToken)}`}`, body);
+  post(
+    `/wxa/msg_sec_check${accessToken === undefined ? '' : `?access_token=${encodeURIComponent(accessToken)}`}`,
+    body,
+  );
 /** wx.login and jscode2session, as a server does it: the openid has now used the mini-program. */
 const loggedIn = async () => {
   const { code, openid } = await sim.loginCode();
-  const q = new URLSearchParams({ appid: SIMULATOR_IDENTITY.appid, secret: SIMULATOR_IDENTITY.secret, js_code: code, grant_type: 'authorization_code' });
+  const q = new URLSearchParams({
+    appid: SIMULATOR_IDENTITY.appid,
+    secret: SIMULATOR_IDENTITY.secret,
+    js_code: code,
+    grant_type: 'authorization_code',
+  });
   await fetch(`${sim.base}/sns/jscode2session?${q}`);
   return openid;
 };
@@ -50,7 +58,9 @@ describe('the simulated msg_sec_check', () => {
     const res = await check(await token(), { content: '小明🐱', version: 2, scene: 1, openid });
     expect(res.body).toMatchObject({ errcode: 0, errmsg: 'ok', result: { suggest: 'pass', label: 100 } });
     expect(res.body.trace_id).toEqual(expect.any(String));
-    expect(res.body.detail).toEqual([expect.objectContaining({ strategy: 'content_model', suggest: 'pass', label: 100 })]);
+    expect(res.body.detail).toEqual([
+      expect.objectContaining({ strategy: 'content_model', suggest: 'pass', label: 100 }),
+    ]);
   });
 
   it.each(RISKY_WORDS.map((w) => [w.word, w.suggest, w.label] as const))(
@@ -70,7 +80,13 @@ describe('the simulated msg_sec_check', () => {
     const escaped = raw.replace(/[^ -~]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     expect(escaped).not.toContain('赌博');
     const send = async (body: string) =>
-      (await (await fetch(`${sim.base}/wxa/msg_sec_check?access_token=${t}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as Record<string, unknown>;
+      (await (
+        await fetch(`${sim.base}/wxa/msg_sec_check?access_token=${t}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        })
+      ).json()) as Record<string, unknown>;
     expect(await send(raw)).toMatchObject({ errcode: 0, result: { suggest: 'risky', label: 20006 } });
     expect(await send(escaped)).toMatchObject({ errcode: 0, result: { suggest: 'pass', label: 100 } });
     expect(await send('{"content": ')).toMatchObject({ errcode: 47001 });
@@ -96,7 +112,9 @@ describe('the simulated msg_sec_check', () => {
   it('when the openid never logged in, the body is malformed or the method is GET, then 40003, 47001, 43002', async () => {
     const t = await token();
     const openid = await loggedIn();
-    expect((await check(t, { content: 'hello', version: 2, scene: 1, openid: 'oNeverSeen' })).body).toMatchObject({ errcode: 40003 });
+    expect((await check(t, { content: 'hello', version: 2, scene: 1, openid: 'oNeverSeen' })).body).toMatchObject({
+      errcode: 40003,
+    });
     for (const body of [
       { version: 2, scene: 1, openid },
       { content: '', version: 2, scene: 1, openid },
@@ -140,7 +158,9 @@ describe('the simulated msg_sec_check and the 2-hour visit window', () => {
         const stable = tokens.stable(false);
         if (!('accessToken' in stable)) throw new Error('no token');
         const url = `/wxa/msg_sec_check?access_token=${stable.accessToken}`;
-        return (await app.inject({ method: 'POST', url, payload: { content: 'hi', version: 2, scene: 1, openid } })).json<{ errcode: number }>();
+        return (
+          await app.inject({ method: 'POST', url, payload: { content: 'hi', version: 2, scene: 1, openid } })
+        ).json<{ errcode: number }>();
       };
       now += VISIT_WINDOW_MS;
       expect(await ask()).toMatchObject({ errcode: 0 });

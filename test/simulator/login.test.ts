@@ -28,12 +28,24 @@ afterAll(async () => {
 });
 
 async function loginCodes(body: unknown) {
-  const res = await fetch(`${base}/dev/login-codes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as { codes?: { code: string; openid: string }[]; error?: string } };
+  const res = await fetch(`${base}/dev/login-codes`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { codes?: { code: string; openid: string }[]; error?: string },
+  };
 }
 
 async function exchange(code: string) {
-  const query = new URLSearchParams({ appid: SIMULATOR_IDENTITY.appid, secret: SIMULATOR_IDENTITY.secret, js_code: code, grant_type: 'authorization_code' });
+  const query = new URLSearchParams({
+    appid: SIMULATOR_IDENTITY.appid,
+    secret: SIMULATOR_IDENTITY.secret,
+    js_code: code,
+    grant_type: 'authorization_code',
+  });
   const res = await fetch(`${base}/sns/jscode2session?${query}`);
   return JSON.parse(await res.text()) as { openid?: string; session_key?: string; errcode?: number };
 }
@@ -65,7 +77,15 @@ describe('POST /dev/login-codes', () => {
   });
 
   it('refuses a missing, fractional, zero or too large count, and a bad openid', async () => {
-    for (const body of [{}, { count: 1.5 }, { count: 0 }, { count: '3' }, { count: MAX_BULK_CODES + 1 }, { count: 1, openid: '' }, { count: 1, openid: 7 }]) {
+    for (const body of [
+      {},
+      { count: 1.5 },
+      { count: 0 },
+      { count: '3' },
+      { count: MAX_BULK_CODES + 1 },
+      { count: 1, openid: '' },
+      { count: 1, openid: 7 },
+    ]) {
       const res = await loginCodes(body);
       expect(res.status).toBe(400);
       expect(res.body.error).toEqual(expect.any(String));

@@ -47,5 +47,7 @@ module.exports = async function teardown() {
     bySuite.set(suite, entry);
   }
   const lines = [...bySuite].map(([suite, n]) => `  ${suite}: ${n.sessions} session key(s), ${n.others} other key(s)`);
-  throw new Error(`Tests left ${left.length} key(s) in Redis ${where(url)} under ${prefix}.* (now deleted):\n${lines.join('\n')}`);
+  throw new Error(
+    `Tests left ${left.length} key(s) in Redis ${where(url)} under ${prefix}.* (now deleted):\n${lines.join('\n')}`,
+  );
 };

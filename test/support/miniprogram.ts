@@ -95,7 +95,10 @@ export class MiniProgram {
   /** Cold start: App.onLaunch, then what the app's launch check settled on. */
   async launch(): Promise<'kept' | 'logged-in' | 'failed'> {
     this.activate();
-    const app = this.appOptions as { onLaunch?: (o: unknown) => void; globalData: { launch: Promise<'kept' | 'logged-in' | 'failed'> } };
+    const app = this.appOptions as {
+      onLaunch?: (o: unknown) => void;
+      globalData: { launch: Promise<'kept' | 'logged-in' | 'failed'> };
+    };
     app.onLaunch?.call(app, { path: appJson.pages[0], query: {}, scene: 1001 });
     return app.globalData.launch;
   }
@@ -128,7 +131,8 @@ export class PageHandle {
       options: query,
       data: structuredClone((options.data ?? {}) as Data),
       setData(patch: Data, callback?: () => void) {
-        for (const [path, value] of Object.entries(patch)) setPath(instance.data, path, value === undefined ? undefined : structuredClone(value));
+        for (const [path, value] of Object.entries(patch))
+          setPath(instance.data, path, value === undefined ? undefined : structuredClone(value));
         callback?.();
       },
     };

@@ -42,7 +42,11 @@ export interface PaymentAnswer {
 }
 
 /** Plays wx.requestPayment through the simulator; options tamper, duplicate or drop the notify. */
-export async function requestPayment(t: TestServer, params: PayParams, options: Record<string, unknown> = {}): Promise<{ status: number; body: PaymentAnswer }> {
+export async function requestPayment(
+  t: TestServer,
+  params: PayParams,
+  options: Record<string, unknown> = {},
+): Promise<{ status: number; body: PaymentAnswer }> {
   const res = await fetch(`${t.url}${SIMULATOR_PREFIX}/dev/request-payment`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -52,7 +56,11 @@ export async function requestPayment(t: TestServer, params: PayParams, options: 
 }
 
 export async function armPayFault(t: TestServer, openid: string, fault: Record<string, unknown>) {
-  const res = await fetch(`${t.url}${SIMULATOR_PREFIX}/dev/pay-fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ openid, fault }) });
+  const res = await fetch(`${t.url}${SIMULATOR_PREFIX}/dev/pay-fault`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ openid, fault }),
+  });
   if (res.status !== 200) throw new Error(`pay-fault: ${res.status} ${await res.text()}`);
 }
 
@@ -80,7 +88,11 @@ export function signedNotify(t: TestServer, fields: Record<string, string>, sign
   return buildPayXml(params);
 }
 
-export async function postNotify(t: TestServer, body: string, contentType = 'text/xml'): Promise<{ status: number; text: string }> {
+export async function postNotify(
+  t: TestServer,
+  body: string,
+  contentType = 'text/xml',
+): Promise<{ status: number; text: string }> {
   const res = await fetch(`${t.url}/notify`, { method: 'POST', headers: { 'content-type': contentType }, body });
   const text = await res.text();
   t.responses.push(text);
@@ -91,12 +103,19 @@ export const returnCodeOf = (xml: string) => /<return_code><!\[CDATA\[(\w+)\]\]>
 
 /** Rows straight from the database, not through our code. */
 export async function orderRow(t: TestServer, outTradeNo: string): Promise<Record<string, unknown> | undefined> {
-  const rows = (await t.server.orm.em.fork().getConnection().execute('select * from orders where out_trade_no = ?', [outTradeNo])) as Record<string, unknown>[];
+  const rows = (await t.server.orm.em
+    .fork()
+    .getConnection()
+    .execute('select * from orders where out_trade_no = ?', [outTradeNo])) as Record<string, unknown>[];
   return rows[0];
 }
 
 export async function notificationsFor(t: TestServer, outTradeNo: string | null) {
   const conn = t.server.orm.em.fork().getConnection();
-  const rows = (outTradeNo === null ? await conn.execute('select * from payment_notifications where out_trade_no is null order by id') : await conn.execute('select * from payment_notifications where out_trade_no = ? order by id', [outTradeNo])) as unknown;
+  const rows = (
+    outTradeNo === null
+      ? await conn.execute('select * from payment_notifications where out_trade_no is null order by id')
+      : await conn.execute('select * from payment_notifications where out_trade_no = ? order by id', [outTradeNo])
+  ) as unknown;
   return rows as { verdict: string; raw_body: string; body_bytes: number; processed_at: unknown }[];
 }

@@ -20,7 +20,14 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   const root = join(__dirname, '..', '..');
   const flags = startFlagsOf(readFileSync(join(root, 'package.json'), 'utf8'));
   const child = spawn(process.execPath, [...flags, join(root, 'dist', 'main.js')], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOGIN_RATE_PER_IP: '1000000', PAY_RATE_PER_USER: '1000000', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOGIN_RATE_PER_IP: '1000000',
+      PAY_RATE_PER_USER: '1000000',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -16,7 +16,10 @@ class RedisSuiteEnvironment extends TestEnvironment {
     const target = config.projectConfig.globals.TEST_TARGET;
     /** @type {string | undefined} */
     this.redisUrl = target && target.kind === 'services' ? target.redisUrl : undefined;
-    const suite = basename(context.testPath).replace(/\.test\.[jt]s$/, '').replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 30);
+    const suite = basename(context.testPath)
+      .replace(/\.test\.[jt]s$/, '')
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 30);
     // REDIS_NAMESPACE allows 64 of [A-Za-z0-9_.-]: the run's 18, the suite's at most 30, 7 random, and room to nest.
     this.namespace = `${runPrefix()}.${suite}.${randomBytes(3).toString('hex')}`;
     this.global.TEST_REDIS_NAMESPACE = this.namespace;

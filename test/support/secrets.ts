@@ -28,7 +28,8 @@ export class SecretWatch {
       const forms = [secret, secret.replace(/\//g, '\\/')];
       for (const line of server.logs) if (forms.some((f) => line.includes(f))) found.push(`log: ${line.slice(0, 200)}`);
       if (!(isToken && allowTokensInResponses)) {
-        for (const body of server.responses) if (forms.some((f) => body.includes(f))) found.push(`response: ${body.slice(0, 200)}`);
+        for (const body of server.responses)
+          if (forms.some((f) => body.includes(f))) found.push(`response: ${body.slice(0, 200)}`);
       }
     }
     return found;

@@ -20,7 +20,12 @@ export interface TestServer {
   logs: string[];
   /** Every response body this harness received from the server. */
   responses: string[];
-  gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string, headers?: Record<string, string>): Promise<GqlResult<T>>;
+  gql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string,
+    headers?: Record<string, string>,
+  ): Promise<GqlResult<T>>;
   /** Developer endpoints of the simulator (the phone's part). */
   sim: {
     loginCode(body?: Record<string, unknown>): Promise<{ code: string; openid: string }>;
@@ -69,14 +74,27 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const responses: string[] = [];
 
   const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const res = await fetch(url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
     const text = await res.text();
     responses.push(text);
     return { status: res.status, text };
   };
 
-  const gql = async <T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, token?: string, headers: Record<string, string> = {}): Promise<GqlResult<T>> => {
-    const res = await post('/graphql', { query, variables }, { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers });
+  const gql = async <T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string,
+    headers: Record<string, string> = {},
+  ): Promise<GqlResult<T>> => {
+    const res = await post(
+      '/graphql',
+      { query, variables },
+      { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    );
     const body = JSON.parse(res.text) as Pick<GqlResult<T>, 'data' | 'errors'>;
     return { status: res.status, text: res.text, data: body.data, errors: body.errors };
   };

@@ -29,7 +29,11 @@ export async function startStandaloneSimulator(options: { xmlLayout?: SimulatorX
       WECHAT_NOTIFY_URL: notifyUrl,
     }),
     async loginCode(body: Record<string, unknown> = {}) {
-      const res = await fetch(`${base}/dev/login-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(`${base}/dev/login-code`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return (await res.json()) as { code: string; openid: string };
     },
     close: () => app.close(),

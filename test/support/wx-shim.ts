@@ -42,7 +42,11 @@ export interface RecordedRequest {
   errorCodes: string[];
 }
 
-type Callbacks<S> = { success?: (res: S) => void; fail?: (err: { errMsg: string }) => void; complete?: (res: unknown) => void };
+type Callbacks<S> = {
+  success?: (res: S) => void;
+  fail?: (err: { errMsg: string }) => void;
+  complete?: (res: unknown) => void;
+};
 
 export class WxDevice {
   openid?: string;
@@ -115,7 +119,10 @@ export class WxDevice {
       login(options: Callbacks<{ code: string; errMsg: string }>) {
         device.calls.login++;
         device.answer('login', options, async () => {
-          const { status, body } = await device.simPost<{ code: string; openid: string }>('/dev/login-code', device.openid ? { openid: device.openid } : {});
+          const { status, body } = await device.simPost<{ code: string; openid: string }>(
+            '/dev/login-code',
+            device.openid ? { openid: device.openid } : {},
+          );
           if (status !== 200) throw new WxFail(`login:fail ${status}`);
           device.openid = body.openid;
           // A new login gives WeChat a new session: checkSession is fine again.
@@ -132,15 +139,24 @@ export class WxDevice {
         });
       },
 
-      request(options: Callbacks<{ data: unknown; statusCode: number; header: Record<string, string>; cookies: string[]; errMsg: string }> & {
-        url: string;
-        method?: string;
-        data?: unknown;
-        header?: Record<string, string>;
-        dataType?: string;
-      }) {
+      request(
+        options: Callbacks<{
+          data: unknown;
+          statusCode: number;
+          header: Record<string, string>;
+          cookies: string[];
+          errMsg: string;
+        }> & {
+          url: string;
+          method?: string;
+          data?: unknown;
+          header?: Record<string, string>;
+          dataType?: string;
+        },
+      ) {
         const header = Object.fromEntries(Object.entries(options.header ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-        const body = options.data === undefined || typeof options.data === 'string' ? options.data : JSON.stringify(options.data);
+        const body =
+          options.data === undefined || typeof options.data === 'string' ? options.data : JSON.stringify(options.data);
         const record: RecordedRequest = {
           url: options.url,
           body: typeof options.data === 'object' ? (options.data as RecordedRequest['body']) : undefined,
@@ -162,7 +178,13 @@ export class WxDevice {
           record.status = res.status;
           const errors = (data as { errors?: { extensions?: { code?: string } }[] } | null)?.errors;
           if (Array.isArray(errors)) record.errorCodes = errors.map((e) => e.extensions?.code ?? '');
-          return { data, statusCode: res.status, header: Object.fromEntries(res.headers), cookies: [], errMsg: 'request:ok' };
+          return {
+            data,
+            statusCode: res.status,
+            header: Object.fromEntries(res.headers),
+            cookies: [],
+            errMsg: 'request:ok',
+          };
         });
         return { abort() {} };
       },
@@ -173,14 +195,22 @@ export class WxDevice {
         const tapped = device.inTap;
         device.answer('getUserProfile', options, async () => {
           if (!options.desc) throw new WxFail('getUserProfile:fail desc is required');
-          if (device.requireTap && !tapped) throw new WxFail('getUserProfile:fail can only be invoked by user TAP gesture.');
+          if (device.requireTap && !tapped)
+            throw new WxFail('getUserProfile:fail can only be invoked by user TAP gesture.');
           if (!device.openid) throw new WxFail('getUserProfile:fail no login');
           const { status, body } = await device.simPost<{ encryptedData: string; iv: string }>('/dev/user-data', {
             openid: device.openid,
             ...(device.profile ? { profile: device.profile } : {}),
           });
           if (status !== 200) throw new WxFail(`getUserProfile:fail ${status}`);
-          return { ...body, userInfo: device.profile ?? { nickName: '微信用户' }, rawData: '', signature: '', cloudID: '', errMsg: 'getUserProfile:ok' };
+          return {
+            ...body,
+            userInfo: device.profile ?? { nickName: '微信用户' },
+            rawData: '',
+            signature: '',
+            cloudID: '',
+            errMsg: 'getUserProfile:ok',
+          };
         });
       },
 

@@ -15,7 +15,7 @@ const metas = () =>
   ] as unknown as EntityMetadata[];
 
 describe('useServerCollation', () => {
-  it("when the server names the exact collation utf8mb4_0900_bin (MySQL 8), then identifier columns take that name and others stay", () => {
+  it('when the server names the exact collation utf8mb4_0900_bin (MySQL 8), then identifier columns take that name and others stay', () => {
     const m = metas();
     useServerCollation(m, 'utf8mb4_0900_bin');
     expect(m[0].props.map((p) => p.collation)).toEqual(['utf8mb4_0900_bin', undefined, 'utf8mb4_unicode_ci']);

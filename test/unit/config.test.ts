@@ -32,7 +32,10 @@ describe('loadConfig', () => {
   });
 
   it('when mariadb:// is given, then the MySQL driver is used', () => {
-    expect(loadConfig({ DATABASE_URL: 'mariadb://root@127.0.0.1:3306/app' }).database).toEqual({ kind: 'mysql', url: 'mysql://root@127.0.0.1:3306/app' });
+    expect(loadConfig({ DATABASE_URL: 'mariadb://root@127.0.0.1:3306/app' }).database).toEqual({
+      kind: 'mysql',
+      url: 'mysql://root@127.0.0.1:3306/app',
+    });
   });
 
   it.each([
@@ -46,34 +49,69 @@ describe('loadConfig', () => {
     [{ WECHAT_APPID: 'not-an-appid' }, 'WECHAT_APPID'],
     [{ WECHAT_APPID: 'wx1234567890abcdef' }, 'WECHAT_SECRET'],
     [{ NODE_ENV: 'production' }, 'WECHAT_APPID'],
-    [{ NODE_ENV: 'production', WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'secret-secret', WECHAT_SIMULATOR: '1' }, 'WECHAT_SIMULATOR'],
+    [
+      {
+        NODE_ENV: 'production',
+        WECHAT_APPID: 'wx1234567890abcdef',
+        WECHAT_SECRET: 'secret-secret',
+        WECHAT_SIMULATOR: '1',
+      },
+      'WECHAT_SIMULATOR',
+    ],
   ])('when %j, then the start fails naming %s', (env, name) => {
     expect(messageOf(env as Record<string, string>)).toContain(name);
   });
 
   it('when the simulator is mounted and HOST is not set, then the server listens on 127.0.0.1 only; with a real AppID on 0.0.0.0', () => {
     expect(loadConfig({}).host).toBe('127.0.0.1');
-    expect(loadConfig({ WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'secret-secret', WECHAT_SIMULATOR: '1' }).host).toBe('127.0.0.1');
+    expect(
+      loadConfig({ WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'secret-secret', WECHAT_SIMULATOR: '1' }).host,
+    ).toBe('127.0.0.1');
     expect(loadConfig({ WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'secret-secret' }).host).toBe('0.0.0.0');
     expect(loadConfig({ HOST: '' }).host).toBe('127.0.0.1');
   });
 
   it('when HOST is set, then it wins, with or without the simulator', () => {
     expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
-    expect(loadConfig({ HOST: '127.0.0.1', WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'secret-secret' }).host).toBe('127.0.0.1');
+    expect(
+      loadConfig({ HOST: '127.0.0.1', WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'secret-secret' }).host,
+    ).toBe('127.0.0.1');
   });
 
   it('when the request, token, payment and metrics settings are not set, then their documented defaults apply', () => {
     const c = loadConfig({});
-    expect(c.limits).toMatchObject({ requestTimeoutMs: 30000, keepAliveTimeoutMs: 72000, tokens: 2000, payPerUser: 20, payWindowSeconds: 60 });
+    expect(c.limits).toMatchObject({
+      requestTimeoutMs: 30000,
+      keepAliveTimeoutMs: 72000,
+      tokens: 2000,
+      payPerUser: 20,
+      payWindowSeconds: 60,
+    });
     expect(c.metricsToken).toBeUndefined();
-    const set = loadConfig({ REQUEST_TIMEOUT_MS: '1500', KEEP_ALIVE_TIMEOUT_MS: '5000', GRAPHQL_MAX_TOKENS: '500', PAY_RATE_PER_USER: '3', PAY_RATE_WINDOW_SECONDS: '10', METRICS_TOKEN: 'a-long-enough-token' });
-    expect(set.limits).toMatchObject({ requestTimeoutMs: 1500, keepAliveTimeoutMs: 5000, tokens: 500, payPerUser: 3, payWindowSeconds: 10 });
+    const set = loadConfig({
+      REQUEST_TIMEOUT_MS: '1500',
+      KEEP_ALIVE_TIMEOUT_MS: '5000',
+      GRAPHQL_MAX_TOKENS: '500',
+      PAY_RATE_PER_USER: '3',
+      PAY_RATE_WINDOW_SECONDS: '10',
+      METRICS_TOKEN: 'a-long-enough-token',
+    });
+    expect(set.limits).toMatchObject({
+      requestTimeoutMs: 1500,
+      keepAliveTimeoutMs: 5000,
+      tokens: 500,
+      payPerUser: 3,
+      payWindowSeconds: 10,
+    });
     expect(set.metricsToken).toBe('a-long-enough-token');
   });
 
   it('when the login and payment limits are 1,000,000 (a load test from one host), then they are accepted', () => {
-    const c = loadConfig({ LOGIN_RATE_PER_IP: '1000000', LOGIN_RATE_PER_OPENID: '1000000', PAY_RATE_PER_USER: '1000000' });
+    const c = loadConfig({
+      LOGIN_RATE_PER_IP: '1000000',
+      LOGIN_RATE_PER_OPENID: '1000000',
+      PAY_RATE_PER_USER: '1000000',
+    });
     expect(c.limits).toMatchObject({ loginPerIp: 1_000_000, loginPerOpenid: 1_000_000, payPerUser: 1_000_000 });
   });
 
@@ -110,7 +148,12 @@ describe('loadConfig', () => {
     expect(messageOf({ PORT: '70000' })).toContain('PORT: must be an integer from 0 to 65535');
     expect(messageOf({ PORT: '-1' })).toContain('PORT: must be an integer from 0 to 65535');
     expect(messageOf({ SESSION_TTL_SECONDS: '1.5' })).toContain('SESSION_TTL_SECONDS: must be an integer, 1 or more');
-    const pay = messageOf({ WECHAT_APPID: 'wx1234567890abcdef', WECHAT_SECRET: 'secret-secret', WECHAT_MCH_ID: '12a', WECHAT_PAY_KEY: 'tooShortKey' });
+    const pay = messageOf({
+      WECHAT_APPID: 'wx1234567890abcdef',
+      WECHAT_SECRET: 'secret-secret',
+      WECHAT_MCH_ID: '12a',
+      WECHAT_PAY_KEY: 'tooShortKey',
+    });
     expect(pay).toContain('WECHAT_MCH_ID: must be the merchant number: 6 to 32 digits');
     expect(pay).toContain('WECHAT_PAY_KEY: must be the API key: exactly 32 letters or digits');
     expect(pay).not.toContain('tooShortKey');
@@ -126,6 +169,8 @@ describe('loadConfig', () => {
   it("when SIMULATOR_XML_LAYOUT is unset, then WeChat's own layout; when it is not a layout, then the start fails naming it", () => {
     expect(loadConfig({}).simulatorXmlLayout).toBe('wechat');
     expect(loadConfig({ SIMULATOR_XML_LAYOUT: 'vary' }).simulatorXmlLayout).toBe('vary');
-    expect(messageOf({ SIMULATOR_XML_LAYOUT: 'pretty' })).toContain('SIMULATOR_XML_LAYOUT: must be wechat, vary, compact, newline, crlf or indented');
+    expect(messageOf({ SIMULATOR_XML_LAYOUT: 'pretty' })).toContain(
+      'SIMULATOR_XML_LAYOUT: must be wechat, vary, compact, newline, crlf or indented',
+    );
   });
 });

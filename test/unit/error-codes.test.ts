@@ -10,7 +10,10 @@ const root = join(__dirname, '..', '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 
 /** The ErrorCode enum of the committed schema.graphql (test/unit/schema.test.ts keeps it equal to the built one). */
-const schemaCodes = (buildSchema(read('schema.graphql')).getType('ErrorCode') as GraphQLEnumType).getValues().map((v) => v.name).sort();
+const schemaCodes = (buildSchema(read('schema.graphql')).getType('ErrorCode') as GraphQLEnumType)
+  .getValues()
+  .map((v) => v.name)
+  .sort();
 
 /** The codes in README.md's "### Error codes" table, in its order. */
 function readmeCodes(): string[] {
@@ -43,21 +46,26 @@ describe('error codes: src/core/errors.ts is the one list', () => {
     expect([...new Set(literals)].filter((code) => !schemaCodes.includes(code))).toEqual([]);
   });
 
-  it("when Apollo answers with a code of its own, then the enum lists it (persisted queries are on, so never PERSISTED_QUERY_NOT_SUPPORTED)", () => {
-    const apollo = Object.values(ApolloServerErrorCode).filter((code) => code !== ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED);
+  it('when Apollo answers with a code of its own, then the enum lists it (persisted queries are on, so never PERSISTED_QUERY_NOT_SUPPORTED)', () => {
+    const apollo = Object.values(ApolloServerErrorCode).filter(
+      (code) => code !== ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
+    );
     expect(apollo.filter((code) => !schemaCodes.includes(code))).toEqual([]);
   });
 
-  it('when a code is in the enum, then README.md\'s error table has a row for it, and no row names a code the enum lacks', () => {
+  it("when a code is in the enum, then README.md's error table has a row for it, and no row names a code the enum lacks", () => {
     const rows = readmeCodes();
-    expect({ missingRows: schemaCodes.filter((code) => !rows.includes(code)), unknownRows: rows.filter((code) => !schemaCodes.includes(code)) }).toEqual({
+    expect({
+      missingRows: schemaCodes.filter((code) => !rows.includes(code)),
+      unknownRows: rows.filter((code) => !schemaCodes.includes(code)),
+    }).toEqual({
       missingRows: [],
       unknownRows: [],
     });
     expect(rows.length).toBe(new Set(rows).size);
   });
 
-  it('when a code is in the enum or is one of the mini-program\'s own, then the mini-program has a Chinese message for it, and none for a code no one sends', () => {
+  it("when a code is in the enum or is one of the mini-program's own, then the mini-program has a Chinese message for it, and none for a code no one sends", () => {
     const clientOnly = ['NETWORK_ERROR', 'BAD_RESPONSE'];
     const codes = [...schemaCodes, ...clientOnly];
     const messages: Record<string, string> = MESSAGES;
@@ -68,14 +76,21 @@ describe('error codes: src/core/errors.ts is the one list', () => {
 
 describe("the mini-program's describeError", () => {
   it('when RATE_LIMITED says when the window resets, then the user reads the seconds to wait; without it, the plain text', () => {
-    expect(describeError(new ApiError('RATE_LIMITED', 'Too many attempts', [{ message: 'x', extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 42 } }]))).toBe(
-      '操作太频繁，请 42 秒后重试',
-    );
+    expect(
+      describeError(
+        new ApiError('RATE_LIMITED', 'Too many attempts', [
+          { message: 'x', extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 42 } },
+        ]),
+      ),
+    ).toBe('操作太频繁，请 42 秒后重试');
     expect(describeError(new ApiError('RATE_LIMITED', 'Too many attempts'))).toBe(MESSAGES.RATE_LIMITED);
   });
 
   it("when PAYMENT_FAILED carries WeChat Pay's reason, then the user reads it; an empty reason gives the plain text, not the server's English", () => {
-    const failed = (wechatErrMsg: string) => new ApiError('PAYMENT_FAILED', 'WeChat Pay refused the order', [{ message: 'x', extensions: { code: 'PAYMENT_FAILED', wechatErrMsg } }]);
+    const failed = (wechatErrMsg: string) =>
+      new ApiError('PAYMENT_FAILED', 'WeChat Pay refused the order', [
+        { message: 'x', extensions: { code: 'PAYMENT_FAILED', wechatErrMsg } },
+      ]);
     expect(describeError(failed('余额不足'))).toBe('支付下单失败：余额不足');
     expect(describeError(failed(''))).toBe(MESSAGES.PAYMENT_FAILED);
   });

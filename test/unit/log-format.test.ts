@@ -57,7 +57,9 @@ describe('LOG_FORMAT', () => {
     });
     logger.info({ startup }, msg);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/INFO: listening on http:\/\/0\.0\.0\.0:4000 · database: SQLite \(libsql\) at file:\.\/data\/wxmp\.db · sessions: in-process memory · migrations: none pending · simulator: off · GraphiQL: off \(PLAYGROUND=1 turns it on\)$/);
+    expect(lines[0]).toMatch(
+      /INFO: listening on http:\/\/0\.0\.0\.0:4000 · database: SQLite \(libsql\) at file:\.\/data\/wxmp\.db · sessions: in-process memory · migrations: none pending · simulator: off · GraphiQL: off \(PLAYGROUND=1 turns it on\)$/,
+    );
   });
 });
 
@@ -91,16 +93,30 @@ describe('startup summary', () => {
       'listening on http://127.0.0.1:4000 · database: MariaDB 10.11.19 at mysql://***@db:3306/wxmp · sessions: Redis at redis://***@cache:6379/1 · migrations: applied Migration1_Initial, Migration2_Payments · simulator: mounted at http://127.0.0.1:4000/simulator · GraphiQL: http://127.0.0.1:4000/graphql',
     );
     expect(JSON.stringify(startup)).not.toContain('s3cret');
-    expect(startup).toMatchObject({ database: { kind: 'MariaDB 10.11.19' }, sessions: { kind: 'Redis' }, simulator: 'http://127.0.0.1:4000/simulator' });
+    expect(startup).toMatchObject({
+      database: { kind: 'MariaDB 10.11.19' },
+      sessions: { kind: 'Redis' },
+      simulator: 'http://127.0.0.1:4000/simulator',
+    });
   });
 
   it('when migrations are off, then the line says so and what is pending, or that it could not tell', () => {
-    const facts = { listen: 'http://127.0.0.1:4000', baseUrl: 'http://127.0.0.1:4000', database: { kind: 'mysql', url: 'mysql://db/x' } as const, databaseVersion: '8.0.36', graphiql: false };
+    const facts = {
+      listen: 'http://127.0.0.1:4000',
+      baseUrl: 'http://127.0.0.1:4000',
+      database: { kind: 'mysql', url: 'mysql://db/x' } as const,
+      databaseVersion: '8.0.36',
+      graphiql: false,
+    };
     expect(startupSummary({ ...facts, migrations: { pending: ['Migration3_More'] } }).msg).toContain(
       'database: MySQL 8.0.36 at mysql://db/x · sessions: in-process memory · migrations: not run (MIGRATE_ON_START=0), pending Migration3_More ·',
     );
-    expect(startupSummary({ ...facts, migrations: { pending: [] } }).msg).toContain('migrations: not run (MIGRATE_ON_START=0), none pending');
-    expect(startupSummary({ ...facts, migrations: { pending: undefined } }).msg).toContain('migrations: not run (MIGRATE_ON_START=0), pending unknown');
+    expect(startupSummary({ ...facts, migrations: { pending: [] } }).msg).toContain(
+      'migrations: not run (MIGRATE_ON_START=0), none pending',
+    );
+    expect(startupSummary({ ...facts, migrations: { pending: undefined } }).msg).toContain(
+      'migrations: not run (MIGRATE_ON_START=0), pending unknown',
+    );
   });
 });
 

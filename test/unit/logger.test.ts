@@ -42,7 +42,10 @@ describe('log censoring', () => {
 
   it('when an object with prototype getters is censored, then the copy still answers them (a Fastify request keeps url and method)', () => {
     class Request {
-      constructor(readonly raw: { url: string; method: string }, readonly body: unknown) {}
+      constructor(
+        readonly raw: { url: string; method: string },
+        readonly body: unknown,
+      ) {}
       get url() {
         return this.raw.url;
       }
@@ -84,7 +87,10 @@ describe('log censoring', () => {
   it('when a child or grandchild logger is bound to a secret nested in an object, then its lines do not carry it', () => {
     const { logger, lines } = capture();
     const bindings = { ctx: { user: 'u1', session: { token: 'T0KEN42' } } };
-    logger.child(bindings).child({ wechat: { sessionKey: 'SK3Y99' } }).info('hello');
+    logger
+      .child(bindings)
+      .child({ wechat: { sessionKey: 'SK3Y99' } })
+      .info('hello');
     logger.flush();
     const text = lines();
     expect(text).toContain('"user":"u1"');
@@ -95,7 +101,10 @@ describe('log censoring', () => {
 
   it('when a child is made with options (level, msgPrefix, serializers), then they still apply and its bindings are still censored', () => {
     const { logger, lines } = capture();
-    const child = logger.child({ session: { sessionKey: 'SK3Y77' } }, { level: 'warn', msgPrefix: '[pay] ', serializers: { order: (o: { id: number }) => ({ id: o.id }) } });
+    const child = logger.child(
+      { session: { sessionKey: 'SK3Y77' } },
+      { level: 'warn', msgPrefix: '[pay] ', serializers: { order: (o: { id: number }) => ({ id: o.id }) } },
+    );
     child.info('dropped below the level');
     child.warn({ order: { id: 7, note: 'n0te' } }, 'late');
     logger.flush();

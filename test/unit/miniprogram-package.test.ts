@@ -26,20 +26,28 @@ const app = json<{ pages: string[] }>('app.json');
 const shipped = files.filter(
   (f) =>
     !project.packOptions.ignore.some(
-      (rule) => (rule.type === 'folder' && f.startsWith(`${rule.value}/`)) || (rule.type === 'file' && f === rule.value) || (rule.type === 'suffix' && f.endsWith(rule.value)),
+      (rule) =>
+        (rule.type === 'folder' && f.startsWith(`${rule.value}/`)) ||
+        (rule.type === 'file' && f === rule.value) ||
+        (rule.type === 'suffix' && f.endsWith(rule.value)),
     ),
 );
 
 describe('miniprogram/ as a WeChat DevTools project', () => {
   it('when DevTools opens miniprogram/, then project.config.json names a TypeScript mini-program rooted there', () => {
-    expect(project).toMatchObject({ compileType: 'miniprogram', miniprogramRoot: './', appid: expect.any(String) as unknown });
+    expect(project).toMatchObject({
+      compileType: 'miniprogram',
+      miniprogramRoot: './',
+      appid: expect.any(String) as unknown,
+    });
     expect(project.setting.useCompilerPlugins).toContain('typescript');
     expect(files).toEqual(expect.arrayContaining(['app.json', 'app.ts', 'app.wxss', 'sitemap.json', 'tsconfig.json']));
   });
 
   it('when app.json lists a page, then the page has its ts, wxml, wxss and json', () => {
     expect(app.pages).toEqual(['pages/login/login', 'pages/profile/profile', 'pages/pay/pay']);
-    for (const page of app.pages) for (const ext of ['ts', 'wxml', 'wxss', 'json']) expect(files).toContain(`${page}.${ext}`);
+    for (const page of app.pages)
+      for (const ext of ['ts', 'wxml', 'wxss', 'json']) expect(files).toContain(`${page}.${ext}`);
   });
 
   it('when a page’s wxml binds an event, then its ts has that handler', () => {
@@ -47,7 +55,12 @@ describe('miniprogram/ as a WeChat DevTools project', () => {
       const handlers = [...read(`${page}.wxml`).matchAll(/\b(?:bind|catch)[a-z]+="([A-Za-z_]\w*)"/g)].map((m) => m[1]);
       expect(handlers.length).toBeGreaterThan(0);
       const ts = read(`${page}.ts`);
-      for (const handler of handlers) expect({ page, handler, defined: new RegExp(`^\\s*(async\\s+)?${handler}\\s*\\(`, 'm').test(ts) }).toEqual({ page, handler, defined: true });
+      for (const handler of handlers)
+        expect({ page, handler, defined: new RegExp(`^\\s*(async\\s+)?${handler}\\s*\\(`, 'm').test(ts) }).toEqual({
+          page,
+          handler,
+          defined: true,
+        });
     }
   });
 
@@ -57,9 +70,18 @@ describe('miniprogram/ as a WeChat DevTools project', () => {
         const [statement, from] = [m[0].trim(), m[1]];
         if (from.startsWith('.')) {
           const target = resolve(dirname(join(ROOT, file)), from);
-          expect({ file, from, inside: !relative(ROOT, target).startsWith('..'), exists: existsSync(`${target}.ts`) }).toEqual({ file, from, inside: true, exists: true });
+          expect({
+            file,
+            from,
+            inside: !relative(ROOT, target).startsWith('..'),
+            exists: existsSync(`${target}.ts`),
+          }).toEqual({ file, from, inside: true, exists: true });
         } else {
-          expect({ file, statement, typeOnly: /^import type\b/.test(statement) }).toEqual({ file, statement, typeOnly: true });
+          expect({ file, statement, typeOnly: /^import type\b/.test(statement) }).toEqual({
+            file,
+            statement,
+            typeOnly: true,
+          });
         }
       }
     }

@@ -5,17 +5,34 @@ import { parseTimeEnd } from '../../src/payment/settle';
 import { newOutTradeNo } from '../../src/payment/payment.service';
 
 // WeChat's published example (pay.weixin.qq.com, "安全规范"), quoted in WECHAT.md.
-const example = { appid: 'wxd930ea5d5a258f4f', mch_id: '10000100', device_info: '1000', body: 'test', nonce_str: 'ibuaiVcKdpRxkhJA' };
+const example = {
+  appid: 'wxd930ea5d5a258f4f',
+  mch_id: '10000100',
+  device_info: '1000',
+  body: 'test',
+  nonce_str: 'ibuaiVcKdpRxkhJA',
+};
 const key = '192006250b4c09247ec02edce69f6a2d';
 
 describe('paySign', () => {
   it("when given WeChat's published example, then MD5 and HMAC-SHA256 match WeChat's published signs", () => {
     expect(paySign(example, key, 'MD5')).toBe('9A0A8659F005D6984697E2CA0A9CF3B7');
-    expect(paySign(example, key, 'HMAC-SHA256')).toBe('6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6');
+    expect(paySign(example, key, 'HMAC-SHA256')).toBe(
+      '6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6',
+    );
   });
 
   it('when params include sign, empty values or a different key order, then the sign is unchanged', () => {
-    const shuffled = { nonce_str: example.nonce_str, body: 'test', sign: 'WHATEVER', empty: '', missing: undefined, appid: example.appid, device_info: '1000', mch_id: '10000100' };
+    const shuffled = {
+      nonce_str: example.nonce_str,
+      body: 'test',
+      sign: 'WHATEVER',
+      empty: '',
+      missing: undefined,
+      appid: example.appid,
+      device_info: '1000',
+      mch_id: '10000100',
+    };
     expect(paySign(shuffled, key, 'MD5')).toBe('9A0A8659F005D6984697E2CA0A9CF3B7');
   });
 
@@ -34,15 +51,31 @@ describe('paySign', () => {
 });
 
 describe('requestPaymentParams (the second signature)', () => {
-  it.each(['MD5', 'HMAC-SHA256'] as const)('when signType is %s, then paySign covers exactly appId, timeStamp, nonceStr, package and signType', (signType) => {
-    const client = createPayClient({ apiBase: () => 'http://unused', appid: 'wxd930ea5d5a258f4f', mchId: '10000100', key, signType, timeoutMs: 1000 });
-    const p = client.requestPaymentParams('wx201410272009395522657a690389285100', 1_414_561_699_000);
-    expect(p.timeStamp).toBe('1414561699');
-    expect(p.package).toBe('prepay_id=wx201410272009395522657a690389285100');
-    expect(p.signType).toBe(signType);
-    expect(p.paySign).toBe(paySign({ appId: 'wxd930ea5d5a258f4f', timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType }, key, signType));
-    expect(p.nonceStr).toMatch(/^[A-Za-z0-9_-]{32}$/);
-  });
+  it.each(['MD5', 'HMAC-SHA256'] as const)(
+    'when signType is %s, then paySign covers exactly appId, timeStamp, nonceStr, package and signType',
+    (signType) => {
+      const client = createPayClient({
+        apiBase: () => 'http://unused',
+        appid: 'wxd930ea5d5a258f4f',
+        mchId: '10000100',
+        key,
+        signType,
+        timeoutMs: 1000,
+      });
+      const p = client.requestPaymentParams('wx201410272009395522657a690389285100', 1_414_561_699_000);
+      expect(p.timeStamp).toBe('1414561699');
+      expect(p.package).toBe('prepay_id=wx201410272009395522657a690389285100');
+      expect(p.signType).toBe(signType);
+      expect(p.paySign).toBe(
+        paySign(
+          { appId: 'wxd930ea5d5a258f4f', timeStamp: p.timeStamp, nonceStr: p.nonceStr, package: p.package, signType },
+          key,
+          signType,
+        ),
+      );
+      expect(p.nonceStr).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    },
+  );
 });
 
 describe('pay XML', () => {
@@ -53,13 +86,20 @@ describe('pay XML', () => {
   });
 
   it('when numbers have leading zeros or CDATA holds entities, then every value stays the exact string', () => {
-    expect(parsePayXml('<xml><total_fee>0100</total_fee><a><![CDATA[x &amp; y]]></a><b> 1 </b></xml>')).toEqual({ total_fee: '0100', a: 'x &amp; y', b: ' 1 ' });
+    expect(parsePayXml('<xml><total_fee>0100</total_fee><a><![CDATA[x &amp; y]]></a><b> 1 </b></xml>')).toEqual({
+      total_fee: '0100',
+      a: 'x &amp; y',
+      b: ' 1 ',
+    });
   });
 
   it.each([
     ['a newline between elements', '<xml><appid><![CDATA[wx1]]></appid>\n<total_fee>1</total_fee>\n</xml>'],
     ['CRLF and indentation', '<xml>\r\n  <appid><![CDATA[wx1]]></appid>\r\n  <total_fee>1</total_fee>\r\n</xml>\r\n'],
-    ['an XML declaration and a BOM', '\uFEFF<?xml version="1.0" encoding="UTF-8"?>\n<xml>\n\t<appid><![CDATA[wx1]]></appid>\n\t<total_fee>1</total_fee>\n</xml>'],
+    [
+      'an XML declaration and a BOM',
+      '\uFEFF<?xml version="1.0" encoding="UTF-8"?>\n<xml>\n\t<appid><![CDATA[wx1]]></appid>\n\t<total_fee>1</total_fee>\n</xml>',
+    ],
   ])('when the XML has %s, then the layout is no field and the values are exact', (_name, text) => {
     expect(parsePayXml(text)).toEqual({ appid: 'wx1', total_fee: '1' });
   });
@@ -93,7 +133,9 @@ describe('pay XML', () => {
   });
 
   it('when answering a notify, then the XML is exactly what WeChat documents', () => {
-    expect(NOTIFY_SUCCESS).toBe('<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>');
+    expect(NOTIFY_SUCCESS).toBe(
+      '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>',
+    );
     expect(parsePayXml(notifyFail('bad ]]> sign'))).toEqual({ return_code: 'FAIL', return_msg: 'bad ]]> sign' });
   });
 });

@@ -18,31 +18,41 @@ interface Fixture {
 }
 
 const dir = join(__dirname, '../fixtures/wechat-pay');
-const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { messages: Fixture[]; refused: { file: string; reason: string }[] };
+const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as {
+  messages: Fixture[];
+  refused: { file: string; reason: string }[];
+};
 const text = (file: string) => readFileSync(join(dir, file), 'utf8');
 
 describe('the real-world corpus', () => {
   it('when counted, then it holds 10+ messages covering every layout and both sign types', () => {
     expect(index.messages.length).toBeGreaterThanOrEqual(10);
     const features = new Set(index.messages.flatMap((m) => m.features));
-    for (const f of ['newline', 'indented', 'crlf', 'declaration', 'bom', 'cdata', 'bare', 'empty']) expect(features).toContain(f);
+    for (const f of ['newline', 'indented', 'crlf', 'declaration', 'bom', 'cdata', 'bare', 'empty'])
+      expect(features).toContain(f);
     const signTypes = new Set(index.messages.map((m) => m.signType).filter(Boolean));
     expect([...signTypes].sort()).toEqual(['HMAC-SHA256', 'MD5']);
   });
 
-  it.each(index.messages.map((m) => [m.file, m] as const))('when %s is parsed, then it gives exactly its fields and no layout key', (_file, m) => {
-    const fields = parsePayXml(text(m.file));
-    expect(fields).toEqual(m.fields);
-    expect(Object.keys(fields)).not.toContain('#text');
-  });
+  it.each(index.messages.map((m) => [m.file, m] as const))(
+    'when %s is parsed, then it gives exactly its fields and no layout key',
+    (_file, m) => {
+      const fields = parsePayXml(text(m.file));
+      expect(fields).toEqual(m.fields);
+      expect(Object.keys(fields)).not.toContain('#text');
+    },
+  );
 
   const signed = index.messages.filter((m) => m.key);
-  it.each(signed.map((m) => [m.file, m] as const))('when %s is checked with its known key, then its sign verifies, and fails for any changed value', (_file, m) => {
-    const fields = parsePayXml(text(m.file));
-    expect(verifyPaySign(fields, m.key!, m.signType)).toBe(true);
-    const [first] = Object.keys(fields).filter((k) => k !== 'sign');
-    expect(verifyPaySign({ ...fields, [first]: `${fields[first]} ` }, m.key!, m.signType)).toBe(false);
-  });
+  it.each(signed.map((m) => [m.file, m] as const))(
+    'when %s is checked with its known key, then its sign verifies, and fails for any changed value',
+    (_file, m) => {
+      const fields = parsePayXml(text(m.file));
+      expect(verifyPaySign(fields, m.key!, m.signType)).toBe(true);
+      const [first] = Object.keys(fields).filter((k) => k !== 'sign');
+      expect(verifyPaySign({ ...fields, [first]: `${fields[first]} ` }, m.key!, m.signType)).toBe(false);
+    },
+  );
 
   it('when a layout is what makes the message, then the sign is over the values alone', () => {
     // The same params, laid out three ways by three sources, sign alike: the whitespace is not in it.
@@ -66,14 +76,17 @@ describe('the real-world corpus', () => {
     expect(parsePayXml(text('wechatpy-refund-notify.xml')).req_info).toMatch(/^51A27s9L.*Lvw=$/);
   });
 
-  it.each(index.refused.map((r) => [r.file, r.reason, r] as const))('when %s is parsed, then it is refused as %s', (_file, _reason, r) => {
-    let error: unknown;
-    try {
-      parsePayXml(text(r.file));
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(PayXmlError);
-    expect((error as PayXmlError).reason).toBe(r.reason);
-  });
+  it.each(index.refused.map((r) => [r.file, r.reason, r] as const))(
+    'when %s is parsed, then it is refused as %s',
+    (_file, _reason, r) => {
+      let error: unknown;
+      try {
+        parsePayXml(text(r.file));
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(PayXmlError);
+      expect((error as PayXmlError).reason).toBe(r.reason);
+    },
+  );
 });

@@ -37,9 +37,12 @@ function refusal(text: string): string | undefined {
 }
 
 describe('buildPayXml layouts', () => {
-  it.each(PAY_XML_LAYOUTS)('when built %s, then every value reads back exactly and empty fields are left out', (layout) => {
-    expect(parsePayXml(buildPayXml(tricky, layout))).toEqual(expected);
-  });
+  it.each(PAY_XML_LAYOUTS)(
+    'when built %s, then every value reads back exactly and empty fields are left out',
+    (layout) => {
+      expect(parsePayXml(buildPayXml(tricky, layout))).toEqual(expected);
+    },
+  );
 
   it("when built newline, then it is WeChat's own layout: strings in CDATA, numbers bare, a newline after each field", () => {
     expect(buildPayXml({ appid: 'wx1', bank_type: 'CMC', total_fee: 1 }, 'newline')).toBe(
@@ -49,8 +52,12 @@ describe('buildPayXml layouts', () => {
 
   it('when built crlf or indented, then only the whitespace between elements differs', () => {
     const fields = { appid: 'wx1', total_fee: 1 };
-    expect(buildPayXml(fields, 'crlf')).toBe('<xml><appid><![CDATA[wx1]]></appid>\r\n<total_fee>1</total_fee>\r\n</xml>');
-    expect(buildPayXml(fields, 'indented')).toBe('<xml>\n  <appid><![CDATA[wx1]]></appid>\n  <total_fee>1</total_fee>\n</xml>');
+    expect(buildPayXml(fields, 'crlf')).toBe(
+      '<xml><appid><![CDATA[wx1]]></appid>\r\n<total_fee>1</total_fee>\r\n</xml>',
+    );
+    expect(buildPayXml(fields, 'indented')).toBe(
+      '<xml>\n  <appid><![CDATA[wx1]]></appid>\n  <total_fee>1</total_fee>\n</xml>',
+    );
     expect(buildPayXml(fields)).toBe('<xml><appid>wx1</appid><total_fee>1</total_fee></xml>');
   });
 
@@ -58,17 +65,26 @@ describe('buildPayXml layouts', () => {
     const xml = buildPayXml({ a: 'x]]>y' }, 'newline');
     expect(xml).toBe('<xml><a><![CDATA[x]]]]><![CDATA[>y]]></a>\n</xml>');
     // A second field after it proves the document did not end at the first ]]>.
-    expect(parsePayXml(buildPayXml({ a: ']]><b>1</b><![CDATA[', b: '2' }, 'newline'))).toEqual({ a: ']]><b>1</b><![CDATA[', b: '2' });
+    expect(parsePayXml(buildPayXml({ a: ']]><b>1</b><![CDATA[', b: '2' }, 'newline'))).toEqual({
+      a: ']]><b>1</b><![CDATA[',
+      b: '2',
+    });
   });
 });
 
 describe('parsePayXml: references and line ends, as an XML parser (and WeChat) reads them', () => {
   it('when a value holds numeric character references, then they are decoded, decimal and hex, astral included', () => {
-    expect(parsePayXml('<xml><body>&#20013;&#x6587;&#x1F431;</body><b>&#60;&#38;&#62;</b></xml>')).toEqual({ body: '中文🐱', b: '<&>' });
+    expect(parsePayXml('<xml><body>&#20013;&#x6587;&#x1F431;</body><b>&#60;&#38;&#62;</b></xml>')).toEqual({
+      body: '中文🐱',
+      b: '<&>',
+    });
   });
 
   it('when a reference is escaped (&amp;#20013;) or sits in CDATA, then it stays the literal text', () => {
-    expect(parsePayXml('<xml><a>&amp;#20013;</a><b><![CDATA[&#20013;&nbsp;&#0;]]></b></xml>')).toEqual({ a: '&#20013;', b: '&#20013;&nbsp;&#0;' });
+    expect(parsePayXml('<xml><a>&amp;#20013;</a><b><![CDATA[&#20013;&nbsp;&#0;]]></b></xml>')).toEqual({
+      a: '&#20013;',
+      b: '&#20013;&nbsp;&#0;',
+    });
   });
 
   it("when XML's five named entities are used, then they decode", () => {
@@ -89,7 +105,10 @@ describe('parsePayXml: references and line ends, as an XML parser (and WeChat) r
   });
 
   it('when a value holds CRLF or a lone CR, in text or in CDATA, then each reads as LF (XML 1.0 §2.11)', () => {
-    expect(parsePayXml('<xml><a>1\r\n2\r3</a>\r\n<b><![CDATA[x\r\ny\rz]]></b></xml>')).toEqual({ a: '1\n2\n3', b: 'x\ny\nz' });
+    expect(parsePayXml('<xml><a>1\r\n2\r3</a>\r\n<b><![CDATA[x\r\ny\rz]]></b></xml>')).toEqual({
+      a: '1\n2\n3',
+      b: 'x\ny\nz',
+    });
   });
 
   it('when a CR is written as &#13;, then it is kept: references are expanded after line ends are read', () => {

@@ -1,4 +1,13 @@
-import { type GraphQLField, type GraphQLInputField, type GraphQLSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType, isSpecifiedScalarType } from 'graphql';
+import {
+  type GraphQLField,
+  type GraphQLInputField,
+  type GraphQLSchema,
+  isEnumType,
+  isInputObjectType,
+  isInterfaceType,
+  isObjectType,
+  isSpecifiedScalarType,
+} from 'graphql';
 import { buildAppSchema } from '../../src/server/schema';
 
 /**
@@ -21,7 +30,8 @@ function coordinates(schema: GraphQLSchema): { coordinate: string; description: 
       }
     }
     if (isEnumType(type)) {
-      for (const value of type.getValues()) out.push({ coordinate: `${type.name}.${value.name}`, description: value.description });
+      for (const value of type.getValues())
+        out.push({ coordinate: `${type.name}.${value.name}`, description: value.description });
     }
   }
   return out;
@@ -36,7 +46,9 @@ describe('schema descriptions', () => {
   it('when the schema is built from the resolvers, then every type, field, argument and enum value has a description (a `description:` option on its decorator)', () => {
     const all = coordinates(schema);
     // The walk itself reached every kind of coordinate, so an empty list below means something.
-    expect(all.map((c) => c.coordinate)).toEqual(expect.arrayContaining(['Query', 'Mutation.login', 'Mutation.login(code:)', 'OrderStatus.PAID', 'DateTime']));
+    expect(all.map((c) => c.coordinate)).toEqual(
+      expect.arrayContaining(['Query', 'Mutation.login', 'Mutation.login(code:)', 'OrderStatus.PAID', 'DateTime']),
+    );
     const missing = all.filter((c) => !c.description?.trim()).map((c) => c.coordinate);
     expect(missing).toEqual([]);
   });

@@ -6,7 +6,9 @@ function infoFor(source: string) {
   const doc = parse(source);
   const operation = doc.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
   const fragments = Object.fromEntries(
-    doc.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]),
+    doc.definitions
+      .filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION)
+      .map((f) => [f.name.value, f]),
   );
   const root = operation.selectionSet.selections[0] as FieldNode;
   return { fieldNodes: [root], fragments };
@@ -14,7 +16,9 @@ function infoFor(source: string) {
 
 describe('subfieldNames', () => {
   it('when fields are selected directly, then exactly their names come back', () => {
-    expect(subfieldNames(infoFor('mutation { login(code: "c") { token user { id openid } } }'), 'user')).toEqual(new Set(['id', 'openid']));
+    expect(subfieldNames(infoFor('mutation { login(code: "c") { token user { id openid } } }'), 'user')).toEqual(
+      new Set(['id', 'openid']),
+    );
   });
 
   it('when the field is not selected, then the set is empty', () => {

@@ -15,12 +15,17 @@ describe('how the server is started', () => {
 
 describe('parseStartFlags', () => {
   it('when the start script is node with flags before dist/main.js, then it returns those flags in order', () => {
-    expect(parseStartFlags('node --max-semi-space-size=8 --heap-growing-percent=50 dist/main.js')).toEqual(['--max-semi-space-size=8', '--heap-growing-percent=50']);
+    expect(parseStartFlags('node --max-semi-space-size=8 --heap-growing-percent=50 dist/main.js')).toEqual([
+      '--max-semi-space-size=8',
+      '--heap-growing-percent=50',
+    ]);
     expect(parseStartFlags('node dist/main.js')).toEqual([]);
   });
 
   it('when the start script has any other form, then it refuses it instead of guessing', () => {
-    expect(() => parseStartFlags('MALLOC_ARENA_MAX=2 node dist/main.js')).toThrow(/not "node \[--flags\] dist\/main.js"/);
+    expect(() => parseStartFlags('MALLOC_ARENA_MAX=2 node dist/main.js')).toThrow(
+      /not "node \[--flags\] dist\/main.js"/,
+    );
     expect(() => parseStartFlags('node dist/main.js --port=1')).toThrow();
     expect(() => parseStartFlags('tsx src/main.ts')).toThrow();
   });

@@ -16,13 +16,25 @@ const v2 = (result: unknown, extra: Record<string, unknown> = {}) =>
 
 describe('parseTextVerdict', () => {
   it('when WeChat answers a verdict, then its suggest, label (a number, or a string of digits) and trace_id', () => {
-    expect(parseTextVerdict(200, v2({ suggest: 'pass', label: 100 }))).toEqual({ suggest: 'pass', label: 100, traceId: 'trace-1' });
-    expect(parseTextVerdict(200, v2({ suggest: 'risky', label: '20002' }))).toEqual({ suggest: 'risky', label: 20002, traceId: 'trace-1' });
-    expect(parseTextVerdict(200, v2({ suggest: 'review', label: 'x' }, { trace_id: '' }))).toEqual({ suggest: 'review' });
+    expect(parseTextVerdict(200, v2({ suggest: 'pass', label: 100 }))).toEqual({
+      suggest: 'pass',
+      label: 100,
+      traceId: 'trace-1',
+    });
+    expect(parseTextVerdict(200, v2({ suggest: 'risky', label: '20002' }))).toEqual({
+      suggest: 'risky',
+      label: 20002,
+      traceId: 'trace-1',
+    });
+    expect(parseTextVerdict(200, v2({ suggest: 'review', label: 'x' }, { trace_id: '' }))).toEqual({
+      suggest: 'review',
+    });
   });
 
-  it('when WeChat answers version 1\'s 87014, then a risky verdict without a label', () => {
-    expect(parseTextVerdict(200, JSON.stringify({ errcode: 87014, errmsg: 'risky content' }))).toEqual({ suggest: 'risky' });
+  it("when WeChat answers version 1's 87014, then a risky verdict without a label", () => {
+    expect(parseTextVerdict(200, JSON.stringify({ errcode: 87014, errmsg: 'risky content' }))).toEqual({
+      suggest: 'risky',
+    });
   });
 
   it.each([
@@ -31,12 +43,15 @@ describe('parseTextVerdict', () => {
     ['JSON that is not an object', 200, '"ok"', 'non-JSON answer, HTTP 200'],
     ['no result', 200, JSON.stringify({ errcode: 0, errmsg: 'ok' }), 'answer without a known result.suggest'],
     ['an unknown suggest', 200, v2({ suggest: 'maybe', label: 100 }), 'answer without a known result.suggest'],
-  ])('when WeChat answers %s, then WECHAT_UNAVAILABLE naming msg_sec_check: no verdict lets nothing through', (_what, status, text, cause) => {
-    const err = refusal(status, text);
-    expect(err.code).toBe('WECHAT_UNAVAILABLE');
-    expect(err.extensions).toEqual({ api: 'msg_sec_check' });
-    expect(err.cause).toBe(cause);
-  });
+  ])(
+    'when WeChat answers %s, then WECHAT_UNAVAILABLE naming msg_sec_check: no verdict lets nothing through',
+    (_what, status, text, cause) => {
+      const err = refusal(status, text);
+      expect(err.code).toBe('WECHAT_UNAVAILABLE');
+      expect(err.extensions).toEqual({ api: 'msg_sec_check' });
+      expect(err.cause).toBe(cause);
+    },
+  );
 
   it.each([
     [-1, 'WECHAT_UNAVAILABLE'],
@@ -67,15 +82,18 @@ describe('normalizeNickname', () => {
     ['33 code points', 'é'.repeat(33)],
     ['a newline inside', 'a\nb'],
     ['a C1 control', 'a\u0085b'],
-  ])('when the nickname is %s, then BAD_USER_INPUT with extensions.field and without the nickname', (_what, nickname) => {
-    let err: AppError | undefined;
-    try {
-      normalizeNickname(nickname);
-    } catch (e) {
-      err = e as AppError;
-    }
-    expect(err?.code).toBe('BAD_USER_INPUT');
-    expect(err?.extensions).toEqual({ field: 'nickname' });
-    if (nickname.trim()) expect(err?.message).not.toContain(nickname.trim());
-  });
+  ])(
+    'when the nickname is %s, then BAD_USER_INPUT with extensions.field and without the nickname',
+    (_what, nickname) => {
+      let err: AppError | undefined;
+      try {
+        normalizeNickname(nickname);
+      } catch (e) {
+        err = e as AppError;
+      }
+      expect(err?.code).toBe('BAD_USER_INPUT');
+      expect(err?.extensions).toEqual({ field: 'nickname' });
+      if (nickname.trim()) expect(err?.message).not.toContain(nickname.trim());
+    },
+  );
 });

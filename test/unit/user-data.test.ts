@@ -41,7 +41,9 @@ describe('decryptUserData', () => {
   });
 
   it('when the watermark names another appid, then it is rejected', () => {
-    expect(codeOf(() => decrypt(sealed({ ...profile, watermark: { appid: 'wxother0000000000', timestamp: now } })))).toBe('WECHAT_DECRYPT_FAILED');
+    expect(
+      codeOf(() => decrypt(sealed({ ...profile, watermark: { appid: 'wxother0000000000', timestamp: now } }))),
+    ).toBe('WECHAT_DECRYPT_FAILED');
   });
 
   it('when the watermark is missing, then it is rejected', () => {
@@ -68,8 +70,16 @@ describe('decryptUserData', () => {
     const forged = { ...s, iv: iv.toString('base64') };
     // The attack works on the bytes: padding, UTF-8, JSON and watermark all still pass.
     const decipher = createDecipheriv('aes-128-cbc', Buffer.from(sessionKey, 'base64'), iv).setAutoPadding(false);
-    const plain = JSON.parse(unpadPkcs7(Buffer.concat([decipher.update(Buffer.from(s.encryptedData, 'base64')), decipher.final()])).toString('utf8')) as Record<string, unknown>;
-    expect(plain).toMatchObject({ unionId: `EVIL${openid.slice(5)}`, nickName: profile.nickName, watermark: profile.watermark });
+    const plain = JSON.parse(
+      unpadPkcs7(Buffer.concat([decipher.update(Buffer.from(s.encryptedData, 'base64')), decipher.final()])).toString(
+        'utf8',
+      ),
+    ) as Record<string, unknown>;
+    expect(plain).toMatchObject({
+      unionId: `EVIL${openid.slice(5)}`,
+      nickName: profile.nickName,
+      watermark: profile.watermark,
+    });
     expect(plain.openId).toBeUndefined();
     expect(codeOf(() => decrypt(forged))).toBe('WECHAT_DECRYPT_FAILED');
   });
@@ -89,12 +99,18 @@ describe('decryptUserData', () => {
     const s = sealed(profile);
     expect(codeOf(() => decrypt({ ...s, iv: randomBytes(12).toString('base64') }))).toBe('BAD_USER_INPUT');
     expect(codeOf(() => decrypt({ ...s, iv: 'not base64!!' }))).toBe('BAD_USER_INPUT');
-    expect(codeOf(() => decrypt({ ...s, encryptedData: s.encryptedData.replace(/\+/g, ' ') + ' ' }))).toBe('BAD_USER_INPUT');
+    expect(codeOf(() => decrypt({ ...s, encryptedData: s.encryptedData.replace(/\+/g, ' ') + ' ' }))).toBe(
+      'BAD_USER_INPUT',
+    );
     expect(codeOf(() => decrypt({ ...s, encryptedData: '' }))).toBe('BAD_USER_INPUT');
   });
 
   it('when valid base64 is not whole AES blocks, then it is WECHAT_DECRYPT_FAILED', () => {
-    expect(codeOf(() => decrypt({ iv: randomBytes(16).toString('base64'), encryptedData: randomBytes(20).toString('base64') }))).toBe('WECHAT_DECRYPT_FAILED');
+    expect(
+      codeOf(() =>
+        decrypt({ iv: randomBytes(16).toString('base64'), encryptedData: randomBytes(20).toString('base64') }),
+      ),
+    ).toBe('WECHAT_DECRYPT_FAILED');
   });
 });
 

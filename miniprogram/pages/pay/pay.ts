@@ -43,7 +43,10 @@ Page({
     this.setData({ paying: true, error: '', result: null });
     showLoading('支付中');
     try {
-      const result = await pay(parsed.fen, { intervalMs: config.payPollIntervalMs, timeoutMs: config.payPollTimeoutMs });
+      const result = await pay(parsed.fen, {
+        intervalMs: config.payPollIntervalMs,
+        timeoutMs: config.payPollTimeoutMs,
+      });
       this.setData({ result: describeResult(result) });
       hideLoading();
       if (result.kind === 'paid') showToast('支付成功', 'success');

@@ -2,7 +2,6 @@ import { Migration } from '@mikro-orm/migrations';
 
 /** The phone number bindPhoneNumber stores, as WeChat gives it, and its country code. */
 export class Migration20261203120000_PhoneNumber extends Migration {
-
   override name = 'Migration20261203120000_PhoneNumber';
 
   override up(): void | Promise<void> {
@@ -14,5 +13,4 @@ export class Migration20261203120000_PhoneNumber extends Migration {
     this.addSql(`alter table \`users\` drop column \`phone_number\`;`);
     this.addSql(`alter table \`users\` drop column \`phone_country_code\`;`);
   }
-
 }
