@@ -126,15 +126,12 @@ function registerWireRoutes(wire: FastifyInstance, opts: SimulatorPayOptions) {
 function registerDevRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
   const { state, delivery } = opts;
 
+  const PAY_FAULT_SHAPE =
+    'expected { openid: string, fault: { delayMs?, errCode?, errCodeDes?, returnFail?, garbage?, httpStatus?, badSign? } }';
   app.post<{ Body: { openid?: unknown; fault?: unknown } | undefined }>('/dev/pay-fault', async (req, reply) => {
     const { openid, fault } = req.body ?? {};
     if (typeof openid !== 'string' || !openid || !isObject(fault)) {
-      return reply
-        .code(400)
-        .send({
-          error:
-            'expected { openid: string, fault: { delayMs?, errCode?, errCodeDes?, returnFail?, garbage?, httpStatus?, badSign? } }',
-        });
+      return reply.code(400).send({ error: PAY_FAULT_SHAPE });
     }
     state.armFault(openid, fault);
     return { ok: true };
