@@ -134,10 +134,13 @@ export function bounded<T>(
 /** The slice of node-redis used here; its full generic types are too heavy for the compiler here. */
 export interface RedisClient {
   readonly isReady: boolean;
+  /** True from connect() until close() or destroy(), also while the connection is still being made. */
+  readonly isOpen: boolean;
   connect(): Promise<unknown>;
   close(): Promise<void>;
   destroy(): void;
   on(event: 'connect' | 'ready' | 'error', listener: (err?: unknown) => void): unknown;
+  once(event: 'ready' | 'error', listener: (err?: unknown) => void): unknown;
   get(key: string): Promise<string | null>;
   set(
     key: string,
@@ -235,8 +238,21 @@ export function redisConnection(url: string, timeoutMs: number, onError?: (err: 
     },
     async close() {
       closed = true;
+      const client = current;
+      // A client closed while it is still connecting finishes its connect afterwards and stays open, holding the
+      // process (node-redis has no socket to end yet): let the connect settle first, within the bound.
+      if (client.isOpen && !client.isReady) {
+        await withTimeout(
+          new Promise((settle) => {
+            client.once('ready', settle);
+            client.once('error', settle);
+          }),
+          timeoutMs,
+          () => new Error('connect did not settle'),
+        ).catch(() => undefined);
+      }
       // With Redis unreachable, close() never settles; shutdown must not wait on it forever.
-      await withTimeout(current.close(), timeoutMs, () => new Error('close timed out')).catch(() => destroy(current));
+      await withTimeout(client.close(), timeoutMs, () => new Error('close timed out')).catch(() => destroy(client));
     },
   };
 }

@@ -2,7 +2,9 @@ import { createClient } from '@redis/client';
 import { Writable } from 'node:stream';
 import { createKeyValueStore, type KeyValueStore } from '../../src/core/kv';
 import { createLogger } from '../../src/core/logger';
-import { describeServices, redisNamespace, target } from '../support/target';
+import { describeServices, redisNamespace, redisUrlVia, target } from '../support/target';
+import { createCache } from '../../src/core/cache';
+import { TcpProxy } from '../support/tcp-proxy';
 
 const silent = () => createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
 
@@ -109,6 +111,22 @@ describeServices('key-value store in Redis, shared by two instances', () => {
     expect(await a.for('test').release('ttl', first!)).toBe(false);
     expect(await raw.get(`${namespace}:lock:ttl`)).toBe(second);
     expect(await b.for('test').release('ttl', second!)).toBe(true);
+  });
+
+  it('when a store or the session cache is closed while its first connection is still being made, then no connection is left open to hold the process', async () => {
+    const redis = new URL(target.kind === 'services' ? target.redisUrl : 'redis://127.0.0.1:6379');
+    const proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const port = await proxy.start();
+    try {
+      const options = { redisUrl: redisUrlVia(port), timeoutMs: 2000, namespace, logger: silent() };
+      // Closed at once, as an app whose start failed, or a test that starts and stops, closes them.
+      await Promise.all([createKeyValueStore(options).close(), createCache(options).close()]);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(proxy.accepted).toBeGreaterThan(0);
+      expect(proxy.connections).toBe(0);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('when a store is pinged, then it answers; once closed, its calls are refused naming the store', async () => {
