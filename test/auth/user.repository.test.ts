@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { openDatabase, type Orm } from '../../src/core/db';
 import { dataModel } from '../../src/server/data-model';
 import { userRepository } from '../../src/auth/user.repository';
-import { freshDatabase, type TestDatabase } from '../support/target';
+import { markServicesSuite } from '../support/server';
+import { freshDatabase, onServices, type TestDatabase } from '../support/target';
 
 /** The users table's statements on this project's real database (MariaDB on services, libsql embedded). */
 describe('the user repository', () => {
@@ -12,6 +13,7 @@ describe('the user repository', () => {
     db = await freshDatabase();
     const kind = db.url.startsWith('mysql:') ? 'mysql' : 'libsql';
     ({ orm } = await openDatabase({ kind, url: db.url }, dataModel, true, 5000));
+    if (onServices) markServicesSuite();
   });
   afterAll(async () => {
     await orm?.close();

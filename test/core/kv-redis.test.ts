@@ -2,7 +2,8 @@ import { createClient } from '@redis/client';
 import { Writable } from 'node:stream';
 import { createKeyValueStore, type KeyValueStore } from '../../src/core/kv';
 import { createLogger } from '../../src/core/logger';
-import { describeServices, redisNamespace, redisUrlVia, target } from '../support/target';
+import { describeServices, onServices, redisNamespace, redisUrlVia, target } from '../support/target';
+import { markServicesSuite } from '../support/server';
 import { createCache } from '../../src/core/cache';
 import { TcpProxy } from '../support/tcp-proxy';
 
@@ -32,6 +33,7 @@ describeServices('key-value store in Redis, shared by two instances', () => {
     b = open();
     raw = createClient({ url: target.redisUrl });
     await raw.connect();
+    if (onServices) markServicesSuite();
   });
   afterAll(async () => {
     if (target.kind !== 'services') return;

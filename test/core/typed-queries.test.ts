@@ -1,5 +1,7 @@
 import { Entity, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { openDatabase, prepare, typedQueries, type Orm, type TableOf } from '../../src/core/db';
+import { markServicesSuite } from '../support/server';
+import { freshDatabase, onServices, type TestDatabase } from '../support/target';
 
 @Entity({ tableName: 'things' })
 class Thing {
@@ -33,24 +35,35 @@ const THINGS_BUT = prepare<Things, { outTradeNo: string }>()((db, p) =>
     .orderBy('id'),
 );
 
+/** On this project's real database: MariaDB on services, libsql embedded. */
 describe('typed queries against the metadata', () => {
+  let db: TestDatabase;
   let orm: Orm;
+  let kind: 'mysql' | 'libsql';
   beforeAll(async () => {
+    db = await freshDatabase();
+    kind = db.url.startsWith('mysql:') ? 'mysql' : 'libsql';
     ({ orm } = await openDatabase(
-      { kind: 'libsql', url: ':memory:' },
+      { kind, url: db.url },
       { entities: [Thing, RenamedThing], migrationsFor: () => [] },
       false,
     ));
+    if (onServices) markServicesSuite();
   });
   afterAll(async () => {
     await orm?.close();
+    await db?.drop();
   });
 
   it('when a prepared statement runs again, then it runs with that call’s values, and a constant built into it stays', async () => {
     await orm.em
       .fork()
       .getConnection()
-      .execute('create table things (id integer primary key autoincrement, out_trade_no varchar(32))');
+      .execute(
+        kind === 'mysql'
+          ? 'create table things (id int auto_increment primary key, out_trade_no varchar(32))'
+          : 'create table things (id integer primary key autoincrement, out_trade_no varchar(32))',
+      );
     const q = typedQueries<Things>(orm.em.fork(), { things: Thing });
     for (const outTradeNo of ['a', 'b', 'constant'])
       expect((await q.write(INSERT_THING, { outTradeNo })).affectedRows).toBe(1);
@@ -62,7 +75,7 @@ describe('typed queries against the metadata', () => {
   it('when a TableOf type names the columns as the metadata does, then the typed queries are built', () => {
     const q = typedQueries<{ things: TableOf<Thing> }>(orm.em.fork(), { things: Thing });
     expect(q.db.selectFrom('things').select(['id', 'out_trade_no']).compile().sql).toBe(
-      'select "id", "out_trade_no" from "things"',
+      kind === 'mysql' ? 'select `id`, `out_trade_no` from `things`' : 'select "id", "out_trade_no" from "things"',
     );
     // A column the entity does not have fails to compile (npm run typecheck covers the tests).
     // @ts-expect-error: no such column

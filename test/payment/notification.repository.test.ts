@@ -1,7 +1,8 @@
 import { openDatabase, type Orm } from '../../src/core/db';
 import { dataModel } from '../../src/server/data-model';
 import { notificationRepository } from '../../src/payment/notification.repository';
-import { freshDatabase, type TestDatabase } from '../support/target';
+import { markServicesSuite } from '../support/server';
+import { freshDatabase, onServices, type TestDatabase } from '../support/target';
 
 /** The notify archive's statements on this project's real database (MariaDB on services, libsql embedded). */
 describe('the notification repository', () => {
@@ -11,6 +12,7 @@ describe('the notification repository', () => {
     db = await freshDatabase();
     const kind = db.url.startsWith('mysql:') ? 'mysql' : 'libsql';
     ({ orm } = await openDatabase({ kind, url: db.url }, dataModel, true, 5000));
+    if (onServices) markServicesSuite();
   });
   afterAll(async () => {
     await orm?.close();

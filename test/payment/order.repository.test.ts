@@ -6,7 +6,8 @@ import { userRepository } from '../../src/auth/user.repository';
 import { orderRepository } from '../../src/payment/order.repository';
 import { OrderStatus } from '../../src/payment/order.entity';
 import { settlePaid } from '../../src/payment/settle';
-import { freshDatabase, type TestDatabase } from '../support/target';
+import { markServicesSuite } from '../support/server';
+import { freshDatabase, onServices, type TestDatabase } from '../support/target';
 
 /** The orders table's statements on this project's real database (MariaDB on services, libsql embedded). */
 describe('the order repository', () => {
@@ -21,6 +22,7 @@ describe('the order repository', () => {
       `o${randomBytes(8).toString('hex')}`,
       undefined,
     ));
+    if (onServices) markServicesSuite();
   });
   afterAll(async () => {
     await orm?.close();
