@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../core/errors';
 import type { KeyValue } from '../core/kv';
 import type { Metrics } from '../ops/metrics';
-import { callWeChat, observed } from './http';
+import { callWeChat, observed, readWeChatJson } from './http';
 
 const API = 'stable_token';
 
@@ -297,16 +297,7 @@ export function createAccessTokenManager(deps: AccessTokenDeps): AccessTokenMana
 
 /** stable_token's answer: `{access_token, expires_in}` or `{errcode, errmsg}`, parsed whatever its Content-Type. */
 export function parseStableToken(status: number, text: string): { accessToken: string; expiresIn: number } {
-  if (status >= 500) throw new AppError('WECHAT_UNAVAILABLE', undefined, { api: API }, { cause: `HTTP ${status}` });
-  let body: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
-    body = parsed as Record<string, unknown>;
-  } catch {
-    throw new AppError('WECHAT_UNAVAILABLE', undefined, { api: API }, { cause: `non-JSON answer, HTTP ${status}` });
-  }
-  const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
+  const { body, errcode } = readWeChatJson(API, status, text);
   // 40013 appid, 40125 secret, 45009/45011 quotas, 89503 admin confirmation, -1 busy: all "WeChat gave us no token".
   if (errcode !== 0)
     throw new AppError(

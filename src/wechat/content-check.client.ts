@@ -1,6 +1,6 @@
 import { AppError, type ErrorCode } from '../core/errors';
 import { TOKEN_REJECTED_ERRCODES } from './access-token';
-import { callWeChat, observed, type CallObserver } from './http';
+import { callWeChat, observed, readWeChatJson, type CallObserver } from './http';
 
 const API = 'msg_sec_check';
 
@@ -80,16 +80,7 @@ function labelOf(v: unknown): number | undefined {
  * A token WeChat refused (40001/40014/42001) is WECHAT_UNAVAILABLE carrying its errcode, which withToken retries.
  */
 export function parseTextVerdict(status: number, text: string): TextVerdict {
-  if (status >= 500) throw unavailable(`HTTP ${status}`);
-  let body: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
-    body = parsed as Record<string, unknown>;
-  } catch {
-    throw unavailable(`non-JSON answer, HTTP ${status}`);
-  }
-  const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
+  const { body, errcode } = readWeChatJson(API, status, text);
   const traceId = typeof body.trace_id === 'string' && body.trace_id ? body.trace_id : undefined;
   if (errcode === V1_RISKY) return { suggest: 'risky', ...(traceId ? { traceId } : {}) };
   if (errcode !== 0) {

@@ -45,3 +45,26 @@ export async function callWeChat(
     );
   }
 }
+
+/**
+ * A WeChat JSON API's answer, parsed whatever its Content-Type says (WeChat may label it text/plain): the body as an
+ * object and its errcode (0 when absent). HTTP 5xx and a body that is not a JSON object are WECHAT_UNAVAILABLE for
+ * `api`; the cause names what was wrong, never the body.
+ */
+export function readWeChatJson(
+  api: string,
+  status: number,
+  text: string,
+): { body: Record<string, unknown>; errcode: number } {
+  const unavailable = (cause: string) => new AppError('WECHAT_UNAVAILABLE', undefined, { api }, { cause });
+  if (status >= 500) throw unavailable(`HTTP ${status}`);
+  let body: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
+    body = parsed as Record<string, unknown>;
+  } catch {
+    throw unavailable(`non-JSON answer, HTTP ${status}`);
+  }
+  return { body, errcode: typeof body.errcode === 'number' ? body.errcode : 0 };
+}

@@ -1,5 +1,5 @@
 import { AppError, type ErrorCode } from '../core/errors';
-import { callWeChat, observed, type CallObserver } from './http';
+import { callWeChat, observed, readWeChatJson, type CallObserver } from './http';
 
 export interface Code2SessionResult {
   openid: string;
@@ -52,22 +52,7 @@ export type LoginClient = ReturnType<typeof createLoginClient>;
 
 /** WeChat may label the JSON text/plain, so the body is parsed whatever its Content-Type says. */
 export function parseCode2Session(status: number, text: string): Code2SessionResult {
-  if (status >= 500)
-    throw new AppError('WECHAT_UNAVAILABLE', undefined, { api: 'jscode2session' }, { cause: `HTTP ${status}` });
-  let body: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
-    body = parsed as Record<string, unknown>;
-  } catch {
-    throw new AppError(
-      'WECHAT_UNAVAILABLE',
-      undefined,
-      { api: 'jscode2session' },
-      { cause: `non-JSON answer, HTTP ${status}` },
-    );
-  }
-  const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
+  const { body, errcode } = readWeChatJson('jscode2session', status, text);
   if (errcode !== 0) {
     const code = ERRCODES[errcode] ?? 'WECHAT_UNAVAILABLE';
     throw new AppError(

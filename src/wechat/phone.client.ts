@@ -1,6 +1,6 @@
 import { AppError, type ErrorCode } from '../core/errors';
 import { TOKEN_REJECTED_ERRCODES } from './access-token';
-import { callWeChat, observed, type CallObserver } from './http';
+import { callWeChat, observed, readWeChatJson, type CallObserver } from './http';
 
 const API = 'getuserphonenumber';
 
@@ -68,16 +68,7 @@ const unavailable = (cause: string, extra: Record<string, unknown> = {}) =>
  * A token WeChat refused (40001/40014/42001) is WECHAT_UNAVAILABLE carrying its errcode, which withToken retries.
  */
 export function parsePhoneNumber(status: number, text: string, appid: string): PhoneNumber {
-  if (status >= 500) throw unavailable(`HTTP ${status}`);
-  let body: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
-    body = parsed as Record<string, unknown>;
-  } catch {
-    throw unavailable(`non-JSON answer, HTTP ${status}`);
-  }
-  const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
+  const { body, errcode } = readWeChatJson(API, status, text);
   if (errcode !== 0) {
     const code = TOKEN_REJECTED_ERRCODES.has(errcode)
       ? 'WECHAT_UNAVAILABLE'
