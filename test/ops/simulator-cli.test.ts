@@ -17,7 +17,8 @@ function runSimulator(env: Record<string, string>) {
   const ready = new Promise<void>((resolve) => {
     const onData = (d: Buffer) => {
       output += d.toString();
-      if (output.includes('WECHAT_NOTIFY_URL')) resolve();
+      // Its log line and its printed identity are separate writes: both, in whichever order they arrive.
+      if (output.includes('WECHAT_NOTIFY_URL') && output.includes('Server listening at')) resolve();
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
