@@ -15,26 +15,34 @@ import * as types from './graphql';
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "mutation BindPhoneNumber($code: String!) {\n  bindPhoneNumber(code: $code) {\n    ...UserFields\n  }\n}": typeof types.BindPhoneNumberDocument,
     "mutation CreatePayment($money: Int!) {\n  createPayment(money: $money) {\n    order {\n      ...OrderFields\n    }\n    payParams {\n      timeStamp\n      nonceStr\n      package\n      signType\n      paySign\n    }\n  }\n}": typeof types.CreatePaymentDocument,
     "fragment ErrorExtensionsFields on ErrorExtensions {\n  code\n  retryAfterSeconds\n  field\n  api\n  wechatErrCode\n  wechatErrMsg\n}": typeof types.ErrorExtensionsFieldsFragmentDoc,
     "mutation Login($code: String!) {\n  login(code: $code) {\n    token\n    expiresAt\n    user {\n      id\n      openid\n    }\n  }\n}": typeof types.LoginDocument,
     "query Me {\n  me {\n    ...UserFields\n  }\n}": typeof types.MeDocument,
     "fragment OrderFields on Order {\n  id\n  outTradeNo\n  amount\n  status\n  transactionId\n  paidAt\n}": typeof types.OrderFieldsFragmentDoc,
     "query Order($outTradeNo: String!, $refresh: Boolean) {\n  order(outTradeNo: $outTradeNo, refresh: $refresh) {\n    ...OrderFields\n  }\n}": typeof types.OrderDocument,
+    "mutation SetProfile($nickname: String, $avatarUrl: String) {\n  setProfile(nickname: $nickname, avatarUrl: $avatarUrl) {\n    ...UserFields\n  }\n}": typeof types.SetProfileDocument,
     "mutation UpdateProfile($encryptedData: String!, $iv: String!) {\n  updateProfile(encryptedData: $encryptedData, iv: $iv) {\n    ...UserFields\n  }\n}": typeof types.UpdateProfileDocument,
-    "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  gender\n  language\n  city\n  province\n  country\n  updatedAt\n}": typeof types.UserFieldsFragmentDoc,
+    "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  gender\n  language\n  city\n  province\n  country\n  phoneNumber\n  phoneCountryCode\n  updatedAt\n}": typeof types.UserFieldsFragmentDoc,
 };
 const documents: Documents = {
+    "mutation BindPhoneNumber($code: String!) {\n  bindPhoneNumber(code: $code) {\n    ...UserFields\n  }\n}": types.BindPhoneNumberDocument,
     "mutation CreatePayment($money: Int!) {\n  createPayment(money: $money) {\n    order {\n      ...OrderFields\n    }\n    payParams {\n      timeStamp\n      nonceStr\n      package\n      signType\n      paySign\n    }\n  }\n}": types.CreatePaymentDocument,
     "fragment ErrorExtensionsFields on ErrorExtensions {\n  code\n  retryAfterSeconds\n  field\n  api\n  wechatErrCode\n  wechatErrMsg\n}": types.ErrorExtensionsFieldsFragmentDoc,
     "mutation Login($code: String!) {\n  login(code: $code) {\n    token\n    expiresAt\n    user {\n      id\n      openid\n    }\n  }\n}": types.LoginDocument,
     "query Me {\n  me {\n    ...UserFields\n  }\n}": types.MeDocument,
     "fragment OrderFields on Order {\n  id\n  outTradeNo\n  amount\n  status\n  transactionId\n  paidAt\n}": types.OrderFieldsFragmentDoc,
     "query Order($outTradeNo: String!, $refresh: Boolean) {\n  order(outTradeNo: $outTradeNo, refresh: $refresh) {\n    ...OrderFields\n  }\n}": types.OrderDocument,
+    "mutation SetProfile($nickname: String, $avatarUrl: String) {\n  setProfile(nickname: $nickname, avatarUrl: $avatarUrl) {\n    ...UserFields\n  }\n}": types.SetProfileDocument,
     "mutation UpdateProfile($encryptedData: String!, $iv: String!) {\n  updateProfile(encryptedData: $encryptedData, iv: $iv) {\n    ...UserFields\n  }\n}": types.UpdateProfileDocument,
-    "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  gender\n  language\n  city\n  province\n  country\n  updatedAt\n}": types.UserFieldsFragmentDoc,
+    "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  gender\n  language\n  city\n  province\n  country\n  phoneNumber\n  phoneCountryCode\n  updatedAt\n}": types.UserFieldsFragmentDoc,
 };
 
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation BindPhoneNumber($code: String!) {\n  bindPhoneNumber(code: $code) {\n    ...UserFields\n  }\n}"): typeof import('./graphql').BindPhoneNumberDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -62,11 +70,15 @@ export function graphql(source: "query Order($outTradeNo: String!, $refresh: Boo
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "mutation SetProfile($nickname: String, $avatarUrl: String) {\n  setProfile(nickname: $nickname, avatarUrl: $avatarUrl) {\n    ...UserFields\n  }\n}"): typeof import('./graphql').SetProfileDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "mutation UpdateProfile($encryptedData: String!, $iv: String!) {\n  updateProfile(encryptedData: $encryptedData, iv: $iv) {\n    ...UserFields\n  }\n}"): typeof import('./graphql').UpdateProfileDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  gender\n  language\n  city\n  province\n  country\n  updatedAt\n}"): typeof import('./graphql').UserFieldsFragmentDoc;
+export function graphql(source: "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  gender\n  language\n  city\n  province\n  country\n  phoneNumber\n  phoneCountryCode\n  updatedAt\n}"): typeof import('./graphql').UserFieldsFragmentDoc;
 
 
 export function graphql(source: string) {

@@ -60,6 +60,13 @@ export type OrderStatus =
   /** Created and not known to be paid: wx.requestPayment may still pay it. After paying, order(refresh: true) asks WeChat if the notify is late. */
   | 'PENDING';
 
+export type BindPhoneNumberMutationVariables = Exact<{
+  code: string;
+}>;
+
+
+export type BindPhoneNumberMutation = { bindPhoneNumber: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
+
 export type CreatePaymentMutationVariables = Exact<{
   money: number;
 }>;
@@ -79,7 +86,7 @@ export type LoginMutation = { login: { token: string, expiresAt: string, user: {
 export type MeQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type MeQuery = { me: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, updatedAt: string } };
+export type MeQuery = { me: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
 
 export type OrderFieldsFragment = { id: string, outTradeNo: string, amount: number, status: OrderStatus, transactionId: string | null, paidAt: string | null };
 
@@ -91,15 +98,23 @@ export type OrderQueryVariables = Exact<{
 
 export type OrderQuery = { order: { id: string, outTradeNo: string, amount: number, status: OrderStatus, transactionId: string | null, paidAt: string | null } | null };
 
+export type SetProfileMutationVariables = Exact<{
+  nickname?: string | null | undefined;
+  avatarUrl?: string | null | undefined;
+}>;
+
+
+export type SetProfileMutation = { setProfile: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
+
 export type UpdateProfileMutationVariables = Exact<{
   encryptedData: string;
   iv: string;
 }>;
 
 
-export type UpdateProfileMutation = { updateProfile: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, updatedAt: string } };
+export type UpdateProfileMutation = { updateProfile: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
 
-export type UserFieldsFragment = { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, updatedAt: string };
+export type UserFieldsFragment = { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -150,9 +165,31 @@ export const UserFieldsFragmentDoc = new TypedDocumentString(`
   city
   province
   country
+  phoneNumber
+  phoneCountryCode
   updatedAt
 }
     `, {"fragmentName":"UserFields"}) as unknown as TypedDocumentString<UserFieldsFragment, unknown>;
+export const BindPhoneNumberDocument = new TypedDocumentString(`
+    mutation BindPhoneNumber($code: String!) {
+  bindPhoneNumber(code: $code) {
+    ...UserFields
+  }
+}
+    fragment UserFields on User {
+  id
+  openid
+  nickname
+  avatarUrl
+  gender
+  language
+  city
+  province
+  country
+  phoneNumber
+  phoneCountryCode
+  updatedAt
+}`) as unknown as TypedDocumentString<BindPhoneNumberMutation, BindPhoneNumberMutationVariables>;
 export const CreatePaymentDocument = new TypedDocumentString(`
     mutation CreatePayment($money: Int!) {
   createPayment(money: $money) {
@@ -204,6 +241,8 @@ export const MeDocument = new TypedDocumentString(`
   city
   province
   country
+  phoneNumber
+  phoneCountryCode
   updatedAt
 }`) as unknown as TypedDocumentString<MeQuery, MeQueryVariables>;
 export const OrderDocument = new TypedDocumentString(`
@@ -220,6 +259,26 @@ export const OrderDocument = new TypedDocumentString(`
   transactionId
   paidAt
 }`) as unknown as TypedDocumentString<OrderQuery, OrderQueryVariables>;
+export const SetProfileDocument = new TypedDocumentString(`
+    mutation SetProfile($nickname: String, $avatarUrl: String) {
+  setProfile(nickname: $nickname, avatarUrl: $avatarUrl) {
+    ...UserFields
+  }
+}
+    fragment UserFields on User {
+  id
+  openid
+  nickname
+  avatarUrl
+  gender
+  language
+  city
+  province
+  country
+  phoneNumber
+  phoneCountryCode
+  updatedAt
+}`) as unknown as TypedDocumentString<SetProfileMutation, SetProfileMutationVariables>;
 export const UpdateProfileDocument = new TypedDocumentString(`
     mutation UpdateProfile($encryptedData: String!, $iv: String!) {
   updateProfile(encryptedData: $encryptedData, iv: $iv) {
@@ -236,5 +295,7 @@ export const UpdateProfileDocument = new TypedDocumentString(`
   city
   province
   country
+  phoneNumber
+  phoneCountryCode
   updatedAt
 }`) as unknown as TypedDocumentString<UpdateProfileMutation, UpdateProfileMutationVariables>;

@@ -28,3 +28,28 @@ export function postJson(url: string, body: object, header: Record<string, strin
     });
   });
 }
+
+export interface UploadResponse {
+  statusCode: number;
+  /** wx.uploadFile never parses the answer: it is the body's text, JSON or not. */
+  data: string;
+}
+
+/** wx.uploadFile as a promise: multipart/form-data with the file at `filePath` in the field `name`. */
+export function uploadFile(
+  url: string,
+  filePath: string,
+  name: string,
+  header: Record<string, string>,
+): Promise<UploadResponse> {
+  return new Promise((resolve, reject) => {
+    wx.uploadFile({
+      url,
+      filePath,
+      name,
+      header,
+      success: (res) => resolve({ statusCode: res.statusCode, data: res.data }),
+      fail: (err) => reject(new WxError(err.errMsg)),
+    });
+  });
+}

@@ -38,6 +38,10 @@ export function describeError(err: unknown): string {
   if (err instanceof ApiError) {
     if (err.code === 'PAYMENT_FAILED' && err.extensions.wechatErrMsg)
       return `支付下单失败：${err.extensions.wechatErrMsg}`;
+    if (err.code === 'CONTENT_RISKY') return describeRisky(err.extensions.label);
+    const { maxBytes } = err.extensions;
+    if (err.code === 'AVATAR_TOO_LARGE' && typeof maxBytes === 'number' && maxBytes > 0)
+      return `图片太大，请换一张不超过 ${formatBytes(maxBytes)} 的图片`;
     const wait = err.extensions.retryAfterSeconds;
     if (err.code === 'RATE_LIMITED' && typeof wait === 'number' && wait > 0) return `操作太频繁，请 ${wait} 秒后重试`;
     // A server newer than this package may send a code it does not know yet.
@@ -45,6 +49,30 @@ export function describeError(err: unknown): string {
   }
   if (err instanceof WxError) return `微信接口失败：${err.errMsg}`;
   return MESSAGES.INTERNAL_SERVER_ERROR;
+}
+
+/** WeChat's content-check labels (msg_sec_check and media_check_async share them). */
+const RISK_LABELS: Record<number, string> = {
+  10001: '广告',
+  20001: '时政',
+  20002: '色情',
+  20003: '辱骂',
+  20006: '违法犯罪',
+  20008: '欺诈',
+  20012: '低俗',
+  20013: '版权',
+};
+
+/** CONTENT_RISKY, with what WeChat's check saw when it says (extensions.label). */
+export function describeRisky(label: unknown): string {
+  const reason = typeof label === 'number' ? RISK_LABELS[label] : undefined;
+  return reason ? `内容未通过微信安全检测（疑似${reason}），请修改后重试` : MESSAGES.CONTENT_RISKY;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${+(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  if (bytes >= 1024) return `${+(bytes / 1024).toFixed(1)} KB`;
+  return `${bytes} 字节`;
 }
 
 export function describeAmountError(reason: Extract<FenParse, { ok: false }>['reason']): string {

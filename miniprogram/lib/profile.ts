@@ -1,6 +1,13 @@
-import { MeDocument, UpdateProfileDocument, type UserFieldsFragment } from '../gql/graphql';
+import {
+  BindPhoneNumberDocument,
+  MeDocument,
+  SetProfileDocument,
+  UpdateProfileDocument,
+  type UserFieldsFragment,
+} from '../gql/graphql';
+import { uploadAvatar } from './avatar';
 import { request } from './client';
-import { getUserProfile } from './wx-async';
+import { getUserProfile, phoneCode, type PhoneButton, type PhoneNumberDetail } from './wx-async';
 
 export type User = UserFieldsFragment;
 
@@ -20,23 +27,22 @@ export async function updateProfileFromWeChat(): Promise<User> {
   return (await request(UpdateProfileDocument, () => getUserProfile(PROFILE_DESC))).updateProfile;
 }
 
-/**
- * What the avatar-and-nickname fill-in gave. It stays on the phone: the server has no mutation for it yet
- * (docs/mini-program.md).
- */
-export interface FillInDraft {
-  avatarUrl: string;
-  nickname: string;
+/** `<input type="nickname">`'s value → setProfile. The server trims it and has WeChat's text check judge it. */
+export async function saveNickname(nickname: string): Promise<User> {
+  return (await request(SetProfileDocument, { nickname })).setProfile;
 }
 
-const DRAFT_KEY = 'wxmp.profileDraft';
-
-export function loadDraft(): FillInDraft {
-  const value: unknown = wx.getStorageSync(DRAFT_KEY);
-  const d = (value && typeof value === 'object' ? value : {}) as Partial<FillInDraft>;
-  return { avatarUrl: d.avatarUrl ?? '', nickname: d.nickname ?? '' };
+/** chooseAvatar's temporary file → POST /avatar → setProfile(avatarUrl) with the URL the server issued. */
+export async function saveAvatar(tempFilePath: string): Promise<User> {
+  const avatarUrl = await uploadAvatar(tempFilePath);
+  return (await request(SetProfileDocument, { avatarUrl })).setProfile;
 }
 
-export function saveDraft(draft: FillInDraft) {
-  wx.setStorageSync(DRAFT_KEY, draft);
+export type PhoneBind = { ok: true; me: User } | Extract<PhoneButton, { ok: false }>;
+
+/** The getPhoneNumber button's event → bindPhoneNumber(code); a button that gave no code sends nothing. */
+export async function bindPhone(detail: PhoneNumberDetail): Promise<PhoneBind> {
+  const button = await phoneCode(detail);
+  if (!button.ok) return button;
+  return { ok: true, me: (await request(BindPhoneNumberDocument, { code: button.code })).bindPhoneNumber };
 }

@@ -40,3 +40,10 @@ export async function requestPayment(params: PayParams, appId: string): Promise<
   const { errMsg } = await dev<{ errMsg: string }>('request-payment', { appId, ...params });
   return errMsg === 'requestPayment:ok' ? { ok: true } : { ok: false, cancelled: /cancel/.test(errMsg), errMsg };
 }
+
+/** Plays `<button open-type="getPhoneNumber">`: a one-time code for the simulated user's number. */
+export async function phoneCode(): Promise<string> {
+  const openid: unknown = wx.getStorageSync(OPENID_KEY);
+  if (typeof openid !== 'string' || !openid) throw new WxError('getPhoneNumber:fail not logged in to the simulator');
+  return (await dev<{ code: string }>('phone-code', { openid })).code;
+}

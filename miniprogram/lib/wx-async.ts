@@ -72,4 +72,27 @@ export function requestPayment(params: PayParams): Promise<PaySheetResult> {
   });
 }
 
+/** e.detail of `<button open-type="getPhoneNumber" bindgetphonenumber>` (base library 2.21.2+). */
+export interface PhoneNumberDetail {
+  errMsg?: string;
+  /** One-time, 5 minutes; only when the user allowed it. */
+  code?: string;
+  /** 1400001: the mini-program has no quota left for phone numbers. */
+  errno?: number;
+}
+
+export type PhoneButton =
+  { ok: true; code: string } | { ok: false; reason: 'denied' | 'no-quota' | 'failed'; errMsg: string };
+
+/** The code the button gave, or why there is none; nothing is sent for a button that gave none. */
+export async function phoneCode(detail: PhoneNumberDetail): Promise<PhoneButton> {
+  const errMsg = detail.errMsg ?? '';
+  if (/deny|cancel/i.test(errMsg)) return { ok: false, reason: 'denied', errMsg };
+  // DevTools' codes (when it gives any) are real WeChat's, which the simulator cannot redeem: it mints its own.
+  if (config.simulator) return { ok: true, code: await simulator.phoneCode() };
+  if (detail.code) return { ok: true, code: detail.code };
+  if (detail.errno === 1400001) return { ok: false, reason: 'no-quota', errMsg };
+  return { ok: false, reason: 'failed', errMsg };
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

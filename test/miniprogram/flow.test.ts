@@ -10,8 +10,7 @@ interface PayResultView {
   status: string;
 }
 const payResult = (page: PageHandle) => (page.data as { result: PayResultView | null }).result!;
-const profileData = (page: PageHandle) =>
-  page.data as { me: { openid: string; nickname: string | null }; draft: { avatarUrl: string; nickname: string } };
+const profileData = (page: PageHandle) => page.data as { me: { openid: string; nickname: string | null } };
 
 /** The mini-program's own app, pages and client on a shim phone, against the real server and its simulator. */
 describe('mini-program: launch → login → profile → pay', () => {
@@ -228,29 +227,6 @@ describe('mini-program: launch → login → profile → pay', () => {
     again.modules.config.simulator = mp.modules.config.simulator;
     expect(await again.launch()).toBe('logged-in');
     expect(again.modules.session.storedSession()!.openid).toBe(openid);
-  });
-
-  it('when the avatar and nickname are filled in, then the page keeps them on the phone (the server has no mutation for them yet)', async () => {
-    const mp = bootMiniProgram(t);
-    await mp.launch();
-    const profile = await mp.open('pages/profile/profile');
-    await profile.event('onChooseAvatar', 'chooseavatar', { avatarUrl: 'wxfile://tmp_avatar.png' });
-    await profile.event('onNicknameReview', 'nicknamereview', { pass: true, timeout: false });
-    await profile.submit('onSaveFillIn', { nickname: ' 小明🐱 ' });
-    expect(profile.data.draft).toEqual({ avatarUrl: 'wxfile://tmp_avatar.png', nickname: '小明🐱' });
-    expect(mp.device.getStorage('wxmp.profileDraft')).toEqual({
-      avatarUrl: 'wxfile://tmp_avatar.png',
-      nickname: '小明🐱',
-    });
-    expect(mp.device.ui.at(-1)).toEqual({ api: 'showToast', options: { title: '已保存在本机', icon: 'none' } });
-
-    // Reopening the page shows the draft again.
-    expect(profileData(await mp.open('pages/profile/profile')).draft.nickname).toBe('小明🐱');
-
-    await profile.event('onNicknameReview', 'nicknamereview', { pass: false, timeout: false });
-    await profile.submit('onSaveFillIn', { nickname: 'bad' });
-    expect(profile.data.message).toBe('该昵称未通过微信审核，请换一个');
-    expect(mp.device.getStorage('wxmp.profileDraft')).toMatchObject({ nickname: '小明🐱' });
   });
 
   /** Makes this phone's WeChat answer one UI API with a fail callback, as it does when it cannot show or open it. */

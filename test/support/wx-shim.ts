@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { SIMULATOR_PREFIX } from '../../src/app';
 import type { TestServer } from './server';
 
@@ -42,6 +43,27 @@ export interface RecordedRequest {
   errorCodes: string[];
 }
 
+export interface RecordedUpload {
+  url: string;
+  filePath: string;
+  name: string;
+  authorization?: string;
+  status?: number;
+  /** The answer's body, as wx.uploadFile hands it over: text. */
+  data?: string;
+}
+
+/** How the getPhoneNumber button answers the user's choice. */
+export interface PhoneButtonOptions {
+  /** The user taps 拒绝. */
+  deny?: boolean;
+  /** The mini-program has no quota left (errno 1400001). */
+  noQuota?: boolean;
+  /** The number the simulator gives for the code (digits); by default a random 139… one. */
+  purePhoneNumber?: string;
+  countryCode?: string;
+}
+
 type Callbacks<S> = {
   success?: (res: S) => void;
   fail?: (err: { errMsg: string }) => void;
@@ -59,6 +81,9 @@ export class WxDevice {
   readonly storage = new Map<string, string>();
   readonly ui: UiCall[] = [];
   readonly requests: RecordedRequest[] = [];
+  readonly uploads: RecordedUpload[] = [];
+  /** Files on the phone by their temporary path (chooseAvatar's), as wx.uploadFile reads them. */
+  readonly files = new Map<string, Buffer>();
   readonly calls = { login: 0, checkSession: 0, getUserProfile: 0, requestPayment: 0 };
   nextPayment: PaymentBehaviour = {};
   readonly wx: WechatMiniprogram.Wx;
@@ -86,6 +111,34 @@ export class WxDevice {
   getStorage(key: string): unknown {
     const raw = this.storage.get(key);
     return raw === undefined ? '' : JSON.parse(raw);
+  }
+
+  /**
+   * The user picks an image with `<button open-type="chooseAvatar">`: WeChat writes it to a temporary file and the
+   * event's detail carries its path.
+   */
+  chooseAvatar(bytes: Buffer, ext = 'jpg'): { avatarUrl: string } {
+    const path = `wxfile://tmp_${randomBytes(8).toString('hex')}.${ext}`;
+    this.files.set(path, bytes);
+    return { avatarUrl: path };
+  }
+
+  /**
+   * The user answers `<button open-type="getPhoneNumber">`'s sheet: the event's detail, with a one-time code the
+   * simulator minted for this user's number when they allowed it (POST /dev/phone-code, as wx.login's come from
+   * /dev/login-code).
+   */
+  async getPhoneNumber(options: PhoneButtonOptions = {}): Promise<{ errMsg: string; code?: string; errno?: number }> {
+    if (options.deny) return { errMsg: 'getPhoneNumber:fail user deny' };
+    if (options.noQuota) return { errMsg: 'getPhoneNumber:fail no quota', errno: 1400001 };
+    if (!this.openid) throw new Error('getPhoneNumber before any wx.login: the simulator knows no user yet');
+    const { status, body } = await this.simPost<{ code: string; purePhoneNumber: string }>('/dev/phone-code', {
+      openid: this.openid,
+      ...(options.purePhoneNumber ? { purePhoneNumber: options.purePhoneNumber } : {}),
+      ...(options.countryCode ? { countryCode: options.countryCode } : {}),
+    });
+    if (status !== 200) throw new Error(`simulator /dev/phone-code: ${status}`);
+    return { errMsg: 'getPhoneNumber:ok', code: body.code };
   }
 
   private async simPost<T>(path: string, body: unknown): Promise<{ status: number; body: T }> {
@@ -187,6 +240,43 @@ export class WxDevice {
           };
         });
         return { abort() {} };
+      },
+
+      /** A real multipart/form-data POST, as WeChat sends it; the answer's body stays text (res.data). */
+      uploadFile(
+        options: Callbacks<{ data: string; statusCode: number; errMsg: string }> & {
+          url: string;
+          filePath: string;
+          name: string;
+          header?: Record<string, string>;
+          formData?: Record<string, string>;
+        },
+      ) {
+        const header = Object.fromEntries(Object.entries(options.header ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+        const record: RecordedUpload = {
+          url: options.url,
+          filePath: options.filePath,
+          name: options.name,
+          authorization: header.authorization,
+        };
+        device.uploads.push(record);
+        device.answer('uploadFile', options, async () => {
+          const bytes = device.files.get(options.filePath);
+          if (!bytes) throw new WxFail(`uploadFile:fail file not found: ${options.filePath}`);
+          if (!options.name) throw new WxFail('uploadFile:fail parameter error: parameter.name should be String');
+          // WeChat sets the multipart boundary itself; a content-type given in header would break it.
+          delete header['content-type'];
+          const form = new FormData();
+          for (const [k, v] of Object.entries(options.formData ?? {})) form.append(k, v);
+          const fileName = options.filePath.replace(/^.*[/_]/, '');
+          form.append(options.name, new Blob([new Uint8Array(bytes)]), fileName);
+          const res = await fetch(options.url, { method: 'POST', headers: header, body: form });
+          const data = await res.text();
+          record.status = res.status;
+          record.data = data;
+          return { data, statusCode: res.status, errMsg: 'uploadFile:ok' };
+        });
+        return { abort() {}, onProgressUpdate() {}, offProgressUpdate() {} };
       },
 
       getUserProfile(options: Callbacks<Record<string, unknown>> & { desc: string }) {

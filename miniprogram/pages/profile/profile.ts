@@ -1,19 +1,31 @@
+import { ApiError } from '../../lib/client';
 import { describeError } from '../../lib/messages';
-import { loadDraft, loadMe, saveDraft, updateProfileFromWeChat, type FillInDraft, type User } from '../../lib/profile';
+import { bindPhone, loadMe, saveAvatar, saveNickname, updateProfileFromWeChat, type User } from '../../lib/profile';
 import { showToast } from '../../lib/ui';
-import { isTapGestureError } from '../../lib/wx-async';
+import { isTapGestureError, type PhoneNumberDetail } from '../../lib/wx-async';
 
 const GENDERS = ['未知', '男', '女'];
+
+const PHONE_REFUSED = {
+  denied: '未授权手机号，未绑定',
+  'no-quota': '暂时无法获取手机号，请稍后再试',
+} as const;
 
 interface ProfileData {
   me: User | null;
   gender: string;
   loading: boolean;
   busy: boolean;
+  /** Loading the profile or syncing it from WeChat went wrong. */
   message: string;
-  draft: FillInDraft;
+  avatarBusy: boolean;
+  nicknameBusy: boolean;
+  /** The avatar or nickname was not saved, and why. */
+  fillInMessage: string;
   /** false when WeChat's review of the nickname refused it (bindnicknamereview). */
   nicknameAllowed: boolean;
+  phoneBusy: boolean;
+  phoneMessage: string;
 }
 
 const data: ProfileData = {
@@ -22,17 +34,29 @@ const data: ProfileData = {
   loading: true,
   busy: false,
   message: '',
-  draft: { avatarUrl: '', nickname: '' },
+  avatarBusy: false,
+  nicknameBusy: false,
+  fillInMessage: '',
   nicknameAllowed: true,
+  phoneBusy: false,
+  phoneMessage: '',
 };
+
+/** setProfile's refusal of a nickname, in words about the nickname. */
+function describeNicknameError(err: unknown): string {
+  if (err instanceof ApiError && err.code === 'BAD_USER_INPUT' && err.extensions.field === 'nickname')
+    return '昵称须为 1 到 32 个字，且不含控制字符';
+  return describeError(err);
+}
 
 Page({
   data,
 
-  async onLoad() {
-    this.setData({ draft: loadDraft() });
+  /** Every time the page shows, so a change made elsewhere (or by a review since) appears. */
+  async onShow() {
     try {
       this.show(await loadMe());
+      this.setData({ message: '' });
     } catch (err) {
       this.setData({ message: describeError(err) });
     } finally {
@@ -64,9 +88,19 @@ Page({
     }
   },
 
-  /** <button open-type="chooseAvatar">: a temporary file path on the phone. */
-  onChooseAvatar(e: WechatMiniprogram.CustomEvent<{ avatarUrl: string }>) {
-    this.setData({ 'draft.avatarUrl': e.detail.avatarUrl });
+  /** <button open-type="chooseAvatar">: a temporary file on this phone, uploaded at once and never kept. */
+  async onChooseAvatar(e: WechatMiniprogram.CustomEvent<{ avatarUrl: string }>) {
+    const tempFilePath = e.detail.avatarUrl;
+    if (!tempFilePath || this.data.avatarBusy) return;
+    this.setData({ avatarBusy: true, fillInMessage: '' });
+    try {
+      this.show(await saveAvatar(tempFilePath));
+      showToast('头像已上传', 'success');
+    } catch (err) {
+      this.setData({ fillInMessage: describeError(err) });
+    } finally {
+      this.setData({ avatarBusy: false });
+    }
   },
 
   /** <input type="nickname">: WeChat reviews a typed or chosen nickname after blur. */
@@ -75,14 +109,45 @@ Page({
   },
 
   /** The form, not bindinput: choosing the WeChat nickname from the keyboard fires no input event on every version. */
-  onSaveFillIn(e: WechatMiniprogram.FormSubmit) {
+  async onSaveNickname(e: WechatMiniprogram.FormSubmit) {
+    if (this.data.nicknameBusy) return;
     const nickname = String(e.detail.value.nickname ?? '').trim();
-    if (!nickname) return this.setData({ message: '请填写昵称' });
-    if (!this.data.nicknameAllowed) return this.setData({ message: '该昵称未通过微信审核，请换一个' });
-    const draft: FillInDraft = { avatarUrl: this.data.draft.avatarUrl, nickname };
-    // The server has no mutation for these yet; until it does they stay on this phone.
-    saveDraft(draft);
-    this.setData({ draft, message: '' });
-    showToast('已保存在本机', 'none');
+    if (!nickname) return this.setData({ fillInMessage: '请填写昵称' });
+    if (!this.data.nicknameAllowed) return this.setData({ fillInMessage: '该昵称未通过微信审核，请换一个' });
+    this.setData({ nicknameBusy: true, fillInMessage: '' });
+    try {
+      this.show(await saveNickname(nickname));
+      showToast('昵称已保存', 'success');
+    } catch (err) {
+      this.setData({ fillInMessage: describeNicknameError(err) });
+    } finally {
+      this.setData({ nicknameBusy: false });
+    }
+  },
+
+  /** <button open-type="getPhoneNumber">: a one-time code when the user allowed it, exchanged by the server. */
+  async onGetPhoneNumber(e: WechatMiniprogram.CustomEvent<PhoneNumberDetail>) {
+    if (this.data.phoneBusy) return;
+    this.setData({ phoneBusy: true, phoneMessage: '' });
+    try {
+      const bound = await bindPhone(e.detail);
+      if (bound.ok) {
+        this.show(bound.me);
+        showToast('手机号已绑定', 'success');
+      } else {
+        this.setData({
+          phoneMessage: bound.reason === 'failed' ? `微信接口失败：${bound.errMsg}` : PHONE_REFUSED[bound.reason],
+        });
+      }
+    } catch (err) {
+      this.setData({
+        phoneMessage:
+          err instanceof ApiError && err.code === 'WECHAT_CODE_INVALID'
+            ? '手机号授权已失效，请重新点击获取手机号'
+            : describeError(err),
+      });
+    } finally {
+      this.setData({ phoneBusy: false });
+    }
   },
 });

@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type TestServer } from '../support/server';
+import { bootMiniProgram, type MiniProgram, type PageHandle } from '../support/miniprogram';
+
+const MAX_BYTES = 4096;
+
+/** Images by their magic bytes (what POST /avatar judges), then noise; see test/avatar/avatar.test.ts. */
+const PNG_HEAD = Buffer.from([
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+]);
+const GIF_HEAD = Buffer.from('GIF89a\x01\x00\x01\x00', 'latin1');
+const image = (head: Buffer, size = 600) => Buffer.concat([head, randomBytes(Math.max(0, size - head.length))]);
+
+const ME_FULL = `query { me { nickname avatarUrl phoneNumber phoneCountryCode } }`;
+type ServerMe = { nickname: string | null; avatarUrl: string | null; phoneNumber: string | null };
+
+interface ProfileView {
+  me: {
+    nickname: string | null;
+    avatarUrl: string | null;
+    phoneNumber: string | null;
+    phoneCountryCode: string | null;
+  };
+  fillInMessage: string;
+  phoneMessage: string;
+  avatarBusy: boolean;
+  nicknameBusy: boolean;
+  phoneBusy: boolean;
+}
+const view = (page: PageHandle) => page.data as ProfileView;
+
+/** The profile page's fill-in (avatar, nickname) and phone button, on a shim phone against the real server. */
+describe('mini-program profile page: avatar, nickname and phone number', () => {
+  let t: TestServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mp-avatars-'));
+    t = await startServer({ env: { AVATAR_DIR: dir, AVATAR_MAX_BYTES: String(MAX_BYTES) } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const tokenOf = (mp: MiniProgram) => mp.modules.session.storedSession()!.token;
+  const serverMe = async (mp: MiniProgram) => (await t.gql<{ me: ServerMe }>(ME_FULL, {}, tokenOf(mp))).data!.me;
+
+  async function profilePage(options: Parameters<typeof bootMiniProgram>[1] = {}) {
+    const mp = bootMiniProgram(t, options);
+    await mp.launch();
+    return { mp, page: await mp.open('pages/profile/profile') };
+  }
+
+  describe('nickname', () => {
+    it('when the user submits a nickname, then setProfile stores it trimmed (emoji kept) and the page shows it', async () => {
+      const { mp, page } = await profilePage();
+      await page.event('onNicknameReview', 'nicknamereview', { pass: true, timeout: false });
+      await page.submit('onSaveNickname', { nickname: ' 小明🐱 ' });
+      expect(view(page)).toMatchObject({ fillInMessage: '', nicknameBusy: false, me: { nickname: '小明🐱' } });
+      expect((await serverMe(mp)).nickname).toBe('小明🐱');
+      expect(mp.device.requestsOf('mutation SetProfile').map((r) => r.body?.variables)).toEqual([
+        { nickname: '小明🐱' },
+      ]);
+      expect(mp.device.ui.at(-1)).toEqual({ api: 'showToast', options: { title: '昵称已保存', icon: 'success' } });
+      // Nothing of the fill-in is kept on the phone: the server has it.
+      expect([...mp.device.storage.keys()].filter((k) => k !== 'wxmp.session')).toEqual([]);
+      // Reopening the page reads it back from the server.
+      expect(view(await mp.open('pages/profile/profile')).me.nickname).toBe('小明🐱');
+    });
+
+    it.each([
+      ['我爱赌博', '内容未通过微信安全检测（疑似违法犯罪），请修改后重试'],
+      ['诈骗小能手', '内容未通过微信安全检测（疑似欺诈），请修改后重试'],
+      ['色情', '内容未通过微信安全检测（疑似色情），请修改后重试'],
+      ['RiskyWord', '内容未通过微信安全检测（疑似低俗），请修改后重试'],
+      ['加微信看看', '内容未通过微信安全检测（疑似广告），请修改后重试'],
+    ])(
+      'when the nickname %j fails WeChat’s text check, then the page says %s and nothing is stored',
+      async (nickname, message) => {
+        const { mp, page } = await profilePage();
+        await page.submit('onSaveNickname', { nickname: '先前的' });
+        await page.submit('onSaveNickname', { nickname });
+        expect(view(page)).toMatchObject({ fillInMessage: message, nicknameBusy: false, me: { nickname: '先前的' } });
+        expect(mp.device.requestsOf('mutation SetProfile').map((r) => r.errorCodes)).toEqual([[], ['CONTENT_RISKY']]);
+        expect((await serverMe(mp)).nickname).toBe('先前的');
+      },
+    );
+
+    it('when the nickname is over 32 characters, then the server’s BAD_USER_INPUT reads as a nickname rule and nothing is stored', async () => {
+      const { mp, page } = await profilePage();
+      await page.submit('onSaveNickname', { nickname: '长'.repeat(33) });
+      expect(view(page).fillInMessage).toBe('昵称须为 1 到 32 个字，且不含控制字符');
+      expect(mp.device.requestsOf('mutation SetProfile').map((r) => r.errorCodes)).toEqual([['BAD_USER_INPUT']]);
+      expect((await serverMe(mp)).nickname).toBeNull();
+    });
+
+    it('when the nickname is blank or WeChat’s nickname review refused it, then the page says so and sends nothing', async () => {
+      const { mp, page } = await profilePage();
+      await page.submit('onSaveNickname', { nickname: '   ' });
+      expect(view(page).fillInMessage).toBe('请填写昵称');
+      await page.event('onNicknameReview', 'nicknamereview', { pass: false, timeout: false });
+      await page.submit('onSaveNickname', { nickname: '某昵称' });
+      expect(view(page).fillInMessage).toBe('该昵称未通过微信审核，请换一个');
+      expect(mp.device.requestsOf('mutation SetProfile')).toEqual([]);
+      // A review that timed out lets the server's check decide.
+      await page.event('onNicknameReview', 'nicknamereview', { pass: false, timeout: true });
+      await page.submit('onSaveNickname', { nickname: '某昵称' });
+      expect(view(page)).toMatchObject({ fillInMessage: '', me: { nickname: '某昵称' } });
+    });
+  });
+
+  describe('phone number', () => {
+    it('when the user allows the getPhoneNumber button, then its code is bound and the page shows the number', async () => {
+      const { mp, page } = await profilePage();
+      expect(view(page).me.phoneNumber).toBeNull();
+      const detail = await mp.device.getPhoneNumber({ purePhoneNumber: '13800138000' });
+      await page.event('onGetPhoneNumber', 'getphonenumber', detail);
+      expect(view(page)).toMatchObject({
+        phoneMessage: '',
+        phoneBusy: false,
+        me: { phoneNumber: '13800138000', phoneCountryCode: '86' },
+      });
+      expect((await serverMe(mp)).phoneNumber).toBe('13800138000');
+      expect(mp.device.requestsOf('mutation BindPhoneNumber').map((r) => r.body?.variables)).toEqual([
+        { code: detail.code },
+      ]);
+      expect(mp.device.ui.at(-1)).toEqual({ api: 'showToast', options: { title: '手机号已绑定', icon: 'success' } });
+    });
+
+    it('when the button’s code is sent a second time, then WECHAT_CODE_INVALID asks for the button again and the number stays', async () => {
+      const { mp, page } = await profilePage();
+      const first = await mp.device.getPhoneNumber({ purePhoneNumber: '13900000001' });
+      await page.event('onGetPhoneNumber', 'getphonenumber', first);
+      expect(view(page).me.phoneNumber).toBe('13900000001');
+      await page.event('onGetPhoneNumber', 'getphonenumber', first);
+      expect(view(page)).toMatchObject({
+        phoneMessage: '手机号授权已失效，请重新点击获取手机号',
+        phoneBusy: false,
+        me: { phoneNumber: '13900000001' },
+      });
+      expect(mp.device.requestsOf('mutation BindPhoneNumber').map((r) => r.errorCodes)).toEqual([
+        [],
+        ['WECHAT_CODE_INVALID'],
+      ]);
+      expect((await serverMe(mp)).phoneNumber).toBe('13900000001');
+    });
+
+    it.each([
+      [{ deny: true }, '未授权手机号，未绑定'],
+      [{ noQuota: true }, '暂时无法获取手机号，请稍后再试'],
+    ])('when the button gives no code (%j), then the page says %s and calls nothing', async (options, message) => {
+      const { mp, page } = await profilePage();
+      const detail = await mp.device.getPhoneNumber(options);
+      expect(detail.code).toBeUndefined();
+      const requestsBefore = mp.device.requests.length;
+      await page.event('onGetPhoneNumber', 'getphonenumber', detail);
+      expect(view(page)).toMatchObject({ phoneMessage: message, phoneBusy: false, me: { phoneNumber: null } });
+      expect(mp.device.requests.length).toBe(requestsBefore);
+    });
+
+    it('when the button fails for another reason, then the page shows WeChat’s errMsg and calls nothing', async () => {
+      const { mp, page } = await profilePage();
+      const requestsBefore = mp.device.requests.length;
+      await page.event('onGetPhoneNumber', 'getphonenumber', { errMsg: 'getPhoneNumber:fail no permission' });
+      expect(view(page).phoneMessage).toBe('微信接口失败：getPhoneNumber:fail no permission');
+      expect(mp.device.requests.length).toBe(requestsBefore);
+    });
+
+    it('when config.simulator is set (DevTools offline), then the code comes from the simulator’s dev endpoint, and a denial still sends nothing', async () => {
+      const mp = bootMiniProgram(t);
+      mp.modules.config.simulator = { appId: t.server.config.wechat.appid };
+      await mp.launch();
+      const page = await mp.open('pages/profile/profile');
+      await page.event('onGetPhoneNumber', 'getphonenumber', { errMsg: 'getPhoneNumber:fail user deny' });
+      expect(view(page).phoneMessage).toBe('未授权手机号，未绑定');
+      expect(mp.device.requestsOf('mutation BindPhoneNumber')).toEqual([]);
+      // DevTools' own answer (a real WeChat code, or none without a verified AppID) is not what is sent.
+      await page.event('onGetPhoneNumber', 'getphonenumber', { errMsg: 'getPhoneNumber:fail no permission' });
+      expect(view(page)).toMatchObject({ phoneMessage: '' });
+      expect(view(page).me.phoneNumber).toMatch(/^139\d{8}$/);
+      expect(mp.device.requests.map((r) => r.url.replace(t.url, ''))).toContain('/simulator/dev/phone-code');
+      expect(mp.device.requestsOf('mutation BindPhoneNumber').map((r) => r.errorCodes)).toEqual([[]]);
+    });
+  });
+
+  describe('avatar upload refused', () => {
+    const storedFiles = () => readdirSync(dir).sort();
+
+    it('when the chosen image is over AVATAR_MAX_BYTES, then the page names the limit, nothing is stored and setProfile is not called', async () => {
+      const { mp, page } = await profilePage();
+      const before = storedFiles();
+      await page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(image(PNG_HEAD, MAX_BYTES + 1), 'png'));
+      expect(view(page)).toMatchObject({
+        fillInMessage: '图片太大，请换一张不超过 4 KB 的图片',
+        avatarBusy: false,
+        me: { avatarUrl: null },
+      });
+      expect(mp.device.uploads).toHaveLength(1);
+      expect(mp.device.uploads[0]).toMatchObject({ url: `${t.url}/avatar`, name: 'file', status: 413 });
+      // wx.uploadFile's res.data is the body's text, not parsed JSON.
+      expect(typeof mp.device.uploads[0].data).toBe('string');
+      expect(mp.device.requestsOf('mutation SetProfile')).toEqual([]);
+      expect(storedFiles()).toEqual(before);
+    });
+
+    it('when the chosen file is not a JPEG, PNG or WebP (a GIF named .jpg), then the page says which images it takes', async () => {
+      const { mp, page } = await profilePage();
+      await page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(image(GIF_HEAD), 'jpg'));
+      expect(view(page).fillInMessage).toBe('仅支持 JPG、PNG 或 WebP 图片');
+      expect(mp.device.uploads.map((u) => u.status)).toEqual([415]);
+      expect(mp.device.requestsOf('mutation SetProfile')).toEqual([]);
+      expect((await serverMe(mp)).avatarUrl).toBeNull();
+    });
+
+    it('when wx.uploadFile fails (the temporary file is gone), then the page says so and setProfile is not called', async () => {
+      const { mp, page } = await profilePage();
+      await page.event('onChooseAvatar', 'chooseavatar', { avatarUrl: 'wxfile://tmp_gone.jpg' });
+      expect(view(page)).toMatchObject({ fillInMessage: '网络不可用，请稍后重试', avatarBusy: false });
+      expect(mp.device.uploads.map((u) => u.status)).toEqual([undefined]);
+      expect(mp.device.requestsOf('mutation SetProfile')).toEqual([]);
+    });
+  });
+});
