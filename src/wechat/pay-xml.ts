@@ -35,7 +35,10 @@ const parser = new XMLParser(parserOptions);
  */
 const charRefParser = new XMLParser({ ...parserOptions, htmlEntities: true });
 
-export function parsePayXml(input: string): Record<string, string> {
+/**
+ * `root` is the root element's name: every v2 message is <xml>, but the refund notify's decrypted req_info is <root>.
+ */
+export function parsePayXml(input: string, root = 'xml'): Record<string, string> {
   // A BOM in front is an encoding mark, not content; the validator would call it text before the root.
   const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new PayXmlError('DOCTYPE', 'DOCTYPE and ENTITY declarations are refused');
@@ -54,22 +57,22 @@ export function parsePayXml(input: string): Record<string, string> {
     // The parser throws plain Errors for some names (e.g. a <constructor> tag); every refusal is ours to classify.
     throw new PayXmlError('MALFORMED', `malformed XML: ${(err as Error).message}`);
   }
-  if (doc.xml === undefined) throw new PayXmlError('MALFORMED', 'root element must be <xml>');
+  if (doc[root] === undefined) throw new PayXmlError('MALFORMED', `root element must be <${root}>`);
   // The validator lets a second root through (<xml>…</xml><foo/>) and the parser keeps a processing instruction
   // as a key starting with '?': neither is a WeChat message, and neither may ride along unseen.
   for (const key of Object.keys(doc)) {
-    if (key !== 'xml')
+    if (key !== root)
       throw new PayXmlError(
         'MALFORMED',
         key.startsWith('?') ? 'processing instructions are refused' : 'a message has exactly one root element',
       );
   }
   // A root with no element in it (<xml></xml>, or only line breaks) comes back as its bare text: judged as any text is.
-  const root = typeof doc.xml === 'string' ? { [TEXT_NODE]: doc.xml } : doc.xml;
-  if (typeof root !== 'object' || root === null || Array.isArray(root))
+  const body = typeof doc[root] === 'string' ? { [TEXT_NODE]: doc[root] } : doc[root];
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new PayXmlError('NOT_FLAT', 'root element must hold fields');
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(root)) {
+  for (const [key, value] of Object.entries(body)) {
     // With trimValues off, the text between elements collects here. WeChat's notifies put a newline between fields
     // and its samples indent them: that is layout, never a field, and it must never reach the sign check.
     if (key === TEXT_NODE) {
@@ -134,12 +137,13 @@ export type PayXmlLayout = 'compact' | 'newline' | 'crlf' | 'indented';
 export const PAY_XML_LAYOUTS: readonly PayXmlLayout[] = ['compact', 'newline', 'crlf', 'indented'];
 
 /**
- * Builds <xml>…</xml> in the given layout. Empty and undefined fields are left out (they are not signed either).
- * Every value reads back exactly: `<`, `&`, `]]>`, CR and emoji included.
+ * Builds <xml>…</xml> (or another `root`, as parsePayXml reads it) in the given layout. Empty and undefined fields are
+ * left out (they are not signed either). Every value reads back exactly: `<`, `&`, `]]>`, CR and emoji included.
  */
 export function buildPayXml(
   fields: Record<string, string | number | undefined>,
   layout: PayXmlLayout = 'compact',
+  root = 'xml',
 ): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(fields)) {
@@ -149,13 +153,13 @@ export function buildPayXml(
   }
   switch (layout) {
     case 'compact':
-      return `<xml>${parts.join('')}</xml>`;
+      return `<${root}>${parts.join('')}</${root}>`;
     case 'newline':
-      return `<xml>${parts.join('\n')}\n</xml>`;
+      return `<${root}>${parts.join('\n')}\n</${root}>`;
     case 'crlf':
-      return `<xml>${parts.join('\r\n')}\r\n</xml>`;
+      return `<${root}>${parts.join('\r\n')}\r\n</${root}>`;
     case 'indented':
-      return `<xml>\n${parts.map((p) => `  ${p}\n`).join('')}</xml>`;
+      return `<${root}>\n${parts.map((p) => `  ${p}\n`).join('')}</${root}>`;
   }
 }
 
