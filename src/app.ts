@@ -9,8 +9,7 @@ import { closeDatabase, openDatabase, pendingMigrations, type Orm } from './core
 import { createLogger } from './core/logger';
 import { notifyRoutes } from './payment/notify.route';
 import { avatarRoutes } from './avatar/avatar.route';
-import { createAvatarService } from './avatar/avatar.service';
-import { diskAvatarStorage } from './avatar/avatar.storage';
+import { pushRoutes } from './push/push.route';
 import { simulatorPlugin } from './simulator/simulator.plugin';
 import { createMetrics, type Metrics } from './ops/metrics';
 import type { PayClient } from './wechat/pay.client';
@@ -76,7 +75,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const app = createHttpServer(config, logger);
   const url = () => selfUrl(app);
   if (config.simulator) await mountSimulator(app, config);
-  const { services, notify, wechatPay } = buildServices(config, {
+  const { services, notify, wechatPay, avatars, push } = buildServices(config, {
     logger,
     cache,
     kv,
@@ -86,12 +85,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const apollo = await mountGraphQL(app, config, { orm, services, metrics });
   await app.register(notifyRoutes, { orm, notify, logger, databaseTimeoutMs: config.databaseTimeoutMs });
-  const avatars = createAvatarService({
-    storage: diskAvatarStorage(config.avatar.dir),
-    maxBytes: config.avatar.maxBytes,
-    publicBaseUrl: () => config.publicBaseUrl ?? url(),
-  });
   await app.register(avatarRoutes, { orm, sessions: services.sessions, avatars });
+  if (push) await app.register(pushRoutes, { orm, nonces: kv.for('push'), ...push });
   await app.register(opsRoutes, {
     orm,
     cache,
@@ -126,6 +121,9 @@ async function mountSimulator(app: FastifyInstance, config: Config): Promise<voi
     mchId: config.pay!.mchId,
     payKey: config.pay!.key,
     xmlLayout: config.simulatorXmlLayout,
+    // Where WeChat would push: this server's own push URL, once it listens.
+    pushUrl: () => config.simulatorPushUrl ?? `${selfUrl(app)}/wechat/push`,
+    pushToken: config.wechat.pushToken,
   });
 }
 

@@ -2,6 +2,7 @@ import { OptionalProps } from '@mikro-orm/core';
 import { Entity, Index, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { EXACT } from '../core/collation';
+import { AvatarReview } from '../avatar/avatar-review';
 
 /** A WeChat user of this mini-program, keyed by openid. Profile fields come from updateProfile. */
 @ObjectType({
@@ -43,7 +44,8 @@ export class User {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Avatar image URL from the last updateProfile, at most 1024 characters; null until then.',
+    description:
+      "The avatar shown: the image URL from the last updateProfile, or the last setProfile avatar that WeChat's image check passed, whichever came later; at most 1024 characters; null until then. A setProfile avatar still under review (avatarReview PENDING) or refused is never here.",
   })
   @Property({ length: 1024, nullable: true })
   avatarUrl?: string | null;
@@ -99,6 +101,18 @@ export class User {
   })
   @Property({ length: 8, nullable: true })
   phoneCountryCode?: string | null;
+
+  @Field(() => AvatarReview, {
+    nullable: true,
+    description:
+      "WeChat's image check of the avatar last submitted with setProfile: PENDING until its result is pushed, then PASSED (it became avatarUrl) or REJECTED (never shown); null when setProfile never got an avatar. Read only by the user themself.",
+  })
+  @Property({ type: 'string', length: 16, nullable: true })
+  avatarReview?: AvatarReview | null;
+
+  /** The avatars row (its id) avatarReview is about: only that upload's result may change avatarUrl. */
+  @Property({ length: 32, nullable: true })
+  avatarReviewId?: string | null;
 
   @Field({ description: 'When the user first logged in.' })
   @Property({ type: 'datetime', onCreate: () => new Date() })

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { prepare, typedQueries, type TableOf } from '../core/db';
+import { prepare, typedQueries, wholeSecondsNow, type TableOf } from '../core/db';
+import type { AvatarReview } from '../avatar/avatar-review';
 import { User } from './user.entity';
 
 interface UserTables {
@@ -123,6 +124,49 @@ export function userRepository(em: EntityManager) {
             updated_at: q.date(updatedAt),
           })
           .where('id', '=', id),
+      );
+      return affectedRows === 1;
+    },
+
+    /**
+     * setProfile's write: the nickname when given, and the avatar under review (`review` PENDING, or PASSED with its
+     * URL for an upload WeChat passed before); false when the row is gone.
+     */
+    async setFillIn(
+      id: number,
+      fill: { nickname?: string; avatar?: { id: string; review: AvatarReview; url?: string } },
+      updatedAt: Date,
+    ): Promise<boolean> {
+      const { affectedRows } = await q.write(
+        q.db
+          .updateTable('users')
+          .set({
+            ...(fill.nickname !== undefined ? { nickname: fill.nickname } : {}),
+            ...(fill.avatar
+              ? {
+                  avatar_review: fill.avatar.review,
+                  avatar_review_id: fill.avatar.id,
+                  ...(fill.avatar.url ? { avatar_url: fill.avatar.url } : {}),
+                }
+              : {}),
+            updated_at: q.date(updatedAt),
+          })
+          .where('id', '=', id),
+      );
+      return affectedRows === 1;
+    },
+
+    /**
+     * The review of upload `avatarId` settled: the user's state follows it, and a pass shows it (`url`), only while it
+     * is still the user's latest submission (a newer one is under review, or was settled, otherwise).
+     */
+    async settleAvatar(id: number, avatarId: string, review: AvatarReview, url: string | undefined): Promise<boolean> {
+      const { affectedRows } = await q.write(
+        q.db
+          .updateTable('users')
+          .set({ avatar_review: review, ...(url ? { avatar_url: url } : {}), updated_at: q.date(wholeSecondsNow()) })
+          .where('id', '=', id)
+          .where('avatar_review_id', '=', avatarId),
       );
       return affectedRows === 1;
     },

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { AppError } from '../core/errors';
-import { avatarRepository } from './avatar.repository';
+import { avatarRepository, type StoredAvatar } from './avatar.repository';
+import { AvatarReview } from './avatar-review';
 import type { AvatarStorage } from './avatar.storage';
 import { IMAGE_FORMATS, parseStoredName, sniffImageFormat, storedName } from './image-format';
 
@@ -48,18 +49,26 @@ export function createAvatarService({ storage, maxBytes, publicBaseUrl }: Avatar
 
     /**
      * The check setProfile makes: is `url` exactly one this server's /avatar answered to `userId`, with its image in
-     * storage? Another host, another path, a query string, another user's upload or a made-up id are all false; so is a
-     * row whose image is gone (an INSERT that timed out here yet reached the database later, after its file was removed).
+     * storage? Answers the upload, or undefined for another host, another path, a query string, another user's upload
+     * or a made-up id; so for a row whose image is gone (an INSERT that timed out here yet reached the database later, after its file was removed).
      */
-    async issuedTo(em: EntityManager, url: string, userId: number): Promise<boolean> {
+    async issued(em: EntityManager, url: string, userId: number): Promise<StoredAvatar | undefined> {
       const prefix = `${publicBaseUrl()}${AVATAR_PATH}`;
-      if (!url.startsWith(prefix)) return false;
+      if (!url.startsWith(prefix)) return undefined;
       const stored = parseStoredName(url.slice(prefix.length));
-      if (!stored) return false;
+      if (!stored) return undefined;
       const found = await avatarRepository(em).find(stored.id);
-      if (found?.userId !== userId || found.format !== stored.format) return false;
-      return storage.exists(storedName(stored.id, stored.format));
+      if (found?.userId !== userId || found.format !== stored.format) return undefined;
+      // A refused image is removed on purpose; its row stays to say so.
+      if (found.review === AvatarReview.REJECTED) return found;
+      return (await storage.exists(storedName(stored.id, stored.format))) ? found : undefined;
     },
+
+    /** The URL /avatar answered for `avatar`. */
+    urlOf: (avatar: Pick<StoredAvatar, 'id' | 'format'>) => urlOf(storedName(avatar.id, avatar.format)),
+
+    /** Removes a refused image from storage (its row stays, REJECTED): best effort, a failure is only logged by the caller. */
+    remove: (avatar: Pick<StoredAvatar, 'id' | 'format'>) => storage.delete(storedName(avatar.id, avatar.format)),
 
     contentType: (format: keyof typeof IMAGE_FORMATS) => IMAGE_FORMATS[format].contentType,
   };

@@ -11,6 +11,8 @@ export const SIMULATOR_IDENTITY = {
   secret: 'simulator-app-secret',
   mchId: '1900000109',
   payKey: 'simulatorpaykey00000000000000000',
+  /** The message push token the simulator signs its pushes with, and a server with the simulator checks them with. */
+  pushToken: 'simulatorpushtoken',
 } as const;
 
 const flag = (def: '0' | '1') =>
@@ -89,6 +91,14 @@ const envSchema = z.object({
     .default('wechat'),
   WECHAT_TIMEOUT_MS: int(5000, 10, 60000),
   WECHAT_DATA_MAX_AGE_SECONDS: int(0, 0),
+  WECHAT_PUSH_TOKEN: z.preprocess(
+    blankAsUndefined,
+    z
+      .string()
+      .regex(/^[0-9A-Za-z]{3,32}$/, "must be the message push Token: 3 to 32 letters or digits (WeChat's rule)")
+      .optional(),
+  ),
+  SIMULATOR_PUSH_URL: z.preprocess(blankAsUndefined, httpUrl.optional()),
   SESSION_TTL_SECONDS: int(604800, 1),
   MIGRATE_ON_START: flag('1'),
   WECHAT_MCH_ID: z.preprocess(
@@ -174,11 +184,21 @@ export interface Config {
     apiBase?: string;
     timeoutMs: number;
     dataMaxAgeSeconds: number;
+    /**
+     * The message push token (WECHAT_PUSH_TOKEN): /wechat/push checks every push with it. Undefined: no push URL, and
+     * setProfile refuses avatars (their check's result is pushed). The simulator's own when it is mounted.
+     */
+    pushToken?: string;
   };
   /** True when the built-in WeChat simulator is mounted in-process. */
   simulator: boolean;
   /** How the simulator lays out its pay XML: WeChat's own by default; `vary` changes it per message (the test suites). */
   simulatorXmlLayout: Env['SIMULATOR_XML_LAYOUT'];
+  /**
+   * Where the simulator pushes media check results (the mini-program's message push URL): `npm run simulator`'s
+   * setting; the in-process simulator pushes to this server's own /wechat/push unless it is set.
+   */
+  simulatorPushUrl?: string;
   /** Undefined when payments are not configured (no WECHAT_MCH_ID/WECHAT_PAY_KEY and no simulator). */
   pay?: {
     mchId: string;
@@ -297,9 +317,11 @@ export function loadConfig(env: EnvInput = process.env): Config {
       apiBase: simulator ? undefined : e.WECHAT_API_BASE,
       timeoutMs: e.WECHAT_TIMEOUT_MS,
       dataMaxAgeSeconds: e.WECHAT_DATA_MAX_AGE_SECONDS,
+      pushToken: e.WECHAT_PUSH_TOKEN ?? (simulator ? SIMULATOR_IDENTITY.pushToken : undefined),
     },
     simulator,
     simulatorXmlLayout: e.SIMULATOR_XML_LAYOUT,
+    simulatorPushUrl: e.SIMULATOR_PUSH_URL,
     pay: payEnabled
       ? {
           mchId: e.WECHAT_MCH_ID ?? SIMULATOR_IDENTITY.mchId,

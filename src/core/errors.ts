@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   AVATAR_TOO_LARGE: 'The image is over AVATAR_MAX_BYTES: send a smaller one (HTTP 413).',
   AVATAR_UNSUPPORTED_TYPE:
     'The file is not a JPEG, PNG or WebP image, judged by its bytes (not its name or declared type) (HTTP 415).',
+  AVATAR_REVIEW_DISABLED:
+    "Avatars cannot be set on this server: WeChat's image check reports to the message push URL, and WECHAT_PUSH_TOKEN is not configured.",
   RATE_LIMITED: 'Too many attempts: retry after extensions.retryAfterSeconds.',
   SERVICE_UNAVAILABLE: 'A backing service is unavailable: retry later.',
   INTERNAL_SERVER_ERROR: 'Internal server error.',

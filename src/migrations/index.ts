@@ -11,6 +11,8 @@ import { Migration20261203120000_PhoneNumber as MysqlPhoneNumber } from './mysql
 import { Migration20261203120000_PhoneNumber as SqlitePhoneNumber } from './sqlite/Migration20261203120000_PhoneNumber';
 import { Migration20261203130000_Avatars as MysqlAvatars } from './mysql/Migration20261203130000_Avatars';
 import { Migration20261203130000_Avatars as SqliteAvatars } from './sqlite/Migration20261203130000_Avatars';
+import { Migration20261203140000_AvatarReview as MysqlAvatarReview } from './mysql/Migration20261203140000_AvatarReview';
+import { Migration20261203140000_AvatarReview as SqliteAvatarReview } from './sqlite/Migration20261203140000_AvatarReview';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk, so the same list works from
@@ -24,6 +26,7 @@ const mysql: MigrationObject[] = [
   { name: 'Migration20261202110000_NotifyArchive', class: MysqlNotifyArchive },
   { name: 'Migration20261203120000_PhoneNumber', class: MysqlPhoneNumber },
   { name: 'Migration20261203130000_Avatars', class: MysqlAvatars },
+  { name: 'Migration20261203140000_AvatarReview', class: MysqlAvatarReview },
 ];
 const sqlite: MigrationObject[] = [
   { name: 'Migration20261123132314_Initial', class: SqliteInitial },
@@ -32,6 +35,7 @@ const sqlite: MigrationObject[] = [
   { name: 'Migration20261202110000_NotifyArchive', class: SqliteNotifyArchive },
   { name: 'Migration20261203120000_PhoneNumber', class: SqlitePhoneNumber },
   { name: 'Migration20261203130000_Avatars', class: SqliteAvatars },
+  { name: 'Migration20261203140000_AvatarReview', class: SqliteAvatarReview },
 ];
 
 export function migrationsFor(kind: 'mysql' | 'libsql'): MigrationObject[] {

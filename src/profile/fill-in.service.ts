@@ -3,17 +3,33 @@ import type { Session } from '../auth/session';
 import { currentUser } from '../auth/auth.service';
 import type { User } from '../auth/user.entity';
 import { userRepository } from '../auth/user.repository';
+import { avatarRepository } from '../avatar/avatar.repository';
 import { wholeSecondsNow } from '../core/db';
 import { AppError } from '../core/errors';
 import type { AccessTokenManager } from '../wechat/access-token';
 import { SCENE, type ContentCheckClient } from '../wechat/content-check.client';
+import { AvatarReview } from '../avatar/avatar-review';
+import type { AvatarService } from '../avatar/avatar.service';
+import type { AvatarReviewService } from '../avatar/avatar-review.service';
 
 export interface FillInDeps {
-  /** msg_sec_check: every nickname passes WeChat's text check before it is stored. */
-  contentCheck: Pick<ContentCheckClient, 'checkText'>;
-  /** The access_token every instance shares (msg_sec_check needs one). */
+  /** msg_sec_check for every nickname, media_check_async for every new avatar, before either is shown. */
+  contentCheck: Pick<ContentCheckClient, 'checkText' | 'submitImage'>;
+  /** The access_token every instance shares (both checks need one). */
   accessToken: Pick<AccessTokenManager, 'withToken'>;
+  /** Which uploads /avatar issued to whom, and their URLs. */
+  avatars: Pick<AvatarService, 'issued' | 'urlOf'>;
+  /** Settles a submission whose pushed result came first. */
+  reviews: Pick<AvatarReviewService, 'settle'>;
+  /**
+   * False without WECHAT_PUSH_TOKEN: WeChat's image check result would have nowhere to go, so an avatar could never
+   * leave PENDING, and setProfile refuses avatars (AVATAR_REVIEW_DISABLED) instead.
+   */
+  avatarReview: boolean;
 }
+
+/** The longest avatarUrl looked at: a URL /avatar issues is far shorter. */
+const AVATAR_URL_MAX = 1024;
 
 /** setProfile's arguments: each one given is set, an absent (or null) one keeps what is stored. */
 export interface FillIn {
@@ -51,39 +67,84 @@ export function normalizeNickname(nickname: string): string {
 
 // The avatar-and-nickname fill-in (`<button open-type="chooseAvatar">`, `<input type="nickname">`): what the
 // user types or uploads passes WeChat's content checks on the server, since the client's own can be bypassed.
-export function createFillInService({ contentCheck, accessToken }: FillInDeps) {
+export function createFillInService({ contentCheck, accessToken, avatars, reviews, avatarReview }: FillInDeps) {
   return {
     /**
      * Sets the fields given. A nickname is trimmed, checked by length, then by WeChat's msg_sec_check (scene 1,
-     * profile, for the user's openid); anything but `pass` is CONTENT_RISKY and nothing is written. Every argument is
-     * validated before WeChat is asked anything.
+     * profile, for the user's openid); anything but `pass` is CONTENT_RISKY and nothing is written. An avatarUrl must
+     * be an upload /avatar issued to this user; a new one goes to WeChat's media_check_async and stays PENDING (the
+     * previous avatar still shown) until the pushed result settles it. Every argument is validated before WeChat is
+     * asked anything, and the nickname is checked before the avatar is submitted: a refused nickname spends no image
+     * check and writes nothing.
      */
     async setProfile(em: EntityManager, session: Session, input: FillIn): Promise<User> {
       const nickname = input.nickname == null ? undefined : normalizeNickname(input.nickname);
-      // The avatar half (one /avatar issued to this user, media_check_async, pending review) comes with POST /avatar.
-      if (input.avatarUrl != null)
-        throw new AppError('BAD_USER_INPUT', 'avatarUrl is not supported yet.', { field: 'avatarUrl' });
-      if (nickname === undefined)
-        throw new AppError('BAD_USER_INPUT', 'Give a nickname to set.', { field: 'nickname' });
+      const avatarUrl = input.avatarUrl ?? undefined;
+      if (nickname === undefined && avatarUrl === undefined)
+        throw new AppError('BAD_USER_INPUT', 'Give a nickname, an avatarUrl or both.', { field: 'nickname' });
+      if (avatarUrl !== undefined && !avatarReview) throw new AppError('AVATAR_REVIEW_DISABLED');
+      if (avatarUrl !== undefined && (avatarUrl.length === 0 || avatarUrl.length > AVATAR_URL_MAX)) throw notIssued();
 
       // The user first: no check is spent for a user that is gone.
       const user = await currentUser(em, session);
-      const verdict = await accessToken.withToken((token) =>
-        contentCheck.checkText(token, nickname, session.openid, SCENE.profile),
-      );
-      if (verdict.suggest !== 'pass') {
-        throw new AppError('CONTENT_RISKY', undefined, {
-          field: 'nickname',
-          suggest: verdict.suggest,
-          ...(verdict.label !== undefined ? { label: verdict.label } : {}),
-          ...(verdict.traceId ? { traceId: verdict.traceId } : {}),
+      const avatar = avatarUrl === undefined ? undefined : await avatars.issued(em, avatarUrl, user.id);
+      if (avatarUrl !== undefined && !avatar) throw notIssued();
+      if (avatar?.review === AvatarReview.REJECTED) {
+        throw new AppError('CONTENT_RISKY', "WeChat's image check refused this avatar: upload another.", {
+          field: 'avatarUrl',
+          suggest: 'risky',
         });
       }
+      if (nickname !== undefined) {
+        const verdict = await accessToken.withToken((token) =>
+          contentCheck.checkText(token, nickname, session.openid, SCENE.profile),
+        );
+        if (verdict.suggest !== 'pass') {
+          throw new AppError('CONTENT_RISKY', undefined, {
+            field: 'nickname',
+            suggest: verdict.suggest,
+            ...(verdict.label !== undefined ? { label: verdict.label } : {}),
+            ...(verdict.traceId ? { traceId: verdict.traceId } : {}),
+          });
+        }
+      }
+      // An upload is checked once: submitted again it keeps its trace_id (PENDING) or its verdict (PASSED).
+      const traceId =
+        avatar && avatar.review === null
+          ? (
+              await accessToken.withToken((token) =>
+                contentCheck.submitImage(token, avatars.urlOf(avatar), session.openid, SCENE.profile),
+              )
+            ).traceId
+          : undefined;
+
       const updatedAt = wholeSecondsNow();
+      const review = avatar?.review === AvatarReview.PASSED ? AvatarReview.PASSED : AvatarReview.PENDING;
+      const shown = review === AvatarReview.PASSED && avatar ? avatars.urlOf(avatar) : undefined;
+      const written = await em.transactional(async (tx) => {
+        if (avatar && traceId) await avatarRepository(tx).submit(avatar.id, traceId, updatedAt);
+        return userRepository(tx).setFillIn(
+          user.id,
+          { nickname, ...(avatar ? { avatar: { id: avatar.id, review, url: shown } } : {}) },
+          updatedAt,
+        );
+      });
       // The row went away since the SELECT: as good as revoked, like a session whose user is gone.
-      if (!(await userRepository(em).updateProfile(user.id, { nickname }, updatedAt)))
-        throw new AppError('UNAUTHENTICATED');
-      return Object.assign(user, { nickname, updatedAt });
+      if (!written) throw new AppError('UNAUTHENTICATED');
+      const changed: Partial<User> = { updatedAt };
+      if (nickname !== undefined) changed.nickname = nickname;
+      if (avatar) {
+        changed.avatarReview = review;
+        changed.avatarReviewId = avatar.id;
+        if (shown) changed.avatarUrl = shown;
+      }
+      // A result pushed before the write above waits for it: settle it now (exactly once, whoever gets there first).
+      if (traceId && (await reviews.settle(em, traceId)) === 'settled')
+        return (await userRepository(em).findById(user.id)) ?? Object.assign(user, changed);
+      return Object.assign(user, changed);
     },
   };
 }
+
+const notIssued = () =>
+  new AppError('BAD_USER_INPUT', 'avatarUrl must be a URL that POST /avatar answered to you.', { field: 'avatarUrl' });

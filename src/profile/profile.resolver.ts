@@ -47,7 +47,7 @@ export class ProfileResolver {
   @Authorized()
   @Mutation(() => User, {
     description:
-      'Sets the profile the user filled in (`<input type="nickname">`; the avatar from `<button open-type="chooseAvatar">` comes later). Arguments left out or null keep what is stored. A nickname is trimmed, must then be 1 to 32 characters (an emoji counts as one), and must pass WeChat\'s msg_sec_check (version 2, scene 1, the caller\'s openid) before it is stored as given. Returns the caller. Nothing is stored when a check fails. Errors: BAD_USER_INPUT (extensions.field names the argument: a nickname of the wrong length or with control characters, no argument, or an avatarUrl, not supported yet), CONTENT_RISKY (WeChat\'s check did not pass it: extensions.suggest, extensions.label, extensions.traceId), WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE (extensions.api names the WeChat API), UNAUTHENTICATED.',
+      'Sets the profile the user filled in: the nickname from `<input type="nickname">` and the avatar from `<button open-type="chooseAvatar">`, uploaded with POST /avatar. Arguments left out or null keep what is stored. A nickname is trimmed, must then be 1 to 32 characters (an emoji counts as one), and must pass WeChat\'s msg_sec_check (version 2, scene 1, the caller\'s openid) before it is stored as given. An avatar goes to WeChat\'s image check (media_check_async): avatarReview is PENDING and avatarUrl keeps the previous avatar until the result is pushed to /wechat/push, then PASSED (avatarUrl shows it) or REJECTED (never shown); an upload is checked once, so setting it again answers its verdict. The nickname is checked first: when it is refused, the avatar is not submitted. Returns the caller. Nothing is stored when a check fails. Errors: BAD_USER_INPUT (extensions.field names the argument: a nickname of the wrong length or with control characters, no argument, or an avatarUrl POST /avatar did not answer to the caller), CONTENT_RISKY (WeChat\'s check did not pass the nickname, or refused this avatar before: extensions.field, extensions.suggest, extensions.label, extensions.traceId), AVATAR_REVIEW_DISABLED (no WECHAT_PUSH_TOKEN on the server), WECHAT_RATE_LIMITED, WECHAT_UNAVAILABLE (extensions.api names the WeChat API), UNAUTHENTICATED.',
   })
   async setProfile(
     @Arg('nickname', () => String, {
@@ -59,7 +59,7 @@ export class ProfileResolver {
     @Arg('avatarUrl', () => String, {
       nullable: true,
       description:
-        'Not supported yet (BAD_USER_INPUT when given): it will take a URL that POST /avatar issued to the caller.',
+        "The `url` POST /avatar answered to the caller, exactly as given (no other URL is accepted): the new avatar, shown once WeChat's image check passes it.",
     })
     avatarUrl: string | null | undefined,
     @CurrentSession() session: Session,

@@ -15,6 +15,11 @@ import { createPhoneClient } from '../wechat/phone.client';
 import { createPhoneService } from '../profile/phone.service';
 import { createContentCheckClient } from '../wechat/content-check.client';
 import { createFillInService } from '../profile/fill-in.service';
+import { createAvatarService, type AvatarService } from '../avatar/avatar.service';
+import { diskAvatarStorage } from '../avatar/avatar.storage';
+import { createAvatarReviewService } from '../avatar/avatar-review.service';
+import { mediaCheckPushHandler } from '../avatar/avatar.push';
+import type { PushHandler } from '../push/push.route';
 import type { Services } from './context';
 
 export interface ServiceParts {
@@ -35,6 +40,10 @@ export interface BuiltServices {
   notify: NotifyService;
   /** Undefined when payments are not configured. */
   wechatPay?: PayClient;
+  /** POST /avatar's and GET /avatars' store. */
+  avatars: AvatarService;
+  /** /wechat/push's token and its handlers by event; undefined without WECHAT_PUSH_TOKEN (no push URL). */
+  push?: { token: string; handlers: Record<string, PushHandler> };
 }
 
 /**
@@ -85,6 +94,13 @@ export function buildServices(
       timeoutMs: config.wechat.timeoutMs,
       onCall,
     });
+  const avatars = createAvatarService({
+    storage: diskAvatarStorage(config.avatar.dir),
+    maxBytes: config.avatar.maxBytes,
+    publicBaseUrl: () => config.publicBaseUrl ?? selfUrl(),
+  });
+  const reviews = createAvatarReviewService({ avatars, logger });
+  const pushToken = config.wechat.pushToken;
   const services: Services = {
     auth: createAuthService({ wechatLogin, sessions, rateLimits, limits: config.limits }),
     profile: createProfileService({ appid: config.wechat.appid, dataMaxAgeSeconds: config.wechat.dataMaxAgeSeconds }),
@@ -92,6 +108,9 @@ export function buildServices(
     fillIn: createFillInService({
       contentCheck: createContentCheckClient({ apiBase: wechatApiBase, timeoutMs: config.wechat.timeoutMs, onCall }),
       accessToken,
+      avatars,
+      reviews,
+      avatarReview: pushToken !== undefined,
     }),
     payments:
       pay &&
@@ -112,5 +131,8 @@ export function buildServices(
     metrics,
     logger,
   });
-  return { services, notify, wechatPay };
+  const push = pushToken
+    ? { token: pushToken, handlers: { wxa_media_check: mediaCheckPushHandler(reviews, config.wechat.appid) } }
+    : undefined;
+  return { services, notify, wechatPay, avatars, push };
 }

@@ -5,6 +5,7 @@ import { PayState } from './pay-state';
 import { registerPayRoutes } from './pay.routes';
 import { registerPhoneRoutes } from './phone.routes';
 import { registerContentRoutes } from './content.routes';
+import { registerMediaRoutes } from './media.routes';
 import { registerTokenRoutes } from './token.routes';
 import { SimulatorState } from './state';
 import { layoutPicker, type SimulatorXmlLayout } from './xml-layout';
@@ -19,6 +20,10 @@ export interface SimulatorOptions {
   notifyRetryScale?: number;
   /** How its pay answers and notifies are laid out (SIMULATOR_XML_LAYOUT); WeChat's own by default. */
   xmlLayout?: SimulatorXmlLayout;
+  /** The mini-program's message push URL, where media check results go (read per push); undefined: nowhere. */
+  pushUrl?: () => string | undefined;
+  /** The token pushes are signed with (WECHAT_PUSH_TOKEN on the receiving server). */
+  pushToken?: string;
 }
 
 /**
@@ -31,6 +36,13 @@ export async function simulatorPlugin(app: FastifyInstance, opts: SimulatorOptio
   const tokens = registerTokenRoutes(app, opts);
   registerPhoneRoutes(app, { appid: opts.appid, tokens });
   registerContentRoutes(app, { tokens, state });
+  registerMediaRoutes(app, {
+    tokens,
+    state,
+    appid: opts.appid,
+    pushUrl: opts.pushUrl ?? (() => undefined),
+    pushToken: opts.pushToken,
+  });
 
   const delivery = new NotifyDelivery({ retryScale: opts.notifyRetryScale ?? 0.001 });
   // Pending notify retries must not outlive the server, nor hold up its close.

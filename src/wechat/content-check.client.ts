@@ -3,6 +3,10 @@ import { TOKEN_REJECTED_ERRCODES } from './access-token';
 import { callWeChat, observed, readWeChatJson, type CallObserver } from './http';
 
 const API = 'msg_sec_check';
+const IMAGE_API = 'media_check_async';
+
+/** media_check_async's media_type for an image (1 is audio). */
+export const MEDIA_TYPE_IMAGE = 2;
 
 /** msg_sec_check's scenes: what kind of text is checked. A nickname is profile data (1). */
 export const SCENE = { profile: 1, comment: 2, forum: 3, socialLog: 4 } as const;
@@ -59,17 +63,67 @@ export function createContentCheckClient(opts: ContentCheckClientOptions) {
         return parseTextVerdict(res.status, res.text);
       });
     },
+
+    /**
+     * security.mediaCheckAsync version 2 for the image at `mediaUrl` (WeChat downloads it itself: a public URL, at most
+     * 10 MB). Answers the trace_id its result will be pushed with, to the mini-program's message push URL, within
+     * 30 minutes. Run it through withToken like checkText.
+     */
+    async submitImage(
+      accessToken: string,
+      mediaUrl: string,
+      openid: string,
+      scene: Scene,
+    ): Promise<{ traceId: string }> {
+      const query = new URLSearchParams({ access_token: accessToken });
+      const body = JSON.stringify({ media_url: mediaUrl, media_type: MEDIA_TYPE_IMAGE, version: 2, scene, openid });
+      return observed(IMAGE_API, opts.onCall, async () => {
+        const res = await callWeChat(
+          `${opts.apiBase()}/wxa/media_check_async?${query}`,
+          { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body },
+          opts.timeoutMs,
+          IMAGE_API,
+        );
+        return parseImageSubmit(res.status, res.text);
+      });
+    },
   };
 }
 
 export type ContentCheckClient = ReturnType<typeof createContentCheckClient>;
 
-const unavailable = (cause: string) => new AppError('WECHAT_UNAVAILABLE', undefined, { api: API }, { cause });
+const unavailable = (cause: string, api = API) => new AppError('WECHAT_UNAVAILABLE', undefined, { api }, { cause });
+
+/** An errcode as our error: a refused token is WECHAT_UNAVAILABLE carrying it (withToken retries those). */
+function refused(api: string, errcode: number, errmsg: unknown): AppError {
+  const code = TOKEN_REJECTED_ERRCODES.has(errcode)
+    ? 'WECHAT_UNAVAILABLE'
+    : (ERRCODES[errcode] ?? 'WECHAT_UNAVAILABLE');
+  return new AppError(
+    code,
+    code === 'WECHAT_RATE_LIMITED' ? RATE_LIMITED_MESSAGE : undefined,
+    { api, wechatErrcode: errcode },
+    { cause: `${api} errcode ${errcode}: ${String(errmsg)}` },
+  );
+}
+
+/** WeChat's trace ids are short printable ASCII (e.g. `6012bd1f-2d0e8a1b-4b0d6b8c`); our columns hold 64. */
+const TRACE_ID = /^[\x21-\x7e]{1,64}$/;
+
+/** media_check_async's immediate answer: `{errcode: 0, errmsg: "ok", trace_id}`; the verdict comes later, pushed. */
+export function parseImageSubmit(status: number, text: string): { traceId: string } {
+  const { body, errcode } = readWeChatJson(IMAGE_API, status, text);
+  if (errcode !== 0) throw refused(IMAGE_API, errcode, body.errmsg);
+  const traceId = body.trace_id;
+  if (typeof traceId !== 'string' || !TRACE_ID.test(traceId))
+    throw unavailable('answer without a usable trace_id', IMAGE_API);
+  return { traceId };
+}
 
 const SUGGESTS: ReadonlySet<string> = new Set(['pass', 'review', 'risky']);
 
 /** A label as a number: WeChat sends a number here, and a string in the media check's push. */
-function labelOf(v: unknown): number | undefined {
+export function labelOf(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isInteger(v)) return v;
   if (typeof v === 'string' && /^\d{1,9}$/.test(v)) return Number(v);
   return undefined;
@@ -83,17 +137,7 @@ export function parseTextVerdict(status: number, text: string): TextVerdict {
   const { body, errcode } = readWeChatJson(API, status, text);
   const traceId = typeof body.trace_id === 'string' && body.trace_id ? body.trace_id : undefined;
   if (errcode === V1_RISKY) return { suggest: 'risky', ...(traceId ? { traceId } : {}) };
-  if (errcode !== 0) {
-    const code = TOKEN_REJECTED_ERRCODES.has(errcode)
-      ? 'WECHAT_UNAVAILABLE'
-      : (ERRCODES[errcode] ?? 'WECHAT_UNAVAILABLE');
-    throw new AppError(
-      code,
-      code === 'WECHAT_RATE_LIMITED' ? RATE_LIMITED_MESSAGE : undefined,
-      { api: API, wechatErrcode: errcode },
-      { cause: `${API} errcode ${errcode}: ${String(body.errmsg)}` },
-    );
-  }
+  if (errcode !== 0) throw refused(API, errcode, body.errmsg);
   const result = body.result as { suggest?: unknown; label?: unknown } | undefined;
   const suggest = result?.suggest;
   // No verdict is not a pass: an answer we cannot read lets nothing through.

@@ -104,7 +104,14 @@ describe('POST /avatar and GET /avatars/<id>.<ext>', () => {
       const id = /([0-9a-f]{32})\.\w+$/.exec(url)![1];
       expect(stored()).toContain(`${id}.${ext}`);
       const row = await avatarRepository(t.server.orm.em.fork()).find(id);
-      expect(row).toEqual({ userId: Number(a.userId), format: ext === 'jpg' ? 'jpeg' : ext, bytes: data.length });
+      expect(row).toEqual({
+        id,
+        userId: Number(a.userId),
+        format: ext === 'jpg' ? 'jpeg' : ext,
+        bytes: data.length,
+        review: null,
+        traceId: null,
+      });
     },
   );
 
@@ -118,8 +125,8 @@ describe('POST /avatar and GET /avatars/<id>.<ext>', () => {
       publicBaseUrl: () => t.url,
     });
     const em = () => t.server.orm.em.fork();
-    expect(await check.issuedTo(em(), url!, Number(owner.userId))).toBe(true);
-    expect(await check.issuedTo(em(), url!, Number(other.userId))).toBe(false);
+    expect(await check.issued(em(), url!, Number(owner.userId))).toMatchObject({ userId: Number(owner.userId) });
+    expect(await check.issued(em(), url!, Number(other.userId))).toBeUndefined();
     const [, name] = /\/avatars\/(.+)$/.exec(url!)!;
     for (const notOurs of [
       `https://evil.example.com/avatars/${name}`,
@@ -129,11 +136,11 @@ describe('POST /avatar and GET /avatars/<id>.<ext>', () => {
       `${t.url}/avatars/${'0'.repeat(32)}.png`,
       `${t.url}/avatars/../avatars/${name}`,
     ]) {
-      expect([notOurs, await check.issuedTo(em(), notOurs, Number(owner.userId))]).toEqual([notOurs, false]);
+      expect([notOurs, await check.issued(em(), notOurs, Number(owner.userId))]).toEqual([notOurs, undefined]);
     }
     // A row whose image is gone (an INSERT that reached the database after its upload had failed) is no avatar.
     rmSync(join(dir, name));
-    expect(await check.issuedTo(em(), url!, Number(owner.userId))).toBe(false);
+    expect(await check.issued(em(), url!, Number(owner.userId))).toBeUndefined();
     // Uploading the same bytes again is a new upload, with its own id.
     const again = (await upload(body(PNG_HEAD, 300), { token: other.token })).json.url!;
     expect(again).not.toBe(url);

@@ -126,7 +126,7 @@ describe('setProfile(nickname)', () => {
     },
   );
 
-  it('when no argument or an avatarUrl is given, then BAD_USER_INPUT naming the field, and WeChat is not asked', async () => {
+  it('when no argument or an avatarUrl that is not ours is given, then BAD_USER_INPUT naming the field, and WeChat is not asked', async () => {
     const a = await t.login();
     const before = await checkCalls(sim);
     const none = await set({ nickname: null }, a.token);
@@ -134,7 +134,7 @@ describe('setProfile(nickname)', () => {
     expect(none.errors![0].extensions).toMatchObject({ field: 'nickname' });
     const avatar = await set({ nickname: 'fine', avatarUrl: 'https://example.com/a.png' }, a.token);
     expect(codeOf(avatar)).toBe('BAD_USER_INPUT');
-    expect(avatar.errors![0].message).toBe('avatarUrl is not supported yet.');
+    expect(avatar.errors![0].message).toBe('avatarUrl must be a URL that POST /avatar answered to you.');
     expect(avatar.errors![0].extensions).toMatchObject({ field: 'avatarUrl' });
     expect(await checkCalls(sim)).toBe(before);
     expect((await me(a.token)).nickname).toBeNull();
