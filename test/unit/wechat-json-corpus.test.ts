@@ -6,7 +6,12 @@ import pino from 'pino';
 import { createMemoryKeyValueStore } from '../../src/core/kv-memory';
 import { AppError } from '../../src/core/errors';
 import { createAccessTokenManager, isTokenRejected, parseStableToken } from '../../src/wechat/access-token';
-import { createContentCheckClient, parseTextVerdict, SCENE } from '../../src/wechat/content-check.client';
+import {
+  createContentCheckClient,
+  parseImageSubmit,
+  parseTextVerdict,
+  SCENE,
+} from '../../src/wechat/content-check.client';
 import { readWeChatJson } from '../../src/wechat/http';
 import { createLoginClient, parseCode2Session } from '../../src/wechat/login.client';
 import { createPhoneClient, parsePhoneNumber } from '../../src/wechat/phone.client';
@@ -126,18 +131,19 @@ describe('the real-world WeChat JSON corpus', () => {
     },
   );
 
-  const parsers: Record<Exclude<Api, 'media_check_async'>, (raw: string, e: Expectation) => unknown> = {
+  const parsers: Record<Api, (raw: string, e: Expectation) => unknown> = {
     jscode2session: (raw) => parseCode2Session(200, raw),
     stable_token: (raw) => parseStableToken(200, raw),
     getuserphonenumber: (raw, e) => parsePhoneNumber(200, raw, e.appid!),
     msg_sec_check: (raw) => parseTextVerdict(200, raw),
+    media_check_async: (raw) => parseImageSubmit(200, raw),
   };
-  const parsed = cases.filter((c) => !c.m.httpOnly && c.api !== 'media_check_async');
+  const parsed = cases.filter((c) => !c.m.httpOnly);
 
   it.each(parsed.map((c) => [c.name, c] as const))(
     'when %s is parsed, then it gives its fields exactly, or its error',
     (_name, { m, api, e }) => {
-      const parse = () => parsers[api as keyof typeof parsers](text(m.file), e);
+      const parse = () => parsers[api](text(m.file), e);
       if (e.error) expectError(thrown(parse), e.error);
       else expect(parse()).toEqual(e.result);
     },
@@ -166,10 +172,7 @@ describe('the corpus over real HTTP, answered byte for byte by a local server', 
 
   const APPID = 'wx4f4bc4dec97d474b';
   const apiBase = () => base;
-  const clients: Record<
-    Exclude<Api, 'media_check_async'>,
-    { path: string; call: (e: Expectation) => Promise<unknown> }
-  > = {
+  const clients: Record<Api, { path: string; call: (e: Expectation) => Promise<unknown> }> = {
     jscode2session: {
       path: '/sns/jscode2session',
       call: () =>
@@ -198,12 +201,22 @@ describe('the corpus over real HTTP, answered byte for byte by a local server', 
       call: () =>
         createContentCheckClient({ apiBase, timeoutMs: 5000 }).checkText('token', '你好', 'openid', SCENE.profile),
     },
+    media_check_async: {
+      path: '/wxa/media_check_async',
+      call: () =>
+        createContentCheckClient({ apiBase, timeoutMs: 5000 }).submitImage(
+          'token',
+          'https://example.com/avatar.png',
+          'openid',
+          SCENE.profile,
+        ),
+    },
   };
 
-  it.each(cases.filter((c) => c.api !== 'media_check_async').map((c) => [c.name, c] as const))(
+  it.each(cases.map((c) => [c.name, c] as const))(
     'when WeChat answers %s, then the client gives its fields exactly, or its error',
     async (_name, { m, api, e }) => {
-      const client = clients[api as keyof typeof clients];
+      const client = clients[api];
       answer = { bytes: readFileSync(join(dir, m.file)), contentType: m.contentType ?? 'application/json' };
       paths.length = 0;
       if (e.error) expectError(await rejected(() => client.call(e)), e.error);
