@@ -18,4 +18,10 @@ export const config = {
   /** How often, and for how long, the pay page asks the server whether an order is paid. */
   payPollIntervalMs: 1500,
   payPollTimeoutMs: 20000,
+  /**
+   * After a new avatar is submitted, how often and how many times the profile page asks the server whether WeChat's
+   * image check has passed it (WeChat allows itself up to 30 minutes; the page also asks on every onShow).
+   */
+  avatarReviewPollIntervalMs: 3000,
+  avatarReviewPolls: 10,
 };

@@ -24,7 +24,7 @@ type Documents = {
     "query Order($outTradeNo: String!, $refresh: Boolean) {\n  order(outTradeNo: $outTradeNo, refresh: $refresh) {\n    ...OrderFields\n  }\n}": typeof types.OrderDocument,
     "mutation SetProfile($nickname: String, $avatarUrl: String) {\n  setProfile(nickname: $nickname, avatarUrl: $avatarUrl) {\n    ...UserFields\n  }\n}": typeof types.SetProfileDocument,
     "mutation UpdateProfile($encryptedData: String!, $iv: String!) {\n  updateProfile(encryptedData: $encryptedData, iv: $iv) {\n    ...UserFields\n  }\n}": typeof types.UpdateProfileDocument,
-    "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  gender\n  language\n  city\n  province\n  country\n  phoneNumber\n  phoneCountryCode\n  updatedAt\n}": typeof types.UserFieldsFragmentDoc,
+    "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  avatarReview\n  gender\n  language\n  city\n  province\n  country\n  phoneNumber\n  phoneCountryCode\n  updatedAt\n}": typeof types.UserFieldsFragmentDoc,
 };
 const documents: Documents = {
     "mutation BindPhoneNumber($code: String!) {\n  bindPhoneNumber(code: $code) {\n    ...UserFields\n  }\n}": types.BindPhoneNumberDocument,
@@ -36,7 +36,7 @@ const documents: Documents = {
     "query Order($outTradeNo: String!, $refresh: Boolean) {\n  order(outTradeNo: $outTradeNo, refresh: $refresh) {\n    ...OrderFields\n  }\n}": types.OrderDocument,
     "mutation SetProfile($nickname: String, $avatarUrl: String) {\n  setProfile(nickname: $nickname, avatarUrl: $avatarUrl) {\n    ...UserFields\n  }\n}": types.SetProfileDocument,
     "mutation UpdateProfile($encryptedData: String!, $iv: String!) {\n  updateProfile(encryptedData: $encryptedData, iv: $iv) {\n    ...UserFields\n  }\n}": types.UpdateProfileDocument,
-    "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  gender\n  language\n  city\n  province\n  country\n  phoneNumber\n  phoneCountryCode\n  updatedAt\n}": types.UserFieldsFragmentDoc,
+    "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  avatarReview\n  gender\n  language\n  city\n  province\n  country\n  phoneNumber\n  phoneCountryCode\n  updatedAt\n}": types.UserFieldsFragmentDoc,
 };
 
 /**
@@ -78,7 +78,7 @@ export function graphql(source: "mutation UpdateProfile($encryptedData: String!,
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  gender\n  language\n  city\n  province\n  country\n  phoneNumber\n  phoneCountryCode\n  updatedAt\n}"): typeof import('./graphql').UserFieldsFragmentDoc;
+export function graphql(source: "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  avatarReview\n  gender\n  language\n  city\n  province\n  country\n  phoneNumber\n  phoneCountryCode\n  updatedAt\n}"): typeof import('./graphql').UserFieldsFragmentDoc;
 
 
 export function graphql(source: string) {

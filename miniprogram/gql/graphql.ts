@@ -4,8 +4,19 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** WeChat's image check (media_check_async) of the avatar last submitted with setProfile: the result is pushed to this server's /wechat/push within minutes (WeChat allows up to 30). */
+export type AvatarReview =
+  /** WeChat passed it: it is User.avatarUrl now. */
+  | 'PASSED'
+  /** Submitted, no result yet: User.avatarUrl still shows the previous avatar. */
+  | 'PENDING'
+  /** WeChat did not pass it (risky, or held for review): it is never shown, and User.avatarUrl keeps the previous avatar. Upload another. */
+  | 'REJECTED';
+
 /** Every code this server answers in errors[].extensions.code. Branch on the code, never on the message. See ErrorExtensions for the fields some codes add. */
 export type ErrorCode =
+  /** Avatars cannot be set on this server: WeChat's image check reports to the message push URL, and WECHAT_PUSH_TOKEN is not configured. */
+  | 'AVATAR_REVIEW_DISABLED'
   /** The image is over AVATAR_MAX_BYTES: send a smaller one (HTTP 413). */
   | 'AVATAR_TOO_LARGE'
   /** The file is not a JPEG, PNG or WebP image, judged by its bytes (not its name or declared type) (HTTP 415). */
@@ -65,7 +76,7 @@ export type BindPhoneNumberMutationVariables = Exact<{
 }>;
 
 
-export type BindPhoneNumberMutation = { bindPhoneNumber: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
+export type BindPhoneNumberMutation = { bindPhoneNumber: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, avatarReview: AvatarReview | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
 
 export type CreatePaymentMutationVariables = Exact<{
   money: number;
@@ -86,7 +97,7 @@ export type LoginMutation = { login: { token: string, expiresAt: string, user: {
 export type MeQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type MeQuery = { me: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
+export type MeQuery = { me: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, avatarReview: AvatarReview | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
 
 export type OrderFieldsFragment = { id: string, outTradeNo: string, amount: number, status: OrderStatus, transactionId: string | null, paidAt: string | null };
 
@@ -104,7 +115,7 @@ export type SetProfileMutationVariables = Exact<{
 }>;
 
 
-export type SetProfileMutation = { setProfile: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
+export type SetProfileMutation = { setProfile: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, avatarReview: AvatarReview | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
 
 export type UpdateProfileMutationVariables = Exact<{
   encryptedData: string;
@@ -112,9 +123,9 @@ export type UpdateProfileMutationVariables = Exact<{
 }>;
 
 
-export type UpdateProfileMutation = { updateProfile: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
+export type UpdateProfileMutation = { updateProfile: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, avatarReview: AvatarReview | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
 
-export type UserFieldsFragment = { id: string, openid: string, nickname: string | null, avatarUrl: string | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string };
+export type UserFieldsFragment = { id: string, openid: string, nickname: string | null, avatarUrl: string | null, avatarReview: AvatarReview | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -160,6 +171,7 @@ export const UserFieldsFragmentDoc = new TypedDocumentString(`
   openid
   nickname
   avatarUrl
+  avatarReview
   gender
   language
   city
@@ -181,6 +193,7 @@ export const BindPhoneNumberDocument = new TypedDocumentString(`
   openid
   nickname
   avatarUrl
+  avatarReview
   gender
   language
   city
@@ -236,6 +249,7 @@ export const MeDocument = new TypedDocumentString(`
   openid
   nickname
   avatarUrl
+  avatarReview
   gender
   language
   city
@@ -270,6 +284,7 @@ export const SetProfileDocument = new TypedDocumentString(`
   openid
   nickname
   avatarUrl
+  avatarReview
   gender
   language
   city
@@ -290,6 +305,7 @@ export const UpdateProfileDocument = new TypedDocumentString(`
   openid
   nickname
   avatarUrl
+  avatarReview
   gender
   language
   city

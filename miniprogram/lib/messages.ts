@@ -21,6 +21,7 @@ export const MESSAGES: Record<ErrorCode, string> = {
   UNAUTHENTICATED: '登录已失效，请重新登录',
   PAYMENTS_DISABLED: '暂未开通支付',
   PAYMENT_FAILED: '支付下单失败，请稍后重试',
+  AVATAR_REVIEW_DISABLED: '暂不支持更换头像',
   AVATAR_TOO_LARGE: '图片太大，请换一张较小的图片',
   AVATAR_UNSUPPORTED_TYPE: '仅支持 JPG、PNG 或 WebP 图片',
   BAD_USER_INPUT: '输入有误',

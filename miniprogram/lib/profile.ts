@@ -7,7 +7,7 @@ import {
 } from '../gql/graphql';
 import { uploadAvatar } from './avatar';
 import { request } from './client';
-import { getUserProfile, phoneCode, type PhoneButton, type PhoneNumberDetail } from './wx-async';
+import { getUserProfile, phoneCode, sleep, type PhoneButton, type PhoneNumberDetail } from './wx-async';
 
 export type User = UserFieldsFragment;
 
@@ -32,10 +32,40 @@ export async function saveNickname(nickname: string): Promise<User> {
   return (await request(SetProfileDocument, { nickname })).setProfile;
 }
 
-/** chooseAvatar's temporary file → POST /avatar → setProfile(avatarUrl) with the URL the server issued. */
+/**
+ * chooseAvatar's temporary file → POST /avatar → setProfile(avatarUrl) with the URL the server issued. The answer is
+ * usually avatarReview PENDING, with avatarUrl still the previous avatar: see waitForAvatarReview.
+ */
 export async function saveAvatar(tempFilePath: string): Promise<User> {
   const avatarUrl = await uploadAvatar(tempFilePath);
   return (await request(SetProfileDocument, { avatarUrl })).setProfile;
+}
+
+export interface ReviewPoll {
+  intervalMs: number;
+  /** How many times me is asked at most; 0 asks nothing. */
+  polls: number;
+}
+
+/**
+ * Asks me until WeChat's image check has settled the avatar (the server learns it by a push), at most `polls` times.
+ * Answers the last user seen: still PENDING when the polls ran out. The avatar is already submitted, so a failed
+ * poll is no failure of the user's: it only costs one of the polls (and onShow asks again).
+ */
+export async function waitForAvatarReview(user: User, { intervalMs, polls }: ReviewPoll): Promise<User> {
+  let last = user;
+  for (let i = 0; i < polls && last.avatarReview === 'PENDING'; i++) {
+    await sleep(intervalMs);
+    last = await loadMe().catch(() => last);
+  }
+  return last;
+}
+
+/** What the page says about the avatar under WeChat's check; nothing once it passed (or was never submitted). */
+export function avatarReviewNote(user: User): string {
+  if (user.avatarReview === 'PENDING') return '新头像审核中，通过后显示';
+  if (user.avatarReview === 'REJECTED') return '头像未通过审核，请换一张';
+  return '';
 }
 
 export type PhoneBind = { ok: true; me: User } | Extract<PhoneButton, { ok: false }>;

@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from '../support/eventually';
 import { startServer, type TestServer } from '../support/server';
 import { bootMiniProgram, type MiniProgram, type PageHandle } from '../support/miniprogram';
+import { startStandaloneSimulator } from '../support/standalone-simulator';
+import { redisNamespace } from '../support/target';
 
 const MAX_BYTES = 4096;
 
@@ -11,20 +14,28 @@ const MAX_BYTES = 4096;
 const PNG_HEAD = Buffer.from([
   0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
 ]);
+const JPEG_HEAD = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00]);
 const GIF_HEAD = Buffer.from('GIF89a\x01\x00\x01\x00', 'latin1');
 const image = (head: Buffer, size = 600) => Buffer.concat([head, randomBytes(Math.max(0, size - head.length))]);
 
-const ME_FULL = `query { me { nickname avatarUrl phoneNumber phoneCountryCode } }`;
-type ServerMe = { nickname: string | null; avatarUrl: string | null; phoneNumber: string | null };
+const ME_FULL = `query { me { nickname avatarUrl avatarReview phoneNumber phoneCountryCode } }`;
+type ServerMe = {
+  nickname: string | null;
+  avatarUrl: string | null;
+  avatarReview: string | null;
+  phoneNumber: string | null;
+};
 
 interface ProfileView {
   me: {
     nickname: string | null;
     avatarUrl: string | null;
+    avatarReview: string | null;
     phoneNumber: string | null;
     phoneCountryCode: string | null;
   };
   fillInMessage: string;
+  avatarNote: string;
   phoneMessage: string;
   avatarBusy: boolean;
   nicknameBusy: boolean;
@@ -222,6 +233,139 @@ describe('mini-program profile page: avatar, nickname and phone number', () => {
       expect(view(page)).toMatchObject({ fillInMessage: '网络不可用，请稍后重试', avatarBusy: false });
       expect(mp.device.uploads.map((u) => u.status)).toEqual([undefined]);
       expect(mp.device.requestsOf('mutation SetProfile')).toEqual([]);
+    });
+    it('when the server has no WECHAT_PUSH_TOKEN (image checks could never report), then the page says avatars cannot be changed', async () => {
+      const sim = await startStandaloneSimulator();
+      // Real-WeChat mode against a simulator on its own port, with no push token configured.
+      const s = await startServer({
+        env: {
+          ...sim.env(),
+          AVATAR_DIR: dir,
+          WECHAT_PUSH_TOKEN: '',
+          // Its own token cache: this simulator knows no token another suite's cached.
+          REDIS_NAMESPACE: `${redisNamespace}.mp-no-push`,
+        },
+      });
+      try {
+        expect(s.server.config.wechat.pushToken).toBeUndefined();
+        const mp = bootMiniProgram(s, { simulatorUrl: sim.base });
+        await mp.launch();
+        const page = await mp.open('pages/profile/profile');
+        await page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(image(PNG_HEAD), 'png'));
+        expect(view(page)).toMatchObject({
+          fillInMessage: '暂不支持更换头像',
+          avatarBusy: false,
+          me: { avatarUrl: null },
+        });
+        expect(mp.device.uploads.map((u) => u.status)).toEqual([200]);
+        expect(mp.device.requestsOf('mutation SetProfile').map((r) => r.errorCodes)).toEqual([
+          ['AVATAR_REVIEW_DISABLED'],
+        ]);
+      } finally {
+        await s.close();
+        await sim.close();
+      }
+    });
+  });
+
+  describe('avatar review', () => {
+    /** The page's avatar state as each setData left it: what the user saw on the way. */
+    const reviewsShown = (page: PageHandle) =>
+      page.patches.flatMap((p) => (p.me ? [(p.me as { avatarReview: string | null }).avatarReview] : []));
+    const issuedUrl = (mp: MiniProgram, i: number) => (JSON.parse(mp.device.uploads[i].data!) as { url: string }).url;
+
+    it('when the user picks an avatar, then it is uploaded, shows 审核中 while PENDING, and appears once WeChat passes it', async () => {
+      const { mp, page } = await profilePage();
+      const bytes = image(PNG_HEAD);
+      const choice = mp.device.chooseAvatar(bytes, 'png');
+      await page.event('onChooseAvatar', 'chooseavatar', choice);
+
+      expect(mp.device.uploads).toHaveLength(1);
+      expect(mp.device.uploads[0]).toMatchObject({
+        url: `${t.url}/avatar`,
+        filePath: choice.avatarUrl,
+        name: 'file',
+        status: 200,
+        authorization: `Bearer ${tokenOf(mp)}`,
+      });
+      const url = issuedUrl(mp, 0);
+      expect(mp.device.requestsOf('mutation SetProfile').map((r) => r.body?.variables)).toEqual([{ avatarUrl: url }]);
+      // The temporary path never leaves the phone and is never stored.
+      expect(JSON.stringify(mp.device.requests.map((r) => r.body))).not.toContain('wxfile://');
+      expect([...mp.device.storage.values()].join()).not.toContain('wxfile://');
+
+      // setProfile answered PENDING with no avatar yet; the page said so, then polled me until WeChat's push landed.
+      expect(reviewsShown(page)).toContain('PENDING');
+      expect(page.patches).toContainEqual(expect.objectContaining({ avatarNote: '新头像审核中，通过后显示' }));
+      expect(view(page)).toMatchObject({
+        avatarBusy: false,
+        fillInMessage: '',
+        avatarNote: '',
+        me: { avatarReview: 'PASSED', avatarUrl: url },
+      });
+      expect(await serverMe(mp)).toMatchObject({ avatarReview: 'PASSED', avatarUrl: url });
+      expect(mp.device.requestsOf('query Me').length).toBeGreaterThanOrEqual(2);
+      // The URL serves the bytes the user picked.
+      const served = await fetch(url);
+      expect(Buffer.from(await served.arrayBuffer()).equals(bytes)).toBe(true);
+    });
+
+    it('when WeChat’s image check rejects the new avatar, then the page asks for another and the old avatar stays', async () => {
+      const { mp, page } = await profilePage();
+      await page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(image(PNG_HEAD), 'png'));
+      const old = issuedUrl(mp, 0);
+      expect(view(page).me).toMatchObject({ avatarReview: 'PASSED', avatarUrl: old });
+
+      const risky = Buffer.concat([image(JPEG_HEAD, 200), Buffer.from('RISKY'), randomBytes(100)]);
+      await page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(risky, 'jpg'));
+      expect(mp.device.uploads.map((u) => u.status)).toEqual([200, 200]);
+      const rejected = issuedUrl(mp, 1);
+      expect(rejected).not.toBe(old);
+      expect(reviewsShown(page).slice(-3)).toContain('PENDING');
+      expect(view(page)).toMatchObject({
+        avatarBusy: false,
+        avatarNote: '头像未通过审核，请换一张',
+        me: { avatarReview: 'REJECTED', avatarUrl: old },
+      });
+      // The rejected image was never what the page showed.
+      expect(page.patches.some((p) => (p.me as { avatarUrl?: string } | undefined)?.avatarUrl === rejected)).toBe(
+        false,
+      );
+      expect(await serverMe(mp)).toMatchObject({ avatarReview: 'REJECTED', avatarUrl: old });
+    });
+
+    it('when the polls run out while the review is PENDING, then the next onShow shows the passed avatar', async () => {
+      const { mp, page } = await profilePage({ avatarReviewPolls: 0 });
+      await page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(image(PNG_HEAD), 'png'));
+      const url = issuedUrl(mp, 0);
+      expect(view(page)).toMatchObject({
+        avatarNote: '新头像审核中，通过后显示',
+        me: { avatarReview: 'PENDING', avatarUrl: null },
+      });
+      expect(await eventually(async () => (await serverMe(mp)).avatarReview !== 'PENDING', 10_000)).toBe(true);
+      await page.call('onShow');
+      expect(view(page)).toMatchObject({ avatarNote: '', me: { avatarReview: 'PASSED', avatarUrl: url } });
+    });
+
+    it('when polls of me fail on the way (no network), then the page keeps polling and still shows the passed avatar', async () => {
+      const { mp, page } = await profilePage();
+      let failed = 0;
+      mp.device.requestFault = (r) =>
+        r.body?.query?.includes('query Me') && failed < 3 ? (failed++, 'request:fail timeout') : undefined;
+      await page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(image(PNG_HEAD), 'png'));
+      expect(failed).toBe(3);
+      expect(view(page)).toMatchObject({ fillInMessage: '', avatarNote: '', me: { avatarReview: 'PASSED' } });
+      expect(view(page).me.avatarUrl).toBe(issuedUrl(mp, 0));
+    });
+
+    it('when the stored token is dead at upload, then the phone logs in again and uploads once more', async () => {
+      const { mp, page } = await profilePage();
+      mp.device.setStorage('wxmp.session', { ...mp.modules.session.storedSession()!, token: 'x'.repeat(43) });
+      const logins = mp.device.calls.login;
+      await page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(image(PNG_HEAD), 'png'));
+      expect(mp.device.uploads.map((u) => u.status)).toEqual([401, 200]);
+      expect(mp.device.calls.login).toBe(logins + 1);
+      expect(view(page)).toMatchObject({ fillInMessage: '', me: { avatarReview: 'PASSED' } });
     });
   });
 });

@@ -25,6 +25,8 @@ export interface BootOptions extends DeviceOptions {
   /** Fast polling for tests; the defaults in miniprogram/config.ts are for people. */
   payPollIntervalMs?: number;
   payPollTimeoutMs?: number;
+  avatarReviewPollIntervalMs?: number;
+  avatarReviewPolls?: number;
 }
 
 /**
@@ -42,6 +44,9 @@ export function bootMiniProgram(t: TestServer, options: BootOptions = {}): MiniP
     config.baseUrl = t.url;
     config.payPollIntervalMs = options.payPollIntervalMs ?? 10;
     config.payPollTimeoutMs = options.payPollTimeoutMs ?? 10_000;
+    // The simulator pushes its image verdict a few hundred ms after the check: 100 polls leave it ample time.
+    config.avatarReviewPollIntervalMs = options.avatarReviewPollIntervalMs ?? 50;
+    config.avatarReviewPolls = options.avatarReviewPolls ?? 100;
     require('../../miniprogram/app');
     for (const route of appJson.pages) {
       mp.registering = route;
@@ -119,6 +124,8 @@ export class MiniProgram {
 /** A page instance as the WeChat runtime builds it: the options' methods, a copy of data, and setData. */
 export class PageHandle {
   readonly instance: PageInstance;
+  /** Every setData patch in order, for what a page showed on the way (a handler's await shows only its end). */
+  readonly patches: Data[] = [];
 
   constructor(
     readonly route: string,
@@ -126,11 +133,13 @@ export class PageHandle {
     query: Record<string, string>,
     private readonly device: WxDevice,
   ) {
+    const patches = this.patches;
     const instance: PageInstance = {
       route,
       options: query,
       data: structuredClone((options.data ?? {}) as Data),
       setData(patch: Data, callback?: () => void) {
+        patches.push(structuredClone(patch));
         for (const [path, value] of Object.entries(patch))
           setPath(instance.data, path, value === undefined ? undefined : structuredClone(value));
         callback?.();

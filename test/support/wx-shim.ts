@@ -17,6 +17,8 @@ export interface DeviceOptions {
   profile?: Record<string, unknown>;
   /** Make wx.getUserProfile fail outside a tap, as WeChat does ("can only be invoked by user TAP gesture"). */
   requireTap?: boolean;
+  /** The simulator's dev endpoints, when it runs on its own (WECHAT_API_BASE); by default the server's /simulator. */
+  simulatorUrl?: string;
 }
 
 /** How the next wx.requestPayment goes. */
@@ -75,6 +77,7 @@ export class WxDevice {
   sessionValid: boolean;
   profile?: Record<string, unknown>;
   requireTap: boolean;
+  private readonly simulatorUrl: string;
   /** Set by PageHandle.tap during the synchronous part of a tap handler. */
   inTap = false;
   /** Storage holds JSON, as WeChat serialises what it stores. */
@@ -86,6 +89,11 @@ export class WxDevice {
   readonly files = new Map<string, Buffer>();
   readonly calls = { login: 0, checkSession: 0, getUserProfile: 0, requestPayment: 0 };
   nextPayment: PaymentBehaviour = {};
+  /**
+   * The phone's network for wx.request: an errMsg makes that request fail as WeChat's does ("request:fail timeout")
+   * without reaching the server. Asked for each request.
+   */
+  requestFault?: (request: RecordedRequest) => string | undefined;
   readonly wx: WechatMiniprogram.Wx;
 
   constructor(
@@ -96,6 +104,7 @@ export class WxDevice {
     this.sessionValid = options.sessionValid ?? true;
     this.profile = options.profile;
     this.requireTap = options.requireTap ?? false;
+    this.simulatorUrl = options.simulatorUrl ?? `${server.url}${SIMULATOR_PREFIX}`;
     this.wx = this.buildWx();
   }
 
@@ -142,7 +151,7 @@ export class WxDevice {
   }
 
   private async simPost<T>(path: string, body: unknown): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${this.server.url}${SIMULATOR_PREFIX}${path}`, {
+    const res = await fetch(`${this.simulatorUrl}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -217,7 +226,9 @@ export class WxDevice {
           errorCodes: [],
         };
         device.requests.push(record);
+        const fault = device.requestFault?.(record);
         device.answer('request', options, async () => {
+          if (fault) throw new WxFail(fault);
           const res = await fetch(options.url, { method: options.method ?? 'GET', headers: header, body });
           const text = await res.text();
           let data: unknown = text;

@@ -1,6 +1,16 @@
 import { ApiError } from '../../lib/client';
 import { describeError } from '../../lib/messages';
-import { bindPhone, loadMe, saveAvatar, saveNickname, updateProfileFromWeChat, type User } from '../../lib/profile';
+import { config } from '../../config';
+import {
+  avatarReviewNote,
+  bindPhone,
+  loadMe,
+  saveAvatar,
+  saveNickname,
+  updateProfileFromWeChat,
+  waitForAvatarReview,
+  type User,
+} from '../../lib/profile';
 import { showToast } from '../../lib/ui';
 import { isTapGestureError, type PhoneNumberDetail } from '../../lib/wx-async';
 
@@ -19,6 +29,8 @@ interface ProfileData {
   /** Loading the profile or syncing it from WeChat went wrong. */
   message: string;
   avatarBusy: boolean;
+  /** WeChat's image check of the new avatar: 审核中, or refused (the previous avatar stays shown). */
+  avatarNote: string;
   nicknameBusy: boolean;
   /** The avatar or nickname was not saved, and why. */
   fillInMessage: string;
@@ -35,6 +47,7 @@ const data: ProfileData = {
   busy: false,
   message: '',
   avatarBusy: false,
+  avatarNote: '',
   nicknameBusy: false,
   fillInMessage: '',
   nicknameAllowed: true,
@@ -52,7 +65,7 @@ function describeNicknameError(err: unknown): string {
 Page({
   data,
 
-  /** Every time the page shows, so a change made elsewhere (or by a review since) appears. */
+  /** Every time the page shows, so a change made elsewhere (or an avatar WeChat passed since) appears. */
   async onShow() {
     try {
       this.show(await loadMe());
@@ -65,7 +78,7 @@ Page({
   },
 
   show(me: User) {
-    this.setData({ me, gender: GENDERS[me.gender ?? 0] ?? GENDERS[0] });
+    this.setData({ me, gender: GENDERS[me.gender ?? 0] ?? GENDERS[0], avatarNote: avatarReviewNote(me) });
   },
 
   /**
@@ -88,19 +101,29 @@ Page({
     }
   },
 
-  /** <button open-type="chooseAvatar">: a temporary file on this phone, uploaded at once and never kept. */
+  /**
+   * <button open-type="chooseAvatar">: a temporary file on this phone, uploaded at once and never kept. The new
+   * avatar shows only once WeChat's image check passes it, so the page asks the server a few times (bounded).
+   */
   async onChooseAvatar(e: WechatMiniprogram.CustomEvent<{ avatarUrl: string }>) {
     const tempFilePath = e.detail.avatarUrl;
     if (!tempFilePath || this.data.avatarBusy) return;
     this.setData({ avatarBusy: true, fillInMessage: '' });
+    let submitted: User;
     try {
-      this.show(await saveAvatar(tempFilePath));
-      showToast('头像已上传', 'success');
+      submitted = await saveAvatar(tempFilePath);
     } catch (err) {
-      this.setData({ fillInMessage: describeError(err) });
-    } finally {
-      this.setData({ avatarBusy: false });
+      return this.setData({ avatarBusy: false, fillInMessage: describeError(err) });
     }
+    // Not busy while the review runs: the user may pick another avatar meanwhile.
+    this.show(submitted);
+    this.setData({ avatarBusy: false });
+    this.show(
+      await waitForAvatarReview(submitted, {
+        intervalMs: config.avatarReviewPollIntervalMs,
+        polls: config.avatarReviewPolls,
+      }),
+    );
   },
 
   /** <input type="nickname">: WeChat reviews a typed or chosen nickname after blur. */
