@@ -49,6 +49,13 @@ export function createMemoryKeyValueStore({ now = Date.now }: { now?: () => numb
         open();
         put(values, key, { json: JSON.stringify(value), expiresAt: now() + wholeMs(ttlMs) });
       },
+      async setIfAbsent<T>(key: string, value: unknown, ttlMs: number) {
+        open();
+        const entry = live(values, key);
+        if (entry) return JSON.parse(entry.json) as T;
+        put(values, key, { json: JSON.stringify(value), expiresAt: now() + wholeMs(ttlMs) });
+        return undefined;
+      },
       async delete(key) {
         open();
         values.delete(key);

@@ -40,6 +40,14 @@ export function createRedisKeyValueStore({
         call(async (c) => {
           await c.set(value(key), JSON.stringify(v), { expiration: { type: 'PX', value: wholeMs(ttlMs) } });
         }),
+      setIfAbsent: <T>(key: string, v: unknown, ttlMs: number) =>
+        call(async (c) => {
+          const held = (await c.eval(SET_IF_ABSENT, {
+            keys: [value(key)],
+            arguments: [JSON.stringify(v), String(wholeMs(ttlMs))],
+          })) as string | null;
+          return held === null ? undefined : (JSON.parse(held) as T);
+        }),
       delete: (key) =>
         call(async (c) => {
           await c.del(value(key));
@@ -86,6 +94,9 @@ export function createRedisKeyValueStore({
 /** DECRBY only while the window's key still has its expiry; answers {count, pttl}. */
 const HAND_BACK =
   "local t = redis.call('PTTL', KEYS[1]) if t <= 0 then return {0, 0} end return {redis.call('DECRBY', KEYS[1], ARGV[1]), t}";
+/** SET … PX unless the key holds a value, answering that value (nil when this one was stored): one atomic step. */
+const SET_IF_ABSENT =
+  "local v = redis.call('GET', KEYS[1]) if v then return v end redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return false";
 /** DEL only if the lock still holds the caller's token: after its TTL another holder's lock must stay. */
 const COMPARE_AND_DELETE =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";

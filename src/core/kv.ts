@@ -29,6 +29,11 @@ export interface KeyValue {
   /** The value stored under `key` (JSON), or undefined when there is none or its TTL has run out. */
   get<T>(key: string): Promise<T | undefined>;
   set(key: string, value: unknown, ttlMs: number): Promise<void>;
+  /**
+   * Stores `value` under `key` for `ttlMs` unless a value is there, in one atomic step across instances: answers the
+   * value already there, or undefined when this one was stored. (A first-claim-wins record, e.g. a push's nonce.)
+   */
+  setIfAbsent<T>(key: string, value: unknown, ttlMs: number): Promise<T | undefined>;
   delete(key: string): Promise<void>;
   /**
    * Adds `by` (default one) to a counter that lives `windowMs` from its first hit and answers the new count. Atomic:

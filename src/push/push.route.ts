@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Orm } from '../core/db';
@@ -32,8 +33,8 @@ function refuse(reply: FastifyReply, status: number, text: string) {
 /**
  * GET and POST /wechat/push, the mini-program's message push URL in JSON plain mode (明文模式, 数据格式 JSON).
  * Every request carries `signature`, `timestamp` and `nonce`: checked against the token, the timestamp within 5
- * minutes, before anything is read. That signature does not cover the body, so a (timestamp, nonce) pair is taken
- * once: a captured URL replayed with another body is answered but never handled. Handlers are found by event name;
+ * minutes, before anything is read. That signature does not cover the body, so a (timestamp, nonce) pair belongs to
+ * the first body seen with it: a captured URL replayed with another body is answered but never handled. Handlers are found by event name;
  * an event without one is taken and logged.
  */
 export async function pushRoutes(app: FastifyInstance, { orm, token, nonces, handlers }: PushRouteParts) {
@@ -72,11 +73,28 @@ export async function pushRoutes(app: FastifyInstance, { orm, token, nonces, han
       return refuse(reply, 400, 'not a JSON push event (MsgType, Event)');
     }
     const log = req.log.child({ pushEvent: event.event });
-    // Taken once across instances, for as long as its timestamp could pass the check.
-    const nonceKey = `push:${verdict.timestamp}:${verdict.nonce}`;
-    const held = await nonces.acquire(nonceKey, 2 * PUSH_MAX_SKEW_SECONDS * 1000 + 1000);
-    if (!held) {
-      log.warn('push replayed (its timestamp and nonce were taken before): answered, not handled');
+    // The first body seen with this (timestamp, nonce) is the push, across instances: the same body again is WeChat
+    // pushing again (handled again: handlers are idempotent), another body is a captured URL replayed.
+    const digest = createHash('sha256')
+      .update(req.body ?? '')
+      .digest('base64url');
+    let first: string | undefined;
+    try {
+      first = await nonces.setIfAbsent<string>(
+        `push:${verdict.timestamp}:${verdict.nonce}`,
+        digest,
+        2 * PUSH_MAX_SKEW_SECONDS * 1000 + 1000,
+      );
+    } catch (err) {
+      // The store is down (SERVICE_UNAVAILABLE within CACHE_TIMEOUT_MS): WeChat pushes again later.
+      log.error(
+        { code: isAppError(err) ? err.code : 'INTERNAL_SERVER_ERROR' },
+        'push not handled: the nonce store failed',
+      );
+      return refuse(reply, 503, 'not handled: push again');
+    }
+    if (first !== undefined && first !== digest) {
+      log.warn('push replayed with another body (its timestamp and nonce came before): answered, not handled');
       return reply.type('text/plain').send(TAKEN);
     }
     const handler = handlers[event.event];
@@ -87,8 +105,7 @@ export async function pushRoutes(app: FastifyInstance, { orm, token, nonces, han
     try {
       await handler(orm.em.fork(), event, log);
     } catch (err) {
-      // Let WeChat push it again: the pair is handed back so its retry is handled.
-      await nonces.release(nonceKey, held).catch(() => undefined);
+      // WeChat pushes it again, with the same body: that push is handled.
       const known = isAppError(err) ? err : databaseUnavailable(err);
       log.error({ code: known?.code ?? 'INTERNAL_SERVER_ERROR', err: known ? undefined : err }, 'push handler failed');
       return refuse(reply, known?.code === 'SERVICE_UNAVAILABLE' ? 503 : 500, 'not handled: push again');

@@ -80,6 +80,18 @@ describeServices('key-value store in Redis, shared by two instances', () => {
     expect(await raw.exists(`${namespace}:counter:back`)).toBe(0);
   });
 
+  it('when both instances set one key if absent at once, then exactly one value is stored and every other call gets it back', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).for('test').setIfAbsent<string>('claim', `v${i}`, 60_000)),
+    );
+    const stored = answers.filter((v) => v === undefined);
+    expect(stored).toHaveLength(1);
+    const winner = JSON.parse((await raw.get(`${namespace}:value:claim`))!) as string;
+    expect(answers.filter((v) => v !== undefined)).toEqual(Array(19).fill(winner));
+    expect(await raw.pTTL(`${namespace}:value:claim`)).toBeGreaterThan(50_000);
+    await a.for('test').delete('claim');
+  });
+
   it('when both instances race for a lock, then exactly one holds it, and the other gets it only after the holder releases', async () => {
     const tries = await Promise.all(
       Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).for('test').acquire('race', 60_000)),

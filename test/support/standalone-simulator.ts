@@ -9,8 +9,13 @@ import type { SimulatorXmlLayout } from '../../src/simulator/xml-layout';
  */
 export async function startStandaloneSimulator(options: { xmlLayout?: SimulatorXmlLayout } = {}) {
   const app = Fastify();
+  let pushUrl: string | undefined;
   // Varied by default, like the in-process simulator of test/support/server.ts.
-  await app.register(simulatorPlugin, { ...SIMULATOR_IDENTITY, xmlLayout: options.xmlLayout ?? 'vary' });
+  await app.register(simulatorPlugin, {
+    ...SIMULATOR_IDENTITY,
+    xmlLayout: options.xmlLayout ?? 'vary',
+    pushUrl: () => pushUrl,
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address() as { port: number };
   const base = `http://127.0.0.1:${address.port}`;
@@ -18,6 +23,10 @@ export async function startStandaloneSimulator(options: { xmlLayout?: SimulatorX
     base,
     /** Its HTTP server, to watch for requests arriving (test/support/arrival.ts). */
     server: app.server,
+    /** Where its media check results are pushed from now on (the message push URL of a server under test). */
+    pushTo(url: string) {
+      pushUrl = url;
+    },
     /** Env for a server that talks to this simulator as if it were WeChat. */
     env: (notifyUrl = 'http://127.0.0.1:9/notify') => ({
       WECHAT_APPID: SIMULATOR_IDENTITY.appid,
@@ -27,6 +36,7 @@ export async function startStandaloneSimulator(options: { xmlLayout?: SimulatorX
       WECHAT_PAY_KEY: SIMULATOR_IDENTITY.payKey,
       WECHAT_PAY_BASE: base,
       WECHAT_NOTIFY_URL: notifyUrl,
+      WECHAT_PUSH_TOKEN: SIMULATOR_IDENTITY.pushToken,
     }),
     async loginCode(body: Record<string, unknown> = {}) {
       const res = await fetch(`${base}/dev/login-code`, {

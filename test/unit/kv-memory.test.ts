@@ -41,6 +41,16 @@ describe('in-process key-value store', () => {
     await ops.delete('never-set');
   });
 
+  it('when a value is set if absent, then the first one stays until its TTL and later ones get it back', async () => {
+    const { ops, advance } = store();
+    expect(await ops.setIfAbsent('n', { h: 'first' }, 1000)).toBeUndefined();
+    expect(await ops.setIfAbsent('n', { h: 'second' }, 1000)).toEqual({ h: 'first' });
+    expect(await ops.get('n')).toEqual({ h: 'first' });
+    advance(1000);
+    expect(await ops.setIfAbsent('n', { h: 'third' }, 1000)).toBeUndefined();
+    expect(await ops.get('n')).toEqual({ h: 'third' });
+  });
+
   it('when a counter is hit, then it counts within its window from the first hit and starts again after it', async () => {
     const { ops, advance } = store();
     expect(await ops.increment('c', 1000)).toEqual({ count: 1, resetInMs: 1000 });
