@@ -33,6 +33,8 @@ export interface SimOrder {
   transactionId?: string;
   /** yyyyMMddHHmmss, China time. */
   timeEnd?: string;
+  /** When it was paid (ms): refunds are taken within a year of it. */
+  paidAt?: number;
   notifyAttempts: number;
 }
 
@@ -106,7 +108,8 @@ export class PayState {
   markPaid(order: SimOrder) {
     order.tradeState = 'SUCCESS';
     order.transactionId = newTransactionId();
-    order.timeEnd = chinaTime(this.now());
+    order.paidAt = this.now();
+    order.timeEnd = chinaTime(order.paidAt);
     this.transactionIds.set(order.transactionId, order.outTradeNo);
   }
 

@@ -1,40 +1,42 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { paySign, SIGN_TYPES, type SignType, verifyPaySign } from '../wechat/pay-sign';
-import { buildPayXml, parsePayXml, type PayXmlLayout } from '../wechat/pay-xml';
+import { buildPayXml, type PayXmlLayout } from '../wechat/pay-xml';
 import type { DeliveryResult, NotifyDelivery } from './notify-delivery';
 import { sleepUnlessGone } from './sleep';
 import { newNonce, type PayFault, type PayState, type SimOrder } from './pay-state';
+import {
+  checkMerchant,
+  type Fields,
+  isHttpUrl,
+  isObject,
+  paramError,
+  payAnswers,
+  type PayAnswers,
+  type PayWireIdentity,
+  type RawAnswer,
+  readXml,
+  type Refusal,
+  sendXml,
+  signTypeOf,
+  xmlAnswer,
+} from './pay-wire';
+import type { RefundLedger } from './refund-state';
 
-export interface SimulatorPayOptions {
-  appid: string;
-  mchId: string;
-  payKey: string;
+export interface SimulatorPayOptions extends PayWireIdentity {
   state: PayState;
+  /** The refunds of the same ledger: orderquery shows REFUND once one succeeded. */
+  refunds: RefundLedger;
   delivery: NotifyDelivery;
-  /** The layout of the next message (answer or notify): WeChat's own by default, varied for the test suites. */
-  layout: () => PayXmlLayout;
 }
 
-type Fields = Record<string, string | number | undefined>;
+/** orderquery's trade_state: REFUND is a paid order with a successful refund (PayState keeps it SUCCESS). */
+type QueriedTradeState = SimOrder['tradeState'] | 'REFUND';
 
-const ERR_CODE_DES: Record<string, string> = {
-  APPID_NOT_EXIST: 'APPID不存在',
-  MCHID_NOT_EXIST: 'MCHID不存在',
-  SIGNERROR: '签名错误',
-  PARAM_ERROR: '参数错误',
-  INVALID_REQUEST: '商户订单号重复',
-  ORDERPAID: '该订单已支付',
-  ORDERCLOSED: '订单已关闭',
-  ORDERNOTEXIST: '此交易订单号不存在',
-  NOTENOUGH: '余额不足',
-  NOAUTH: '商户无此接口权限',
-  SYSTEMERROR: '系统错误',
-};
-
-const TRADE_STATE_DESC: Record<SimOrder['tradeState'], string> = {
+const TRADE_STATE_DESC: Record<QueriedTradeState, string> = {
   NOTPAY: '订单未支付',
   SUCCESS: '支付成功',
   CLOSED: '订单已关闭',
+  REFUND: '转入退款',
 };
 
 const UNIFIEDORDER_REQUIRED = [
@@ -48,23 +50,14 @@ const UNIFIEDORDER_REQUIRED = [
 ] as const;
 const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{1,32}$/;
 
-export function registerPayRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
-  // The XML parser lives in a child scope, so it reaches neither the app nor the simulator's JSON routes.
-  app.register(async (wire) => registerWireRoutes(wire, opts));
-  registerDevRoutes(app, opts);
-}
-
-/** /pay/*: WeChat Pay v2 as api.mch.weixin.qq.com serves it. */
-function registerWireRoutes(wire: FastifyInstance, opts: SimulatorPayOptions) {
+/**
+ * /pay/unifiedorder, orderquery and closeorder: WeChat Pay v2 as api.mch.weixin.qq.com serves it. Register it in a
+ * scope whose bodies are read as text (readBodiesAsText): the plugin serves it over HTTP, and over HTTPS when asked.
+ */
+export function registerPayWireRoutes(wire: FastifyInstance, opts: SimulatorPayOptions) {
   const { state } = opts;
-  // WeChat reads the XML whatever the Content-Type says (none, text/plain, form or JSON included), and the sign
-  // check needs the exact text: every body here is read as a string. This scope is the routes' own, so the
-  // app's and the /dev routes' parsers are untouched.
-  wire.removeAllContentTypeParsers();
-  wire.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-
   const answers = payAnswers(opts);
-  const xmlFormatError = () => buildPayXml({ return_code: 'FAIL', return_msg: 'XML格式错误' }, opts.layout());
+  const xmlFormatError = () => answers.returnFail('XML格式错误');
 
   wire.post('/pay/unifiedorder', async (req, reply) => {
     const fields = readXml(req.body);
@@ -104,7 +97,7 @@ function registerWireRoutes(wire: FastifyInstance, opts: SimulatorPayOptions) {
     if (refused) return sendXml(reply, answers.fail(signType, refused.errCode, refused.des));
     const order = state.find({ outTradeNo: fields.out_trade_no, transactionId: fields.transaction_id });
     if (!order) return sendXml(reply, answers.fail(signType, 'ORDERNOTEXIST'));
-    return sendXml(reply, answers.ok(signType, orderQueryFields(order)));
+    return sendXml(reply, answers.ok(signType, orderQueryFields(order, opts.refunds)));
   });
 
   wire.post('/pay/closeorder', async (req, reply) => {
@@ -123,7 +116,7 @@ function registerWireRoutes(wire: FastifyInstance, opts: SimulatorPayOptions) {
 }
 
 /** /dev/*: JSON endpoints that play the phone and let tests look at what WeChat Pay holds. */
-function registerDevRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
+export function registerPayDevRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
   const { state, delivery } = opts;
 
   const PAY_FAULT_SHAPE =
@@ -163,9 +156,32 @@ function registerDevRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
   app.get<{ Params: { outTradeNo: string } }>('/dev/orders/:outTradeNo', async (req, reply) => {
     const order = state.find({ outTradeNo: req.params.outTradeNo });
     if (!order) return reply.code(404).send({ error: 'no such order at the simulated WeChat Pay' });
-    const { outTradeNo, tradeState, totalFee, transactionId, notifyUrl, notifyAttempts } = order;
-    return { outTradeNo, tradeState, totalFee, ...(transactionId ? { transactionId } : {}), notifyUrl, notifyAttempts };
+    const { outTradeNo, totalFee, transactionId, notifyUrl, notifyAttempts } = order;
+    return {
+      outTradeNo,
+      tradeState: queriedTradeState(order, opts.refunds),
+      totalFee,
+      ...(transactionId ? { transactionId } : {}),
+      refundedFee: opts.refunds.refundedFee(outTradeNo),
+      notifyUrl,
+      notifyAttempts,
+    };
   });
+
+  /** Moves a paid order's payment back in time, so a refund past WeChat's one-year window can be tried. */
+  app.post<{ Params: { outTradeNo: string }; Body: { days?: unknown } | undefined }>(
+    '/dev/orders/:outTradeNo/backdate',
+    async (req, reply) => {
+      const order = state.find({ outTradeNo: req.params.outTradeNo });
+      if (!order?.paidAt) return reply.code(404).send({ error: 'no such paid order at the simulated WeChat Pay' });
+      const days = req.body?.days;
+      if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0) {
+        return reply.code(400).send({ error: 'expected { days: a positive number }' });
+      }
+      order.paidAt -= days * 24 * 3600_000;
+      return { ok: true, paidAt: new Date(order.paidAt).toISOString() };
+    },
+  );
 
   function sendNotifies(order: SimOrder, dev: DevPaymentOptions): Promise<DeliveryResult>[] {
     const xml = notifyXml(order, dev.tamper, opts);
@@ -176,39 +192,6 @@ function registerDevRoutes(app: FastifyInstance, opts: SimulatorPayOptions) {
     return Array.from({ length: dev.duplicates }, (_, i) => delivery.deliver(urls[i % urls.length], xml, onAttempt));
   }
 }
-
-// --- answers ----------------------------------------------------------------------------------------
-
-/** Builds WeChat's signed answers: every answer carries a fresh nonce_str and a sign in the request's sign type. */
-function payAnswers(opts: SimulatorPayOptions) {
-  const signed = (signType: SignType, fields: Fields, badSign = false): string => {
-    const all = { ...fields, nonce_str: newNonce() };
-    const sign = paySign(all, badSign ? opts.payKey + 'x' : opts.payKey, signType);
-    return buildPayXml({ ...all, sign }, opts.layout());
-  };
-  const head = { return_code: 'SUCCESS', return_msg: 'OK', appid: opts.appid, mch_id: opts.mchId };
-  return {
-    ok: (signType: SignType, fields: Fields, badSign?: boolean) =>
-      signed(signType, { ...head, result_code: 'SUCCESS', ...fields }, badSign),
-    fail: (signType: SignType, errCode: string, des?: string) =>
-      signed(signType, {
-        ...head,
-        result_code: 'FAIL',
-        err_code: errCode,
-        err_code_des: des ?? ERR_CODE_DES[errCode] ?? errCode,
-      }),
-  };
-}
-
-type PayAnswers = ReturnType<typeof payAnswers>;
-
-interface RawAnswer {
-  status: number;
-  type: string;
-  body: string;
-}
-
-const xmlAnswer = (body: string): RawAnswer => ({ status: 200, type: 'text/xml', body });
 
 /** What an armed fault answers instead of the order; undefined when the order goes on (no fault, a delay, a bad sign). */
 function faultAnswer(
@@ -227,10 +210,15 @@ function faultAnswer(
   return undefined;
 }
 
-function orderQueryFields(order: SimOrder): Fields {
+function queriedTradeState(order: SimOrder, refunds: RefundLedger): QueriedTradeState {
+  return order.tradeState === 'SUCCESS' && refunds.hasSucceededRefund(order.outTradeNo) ? 'REFUND' : order.tradeState;
+}
+
+function orderQueryFields(order: SimOrder, refunds: RefundLedger): Fields {
+  const tradeState = queriedTradeState(order, refunds);
   const base = {
-    trade_state: order.tradeState,
-    trade_state_desc: TRADE_STATE_DESC[order.tradeState],
+    trade_state: tradeState,
+    trade_state_desc: TRADE_STATE_DESC[tradeState],
     out_trade_no: order.outTradeNo,
     total_fee: order.totalFee,
     openid: order.openid,
@@ -275,24 +263,6 @@ function notifyXml(order: SimOrder, tamper: DevPaymentOptions['tamper'], opts: S
 }
 
 // --- request checks -----------------------------------------------------------------------------------
-
-interface Refusal {
-  errCode: string;
-  des?: string;
-}
-
-function paramError(reason: string): Refusal {
-  return { errCode: 'PARAM_ERROR', des: `参数错误: ${reason}` };
-}
-
-/** The key is looked up by mch_id, so an unknown merchant is named before a sign that cannot match. */
-function checkMerchant(fields: Record<string, string>, opts: SimulatorPayOptions): Refusal | undefined {
-  if (fields.mch_id !== opts.mchId) return { errCode: 'MCHID_NOT_EXIST' };
-  if (!verifyPaySign(fields, opts.payKey)) return { errCode: 'SIGNERROR' };
-  if (fields.appid !== opts.appid) return { errCode: 'APPID_NOT_EXIST' };
-  if (!fields.nonce_str) return paramError('missing nonce_str');
-  return undefined;
-}
 
 function unifiedOrderParamError(fields: Record<string, string>): Refusal | undefined {
   const missing = UNIFIEDORDER_REQUIRED.find((k) => !fields[k]);
@@ -367,33 +337,4 @@ function readDevPaymentOptions(body: Record<string, unknown>): DevPaymentOptions
     return 'notifyUrls must be a non-empty array of http(s) URLs';
   }
   return { cancel, deliver, wait, tamper, duplicates, notifyUrls: notifyUrls as string[] | undefined };
-}
-
-// --- plumbing ---------------------------------------------------------------------------------------
-
-function readXml(body: unknown): Record<string, string> | undefined {
-  if (typeof body !== 'string') return undefined;
-  try {
-    return parsePayXml(body);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The answer is signed the way the request was; an unknown sign_type falls back to WeChat's default, MD5. */
-function signTypeOf(fields: Record<string, string>): SignType {
-  return SIGN_TYPES.includes(fields.sign_type as SignType) ? (fields.sign_type as SignType) : 'MD5';
-}
-
-function sendXml(reply: FastifyReply, xml: string) {
-  return reply.type('text/xml').send(xml);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isHttpUrl(value: unknown): boolean {
-  if (typeof value !== 'string' || !/^https?:\/\//.test(value)) return false;
-  return URL.canParse(value);
 }

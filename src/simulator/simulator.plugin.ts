@@ -1,8 +1,17 @@
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
 import { registerLoginRoutes } from './login.routes';
 import { NotifyDelivery } from './notify-delivery';
 import { PayState } from './pay-state';
-import { registerPayRoutes } from './pay.routes';
+import { readBodiesAsText } from './pay-wire';
+import { registerPayDevRoutes, registerPayWireRoutes, type SimulatorPayOptions } from './pay.routes';
+import { RefundLedger } from './refund-state';
+import {
+  RefundDesk,
+  registerRefundDevRoutes,
+  registerRefundWireRoutes,
+  type SimulatorRefundOptions,
+} from './refund.routes';
 import { registerPhoneRoutes } from './phone.routes';
 import { registerContentRoutes } from './content.routes';
 import { registerMediaRoutes } from './media.routes';
@@ -24,6 +33,16 @@ export interface SimulatorOptions {
   pushUrl?: () => string | undefined;
   /** The token pushes are signed with (WECHAT_PUSH_TOKEN on the receiving server). */
   pushToken?: string;
+  /**
+   * PEM contents (not paths). When given, the pay API (unifiedorder, orderquery, closeorder, refundquery and
+   * /secapi/pay/refund) is also served over HTTPS on 127.0.0.1, on a port of its own, asking every client for a
+   * certificate: /secapi wants one signed by `ca` for this merchant (CN = mchId). Same ledger as over HTTP.
+   */
+  tls?: { cert: string; key: string; ca: string };
+  /** Told `https://127.0.0.1:<port>` once the HTTPS listener is up (WECHAT_PAY_BASE for refunds). */
+  onHttps?: (baseUrl: string) => void;
+  /** How long a refund stays PROCESSING before it settles and its notify goes out (default 50 ms). */
+  refundSettleMs?: number;
 }
 
 /**
@@ -45,14 +64,50 @@ export async function simulatorPlugin(app: FastifyInstance, opts: SimulatorOptio
   });
 
   const delivery = new NotifyDelivery({ retryScale: opts.notifyRetryScale ?? 0.001 });
-  // Pending notify retries must not outlive the server, nor hold up its close.
-  app.addHook('onClose', async () => delivery.close());
-  registerPayRoutes(app, {
-    appid: opts.appid,
-    mchId: opts.mchId,
-    payKey: opts.payKey,
-    state: new PayState(),
-    delivery,
-    layout: layoutPicker(opts.xmlLayout),
+  const identity = { appid: opts.appid, mchId: opts.mchId, payKey: opts.payKey, layout: layoutPicker(opts.xmlLayout) };
+  // One ledger behind both listeners: an order paid over HTTP is refunded over HTTPS.
+  const payState = new PayState();
+  const refunds = new RefundLedger(payState);
+  const desk = new RefundDesk({ ...identity, refunds, delivery, settleMs: opts.refundSettleMs ?? 50 });
+  const pay: SimulatorPayOptions = { ...identity, state: payState, refunds, delivery };
+  const refund: SimulatorRefundOptions = { ...identity, refunds, desk };
+  // Pending notify retries and refund settlements must not outlive the server, nor hold up its close.
+  app.addHook('onClose', async () => {
+    desk.close();
+    delivery.close();
   });
+
+  // The XML parser lives in a child scope, so it reaches neither the app nor the simulator's JSON routes.
+  const wire = async (scope: FastifyInstance) => {
+    readBodiesAsText(scope);
+    registerPayWireRoutes(scope, pay);
+    registerRefundWireRoutes(scope, refund);
+  };
+  app.register(wire);
+  registerPayDevRoutes(app, pay);
+  registerRefundDevRoutes(app, refund);
+
+  if (opts.tls) {
+    const https = await listenHttps(opts.tls, wire);
+    app.addHook('onClose', async () => https.close());
+    opts.onHttps?.(`https://127.0.0.1:${(https.server.address() as AddressInfo).port}`);
+  }
+}
+
+/**
+ * WeChat Pay's HTTPS side. A client certificate is asked for but not required by the handshake (rejectUnauthorized:
+ * false): /secapi then answers what is wrong with it in WeChat's XML, which a dropped connection would not say.
+ */
+async function listenHttps(
+  tls: NonNullable<SimulatorOptions['tls']>,
+  wire: (scope: FastifyInstance) => Promise<void>,
+): Promise<FastifyInstance> {
+  const https = Fastify({
+    https: { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: false },
+    // A merchant client keeps its connection alive; closing must not wait for it.
+    forceCloseConnections: true,
+  });
+  await https.register(wire);
+  await https.listen({ port: 0, host: '127.0.0.1' });
+  return https;
 }
