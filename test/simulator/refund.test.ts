@@ -112,7 +112,7 @@ async function httpPost(path: string, body: string) {
   return { status: res.status, text: await res.text() };
 }
 
-function signed(fields: Record<string, string | number>, signType: SignType = 'MD5', key = ID.payKey): string {
+function signed(fields: Record<string, string | number>, signType: SignType = 'MD5', key: string = ID.payKey): string {
   const all = {
     appid: ID.appid,
     mch_id: ID.mchId,
@@ -201,8 +201,8 @@ async function refund(call: RefundCall, client: { cert: string; key: string } | 
   return { ...res, answer: parsePayXml(res.text), outRefundNo };
 }
 
-async function refundQuery(ids: Record<string, string>, signType: SignType = 'MD5') {
-  const res = await httpsPost('/pay/refundquery', signed(ids, signType));
+async function refundQuery(ids: Record<string, string | undefined>, signType: SignType = 'MD5') {
+  const res = await httpsPost('/pay/refundquery', signed(ids as Record<string, string>, signType));
   const answer = parsePayXml(res.text);
   if (answer.sign) expect(verifyPaySign(answer, ID.payKey, signType)).toBe(true);
   return answer;
