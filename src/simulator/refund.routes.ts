@@ -148,14 +148,10 @@ export function registerRefundWireRoutes(wire: FastifyInstance, opts: SimulatorR
 
     const fault = desk.takeFault();
     if (fault?.delayMs) await sleepUnlessGone(fault.delayMs, reply);
-    let answer: RawAnswer;
-    if (fault && !fault.accept && faultAnswer(fault, answers, signType))
-      answer = faultAnswer(fault, answers, signType)!;
-    else {
-      // Made even when the caller has since hung up: WeChat got the request, so the refund exists.
-      const made = xmlAnswer(refund(fields, signType));
-      answer = (fault?.accept ? faultAnswer(fault, answers, signType) : undefined) ?? made;
-    }
+    // An armed fault answers instead of the refund, or (accept) after making it; a delay alone lets the refund through.
+    const faulty = fault && faultAnswer(fault, answers, signType);
+    const made = faulty && !fault?.accept ? undefined : xmlAnswer(refund(fields, signType));
+    const answer = faulty || made!;
     if (reply.raw.destroyed) return reply;
     return reply.code(answer.status).type(answer.type).send(answer.body);
   });

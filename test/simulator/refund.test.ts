@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { SIMULATOR_IDENTITY } from '../../src/core/config';
@@ -90,16 +90,18 @@ function httpsPost(
   path: string,
   body: string,
   client?: { cert: string; key: string },
-): Promise<{ status: number; text: string }> {
+  agent: HttpsAgent | false = false,
+): Promise<{ status: number; text: string; reused: boolean }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
       `${httpsUrl}${path}`,
-      { method: 'POST', ca: pem(ca.ca), ...client, agent: false, headers: { 'content-type': 'text/xml' } },
+      { method: 'POST', ca: pem(ca.ca), ...client, agent, headers: { 'content-type': 'text/xml' } },
       (res) => {
         let text = '';
+        const reused = (res.socket as import('node:tls').TLSSocket).isSessionReused();
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text, reused }));
       },
     );
     req.on('error', reject);
@@ -270,6 +272,28 @@ describe('POST /secapi/pay/refund: the client certificate', () => {
       expect((await simOrder(order.outTradeNo)).body).toMatchObject({ refundedFee: 0 });
     },
   );
+
+  it.each([
+    ['keeps its connection alive', { keepAlive: true }],
+    ['resumes its TLS session on new connections', { keepAlive: false }],
+  ])('when the merchant’s agent %s, then every refund still counts its certificate', async (_, options) => {
+    const agent = new HttpsAgent({ ...options, ca: pem(ca.ca), ...CLIENT });
+    try {
+      const order = await paidOrder(10);
+      const reused: boolean[] = [];
+      for (let i = 0; i < 3; i++) {
+        const fields = { out_trade_no: order.outTradeNo, out_refund_no: newNo('R'), total_fee: 10, refund_fee: 1 };
+        const res = await httpsPost('/secapi/pay/refund', signed(fields), undefined, agent);
+        expect(parsePayXml(res.text)).toMatchObject({ return_code: 'SUCCESS', result_code: 'SUCCESS' });
+        reused.push(res.reused);
+      }
+      // Without keep-alive, the later connections resume the first one's session: the case to prove.
+      if (!options.keepAlive) expect(reused.slice(1)).toContain(true);
+      expect((await simOrder(order.outTradeNo)).body).toMatchObject({ refundedFee: 3 });
+    } finally {
+      agent.destroy();
+    }
+  });
 
   it('when it comes over plain HTTP, then return_code FAIL: mutual TLS is required', async () => {
     const order = await paidOrder(10);
