@@ -2,7 +2,9 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { ApolloServer } from '@apollo/server';
 import type { Logger } from 'pino';
-import type { Config } from './core/config';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, type Config } from './core/config';
 import { createCache, type Cache } from './core/cache';
 import { createKeyValueStore, type KeyValueStore } from './core/kv';
 import { closeDatabase, openDatabase, pendingMigrations, type Orm } from './core/db';
@@ -74,17 +76,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const app = createHttpServer(config, logger);
   const url = () => selfUrl(app);
-  if (config.simulator) await mountSimulator(app, config);
-  const { services, notify, wechatPay, avatars, push } = buildServices(config, {
+  // The simulator's HTTPS pay API (for /secapi refunds) listens on a port of its own when SIMULATOR_TLS_DIR is set.
+  const simulatorHttps: { base?: string } = {};
+  if (config.simulator) await mountSimulator(app, config, simulatorHttps);
+  const { services, notify, wechatPay, refundNotify, avatars, push } = buildServices(config, {
     logger,
     cache,
     kv,
     metrics,
     selfUrl: url,
     simulatorPrefix: SIMULATOR_PREFIX,
+    simulatorHttpsBase: () => simulatorHttps.base,
   });
   const apollo = await mountGraphQL(app, config, { orm, services, metrics });
-  await app.register(notifyRoutes, { orm, notify, logger, databaseTimeoutMs: config.databaseTimeoutMs });
+  await app.register(notifyRoutes, { orm, notify, refundNotify, logger, databaseTimeoutMs: config.databaseTimeoutMs });
   await app.register(avatarRoutes, { orm, sessions: services.sessions, avatars });
   if (push) await app.register(pushRoutes, { orm, nonces: kv.for('push'), ...push });
   await app.register(opsRoutes, {
@@ -112,7 +117,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 }
 
 /** The WeChat simulator under SIMULATOR_PREFIX, with this server's identity, for a server without a real AppID. */
-async function mountSimulator(app: FastifyInstance, config: Config): Promise<void> {
+async function mountSimulator(app: FastifyInstance, config: Config, https: { base?: string }): Promise<void> {
   await app.register(simulatorPlugin, {
     prefix: SIMULATOR_PREFIX,
     appid: config.wechat.appid,
@@ -124,7 +129,22 @@ async function mountSimulator(app: FastifyInstance, config: Config): Promise<voi
     // Where WeChat would push: this server's own push URL, once it listens.
     pushUrl: () => config.simulatorPushUrl ?? `${selfUrl(app)}/wechat/push`,
     pushToken: config.wechat.pushToken,
+    ...(config.simulatorTlsDir
+      ? { tls: simulatorTls(config.simulatorTlsDir), onHttps: (base: string) => (https.base = base) }
+      : {}),
   });
+}
+
+/** SIMULATOR_TLS_DIR's test CA and the simulator's certificate for its HTTPS port (test/support/test-ca.ts makes them). */
+function simulatorTls(dir: string): { cert: string; key: string; ca: string } {
+  const read = (name: string) => {
+    try {
+      return readFileSync(join(dir, name), 'utf8');
+    } catch {
+      throw new ConfigError([`SIMULATOR_TLS_DIR: cannot read ${name} in ${dir} (ca.pem, server.pem, server-key.pem)`]);
+    }
+  };
+  return { cert: read('server.pem'), key: read('server-key.pem'), ca: read('ca.pem') };
 }
 
 function selfUrl(app: FastifyInstance): string {

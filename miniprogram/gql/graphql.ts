@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'BATCH_TOO_LARGE'
   /** WeChat's content check refused this text: change it and try again. */
   | 'CONTENT_RISKY'
+  /** This operation is for operators (an ADMIN token), not for users. */
+  | 'FORBIDDEN'
   /** The document does not parse, or holds more than GRAPHQL_MAX_TOKENS tokens. */
   | 'GRAPHQL_PARSE_FAILED'
   /** The document does not validate against this schema (an unknown field or argument, a wrong type). */
@@ -37,6 +39,8 @@ export type ErrorCode =
   | 'INTERNAL_SERVER_ERROR'
   /** operationName names no operation of the document, or the document holds several and names none. */
   | 'OPERATION_RESOLUTION_FAILURE'
+  /** The order is not paid (PENDING or CLOSED): there is nothing to refund. */
+  | 'ORDER_NOT_PAID'
   /** Payments are not configured on this server. */
   | 'PAYMENTS_DISABLED'
   /** WeChat Pay refused the order; see extensions.wechatErrCode. */
@@ -47,6 +51,12 @@ export type ErrorCode =
   | 'QUERY_TOO_COMPLEX'
   /** Too many attempts: retry after extensions.retryAfterSeconds. */
   | 'RATE_LIMITED'
+  /** Refunds are not configured on this server: they need the merchant's API certificate (WECHAT_PAY_CERT_PEM, WECHAT_PAY_KEY_PEM). */
+  | 'REFUNDS_DISABLED'
+  /** The refund would take the order past its amount (every refund that is not CLOSED counts): refund less. */
+  | 'REFUND_EXCEEDS_PAID'
+  /** WeChat Pay refused the refund; see extensions.wechatErrCode. Nothing was refunded. */
+  | 'REFUND_FAILED'
   /** A backing service is unavailable: retry later. */
   | 'SERVICE_UNAVAILABLE'
   /** Missing, unknown, expired or revoked token: call wx.login and log in again. */
@@ -62,14 +72,16 @@ export type ErrorCode =
   /** WeChat did not answer usably: retry later. */
   | 'WECHAT_UNAVAILABLE';
 
-/** PENDING until WeChat confirms payment; PAID exactly once; CLOSED when it can no longer be paid. PAID and CLOSED are final. */
+/** PENDING until WeChat confirms payment; PAID exactly once; CLOSED when it can no longer be paid (final); REFUNDED once successful refunds reach the amount (final). */
 export type OrderStatus =
-  /** Can no longer be paid: WeChat refused or could not create the prepay order (createPayment failed), or WeChat reports it closed or revoked. Final: create a new payment to retry. */
+  /** Can no longer be paid: WeChat refused or could not create the prepay order (createPayment failed), WeChat reports it closed or revoked, or nobody paid it within PAY_ORDER_TTL_SECONDS (closed at WeChat too). Final: create a new payment to retry. */
   | 'CLOSED'
-  /** WeChat confirmed the payment of exactly `amount` (by a signed notify or orderquery); transactionId and paidAt are set. Final. */
+  /** WeChat confirmed the payment of exactly `amount` (by a signed notify or orderquery); transactionId and paidAt are set. Partial refunds leave it PAID (see refundedAmount). */
   | 'PAID'
   /** Created and not known to be paid: wx.requestPayment may still pay it. After paying, order(refresh: true) asks WeChat if the notify is late. */
-  | 'PENDING';
+  | 'PENDING'
+  /** Paid, then refunded in full: the successful refunds add up to `amount`. Final. */
+  | 'REFUNDED';
 
 export type BindPhoneNumberMutationVariables = Exact<{
   code: string;

@@ -119,6 +119,24 @@ const envSchema = z.object({
   WECHAT_PAY_SIGN_TYPE: z.enum(['MD5', 'HMAC-SHA256'], { message: 'must be MD5 or HMAC-SHA256' }).default('MD5'),
   WECHAT_NOTIFY_URL: z.preprocess(blankAsUndefined, httpUrl.optional()),
   PAY_MAX_AMOUNT: int(100000, 1, 2_000_000_000),
+  WECHAT_PAY_CERT_PEM: z.preprocess(blankAsUndefined, z.string().optional()),
+  WECHAT_PAY_KEY_PEM: z.preprocess(blankAsUndefined, z.string().optional()),
+  WECHAT_PAY_CA_PEM: z.preprocess(blankAsUndefined, z.string().optional()),
+  WECHAT_REFUND_NOTIFY_URL: z.preprocess(blankAsUndefined, httpUrl.optional()),
+  SIMULATOR_TLS_DIR: z.preprocess(blankAsUndefined, z.string().optional()),
+  ADMIN_TOKEN_HASHES: z.preprocess(
+    blankAsUndefined,
+    z
+      .string()
+      .regex(
+        /^[0-9a-fA-F]{64}(,[0-9a-fA-F]{64})*$/,
+        'must be SHA-256 hex digests (64 hex digits each), comma-separated, no spaces',
+      )
+      .optional(),
+  ),
+  SWEEP_INTERVAL_SECONDS: int(30, 0, 86400),
+  RECONCILE_AFTER_SECONDS: int(60, 1, 86400),
+  PAY_ORDER_TTL_SECONDS: int(7200, 1, 7 * 86400),
   PAY_DESCRIPTION: z
     .string()
     .min(1, 'must be 1 to 128 characters')
@@ -210,7 +228,25 @@ export interface Config {
     notifyUrl?: string;
     maxAmount: number;
     description: string;
+    /**
+     * The merchant's API client certificate and key (PEM file paths) for the mutual-TLS /secapi calls (refunds);
+     * undefined: refunds answer REFUNDS_DISABLED. `caPath`: an extra CA to trust for the pay API (the simulator's test CA).
+     */
+    tls?: { certPath: string; keyPath: string; caPath?: string };
+    /** Where WeChat sends refund results; undefined: notifyUrl's origin + /notify/refund (this server's own under the simulator). */
+    refundNotifyUrl?: string;
+    /** PAY_ORDER_TTL_SECONDS: a PENDING order older than this is closed (at WeChat too); sent as time_expire when ≥ 5 min. */
+    orderTtlSeconds: number;
   };
+  /**
+   * The sweeper (every instance): every `intervalSeconds` (0: off) it settles PENDING orders older than
+   * `reconcileAfterSeconds` with orderquery, closes orders past pay.orderTtlSeconds and reconciles PROCESSING refunds.
+   */
+  sweep: { intervalSeconds: number; reconcileAfterSeconds: number };
+  /** SHA-256 hex digests (lowercase) of the operators' bearer tokens: such a token is an admin. */
+  adminTokenHashes: ReadonlySet<string>;
+  /** SIMULATOR_TLS_DIR: ca.pem, server.pem, server-key.pem for the in-process simulator's HTTPS pay API (/secapi). */
+  simulatorTlsDir?: string;
   /**
    * How many proxies in front of us append to X-Forwarded-For (0 = none: the socket address is the client).
    * Only that many hops from the right are believed; entries further left are whatever the client wrote.
@@ -290,6 +326,8 @@ export function loadConfig(env: EnvInput = process.env): Config {
           `${name}: required for WeChat Pay (set WECHAT_MCH_ID, WECHAT_PAY_KEY and WECHAT_NOTIFY_URL together)`,
         );
   }
+  if (Boolean(e.WECHAT_PAY_CERT_PEM) !== Boolean(e.WECHAT_PAY_KEY_PEM))
+    problems.push('WECHAT_PAY_CERT_PEM: set it and WECHAT_PAY_KEY_PEM together (the API certificate and its key)');
   if (problems.length) throw new ConfigError(problems);
 
   const dbUrl = e.DATABASE_URL ?? DEFAULT_DATABASE_FILE;
@@ -331,8 +369,22 @@ export function loadConfig(env: EnvInput = process.env): Config {
           notifyUrl: e.WECHAT_NOTIFY_URL,
           maxAmount: e.PAY_MAX_AMOUNT,
           description: e.PAY_DESCRIPTION,
+          tls:
+            e.WECHAT_PAY_CERT_PEM && e.WECHAT_PAY_KEY_PEM
+              ? { certPath: e.WECHAT_PAY_CERT_PEM, keyPath: e.WECHAT_PAY_KEY_PEM, caPath: e.WECHAT_PAY_CA_PEM }
+              : undefined,
+          refundNotifyUrl: e.WECHAT_REFUND_NOTIFY_URL,
+          orderTtlSeconds: e.PAY_ORDER_TTL_SECONDS,
         }
       : undefined,
+    sweep: { intervalSeconds: e.SWEEP_INTERVAL_SECONDS, reconcileAfterSeconds: e.RECONCILE_AFTER_SECONDS },
+    adminTokenHashes: new Set(
+      (e.ADMIN_TOKEN_HASHES ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((h) => h.toLowerCase()),
+    ),
+    simulatorTlsDir: e.SIMULATOR_TLS_DIR,
     trustProxy: e.TRUST_PROXY,
     playground: e.PLAYGROUND ? e.PLAYGROUND === '1' : e.NODE_ENV !== 'production',
     metricsToken: e.METRICS_TOKEN,

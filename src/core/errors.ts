@@ -18,6 +18,13 @@ export const ERROR_CODES = {
     'The encrypted data could not be verified with this session: call wx.login, log in again and retry with fresh data.',
   PAYMENT_FAILED: 'WeChat Pay refused the order; see extensions.wechatErrCode.',
   PAYMENTS_DISABLED: 'Payments are not configured on this server.',
+  FORBIDDEN: 'This operation is for operators (an ADMIN token), not for users.',
+  ORDER_NOT_PAID: 'The order is not paid (PENDING or CLOSED): there is nothing to refund.',
+  REFUND_EXCEEDS_PAID:
+    'The refund would take the order past its amount (every refund that is not CLOSED counts): refund less.',
+  REFUND_FAILED: 'WeChat Pay refused the refund; see extensions.wechatErrCode. Nothing was refunded.',
+  REFUNDS_DISABLED:
+    "Refunds are not configured on this server: they need the merchant's API certificate (WECHAT_PAY_CERT_PEM, WECHAT_PAY_KEY_PEM).",
   AVATAR_TOO_LARGE: 'The image is over AVATAR_MAX_BYTES: send a smaller one (HTTP 413).',
   AVATAR_UNSUPPORTED_TYPE:
     'The file is not a JPEG, PNG or WebP image, judged by its bytes (not its name or declared type) (HTTP 415).',

@@ -13,6 +13,8 @@ import { Migration20261203130000_Avatars as MysqlAvatars } from './mysql/Migrati
 import { Migration20261203130000_Avatars as SqliteAvatars } from './sqlite/Migration20261203130000_Avatars';
 import { Migration20261203140000_AvatarReview as MysqlAvatarReview } from './mysql/Migration20261203140000_AvatarReview';
 import { Migration20261203140000_AvatarReview as SqliteAvatarReview } from './sqlite/Migration20261203140000_AvatarReview';
+import { Migration20261203150000_Refunds as MysqlRefunds } from './mysql/Migration20261203150000_Refunds';
+import { Migration20261203150000_Refunds as SqliteRefunds } from './sqlite/Migration20261203150000_Refunds';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk, so the same list works from
@@ -27,6 +29,7 @@ const mysql: MigrationObject[] = [
   { name: 'Migration20261203120000_PhoneNumber', class: MysqlPhoneNumber },
   { name: 'Migration20261203130000_Avatars', class: MysqlAvatars },
   { name: 'Migration20261203140000_AvatarReview', class: MysqlAvatarReview },
+  { name: 'Migration20261203150000_Refunds', class: MysqlRefunds },
 ];
 const sqlite: MigrationObject[] = [
   { name: 'Migration20261123132314_Initial', class: SqliteInitial },
@@ -36,6 +39,7 @@ const sqlite: MigrationObject[] = [
   { name: 'Migration20261203120000_PhoneNumber', class: SqlitePhoneNumber },
   { name: 'Migration20261203130000_Avatars', class: SqliteAvatars },
   { name: 'Migration20261203140000_AvatarReview', class: SqliteAvatarReview },
+  { name: 'Migration20261203150000_Refunds', class: SqliteRefunds },
 ];
 
 export function migrationsFor(kind: 'mysql' | 'libsql'): MigrationObject[] {

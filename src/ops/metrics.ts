@@ -46,6 +46,24 @@ export function createMetrics() {
       labelNames: ['to', 'via'] as const,
       registers: [registry],
     }),
+    refunds: new Counter({
+      name: 'refunds_total',
+      help: 'Refunds by outcome: accepted by WeChat, succeeded, or the error code that closed them.',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    refundNotifies: new Counter({
+      name: 'refund_notifies_total',
+      help: 'Refund-result notifies by verdict.',
+      labelNames: ['verdict'] as const,
+      registers: [registry],
+    }),
+    sweeps: new Counter({
+      name: 'sweeper_actions_total',
+      help: 'What the sweeper did: orders settled PAID or closed after orderquery, refunds reconciled by refundquery.',
+      labelNames: ['action'] as const,
+      registers: [registry],
+    }),
   };
 }
 

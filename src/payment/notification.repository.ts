@@ -12,13 +12,14 @@ const statement = <P>() => prepare<NotificationTables, P>();
 export type ArrivedNotify = Pick<
   PaymentNotification,
   'receivedAt' | 'rawBody' | 'bodyBytes' | 'outTradeNo' | 'transactionId'
->;
+> & { kind?: 'pay' | 'refund' };
 
 /** What judging a notify concluded, stored on its row. Findings left undefined keep what the row has. */
 export type NotifyJudgement = Pick<PaymentNotification, 'verdict'> &
   Partial<Pick<PaymentNotification, 'outTradeNo' | 'transactionId' | 'detail'>> & { processedAt: Date };
 
 type Arrived = {
+  kind: string;
   receivedAt: Date;
   rawBody: string;
   bodyBytes: number;
@@ -29,6 +30,7 @@ type Judged = { verdict: string; detail: string | null; processedAt: Date };
 
 const INSERT_RECEIVED = statement<Arrived>()((db, p) =>
   db.insertInto('payment_notifications').values({
+    kind: p('kind'),
     received_at: p('receivedAt'),
     raw_body: p('rawBody'),
     body_bytes: p('bodyBytes'),
@@ -39,6 +41,7 @@ const INSERT_RECEIVED = statement<Arrived>()((db, p) =>
 );
 const INSERT_JUDGED = statement<Arrived & Judged>()((db, p) =>
   db.insertInto('payment_notifications').values({
+    kind: p('kind'),
     received_at: p('receivedAt'),
     raw_body: p('rawBody'),
     body_bytes: p('bodyBytes'),
@@ -70,10 +73,11 @@ const SETTLE_STRANDED = statement<{ before: Date; detail: string; at: Date }>()(
     .where('received_at', '<', p('before')),
 );
 
-/** The archive of pay-result notifies (payment_notifications), through the request's EntityManager. */
+/** The archive of pay-result and refund-result notifies (payment_notifications, by kind), through the request's EntityManager. */
 export function notificationRepository(em: EntityManager) {
   const q = typedQueries<NotificationTables>(em, TABLES);
   const arrived = (n: ArrivedNotify): Arrived => ({
+    kind: n.kind ?? 'pay',
     receivedAt: q.date(n.receivedAt),
     rawBody: n.rawBody,
     bodyBytes: n.bodyBytes,

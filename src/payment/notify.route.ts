@@ -7,6 +7,8 @@ import { NOTIFY_BODY_CAP, type NotifyService, type RawNotify } from './notify.se
 export interface NotifyRouteOptions {
   orm: Orm;
   notify: NotifyService;
+  /** POST /notify/refund's judge (the same raw body handling): undefined, the route is not there. */
+  refundNotify?: { handle: NotifyService['handle'] };
   logger: Logger;
   /** DATABASE_TIMEOUT_MS: bounds every statement, so a row older than ten of them is no longer being worked on. */
   databaseTimeoutMs: number;
@@ -62,17 +64,20 @@ export async function notifyRoutes(app: FastifyInstance, opts: NotifyRouteOption
     payload.on('error', () => finish(false, true));
   });
 
-  // Each notify writes its own, richer line (notify.service.ts): the access line is debug.
-  app.post('/notify', { config: { accessLog: 'debug' } }, async (req, reply) => {
-    const raw = (req.body as RawNotify | undefined) ?? { text: '', bytes: 0, truncated: false };
-    try {
-      const outcome = await opts.notify.handle(opts.orm.em.fork(), raw);
-      if (raw.truncated) reply.header('connection', 'close');
-      return reply.code(outcome.httpStatus).type('text/xml').send(outcome.body);
-    } catch (err) {
-      req.log.error({ err }, 'notify failed');
-      // WeChat retries anything but SUCCESS, so a transient failure here loses nothing.
-      return reply.code(500).type('text/xml').send(notifyFail('temporary failure, retry'));
-    }
-  });
+  const route = (url: string, handler: Pick<NotifyService, 'handle'>) =>
+    // Each notify writes its own, richer line (notify.service.ts): the access line is debug.
+    app.post(url, { config: { accessLog: 'debug' } }, async (req, reply) => {
+      const raw = (req.body as RawNotify | undefined) ?? { text: '', bytes: 0, truncated: false };
+      try {
+        const outcome = await handler.handle(opts.orm.em.fork(), raw);
+        if (raw.truncated) reply.header('connection', 'close');
+        return reply.code(outcome.httpStatus).type('text/xml').send(outcome.body);
+      } catch (err) {
+        req.log.error({ err }, 'notify failed');
+        // WeChat retries anything but SUCCESS, so a transient failure here loses nothing.
+        return reply.code(500).type('text/xml').send(notifyFail('temporary failure, retry'));
+      }
+    });
+  route('/notify', opts.notify);
+  if (opts.refundNotify) route('/notify/refund', opts.refundNotify);
 }

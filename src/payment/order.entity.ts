@@ -8,11 +8,12 @@ export enum OrderStatus {
   PENDING = 'PENDING',
   PAID = 'PAID',
   CLOSED = 'CLOSED',
+  REFUNDED = 'REFUNDED',
 }
 registerEnumType(OrderStatus, {
   name: 'OrderStatus',
   description:
-    'PENDING until WeChat confirms payment; PAID exactly once; CLOSED when it can no longer be paid. PAID and CLOSED are final.',
+    'PENDING until WeChat confirms payment; PAID exactly once; CLOSED when it can no longer be paid (final); REFUNDED once successful refunds reach the amount (final).',
   valuesConfig: {
     PENDING: {
       description:
@@ -20,11 +21,14 @@ registerEnumType(OrderStatus, {
     },
     PAID: {
       description:
-        'WeChat confirmed the payment of exactly `amount` (by a signed notify or orderquery); transactionId and paidAt are set. Final.',
+        'WeChat confirmed the payment of exactly `amount` (by a signed notify or orderquery); transactionId and paidAt are set. Partial refunds leave it PAID (see refundedAmount).',
     },
     CLOSED: {
       description:
-        'Can no longer be paid: WeChat refused or could not create the prepay order (createPayment failed), or WeChat reports it closed or revoked. Final: create a new payment to retry.',
+        'Can no longer be paid: WeChat refused or could not create the prepay order (createPayment failed), WeChat reports it closed or revoked, or nobody paid it within PAY_ORDER_TTL_SECONDS (closed at WeChat too). Final: create a new payment to retry.',
+    },
+    REFUNDED: {
+      description: 'Paid, then refunded in full: the successful refunds add up to `amount`. Final.',
     },
   },
 });
@@ -36,7 +40,7 @@ registerEnumType(OrderStatus, {
 })
 @Entity({ tableName: 'orders' })
 export class Order {
-  [OptionalProps]?: 'status' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'status' | 'createdAt' | 'updatedAt' | 'refunded' | 'refundCount' | 'reconcileTries';
 
   @Field(() => ID, { description: "This server's id for the order." })
   @PrimaryKey({ autoincrement: true })
@@ -96,6 +100,25 @@ export class Order {
   })
   @Property({ type: 'datetime', nullable: true })
   paidAt?: Date | null;
+
+  /**
+   * The refunds reserved against this order, in fen: every refund that is not CLOSED. The one conditional UPDATE
+   * that raises it (refunded + ? <= amount) is what keeps refunds within the amount on any number of instances.
+   */
+  @Property({ type: 'integer', default: 0 })
+  refunded: number = 0;
+
+  /** Refunds that are not CLOSED: WeChat takes at most 50 per order. */
+  @Property({ type: 'integer', default: 0 })
+  refundCount: number = 0;
+
+  /** When the sweeper next asks WeChat about this PENDING order (orderquery with backoff); null: at its first sweep. */
+  @Property({ type: 'datetime', nullable: true })
+  reconcileAt?: Date | null;
+
+  /** How many times the sweeper asked WeChat about it. */
+  @Property({ type: 'integer', default: 0 })
+  reconcileTries: number = 0;
 
   /** The last error WeChat answered for this order (err_code and description), for support. */
   @Property({ length: 255, nullable: true })

@@ -10,13 +10,17 @@ import { EXACT } from '../core/collation';
 // The sweep of rows left RECEIVED looks them up by verdict and age.
 @Index({ properties: ['verdict', 'receivedAt'] })
 export class PaymentNotification {
-  [OptionalProps]?: 'verdict' | 'receivedAt';
+  [OptionalProps]?: 'verdict' | 'receivedAt' | 'kind';
 
   @PrimaryKey({ autoincrement: true })
   id!: number;
 
   @Property({ type: 'datetime' })
   receivedAt: Date = new Date();
+
+  /** `pay` (POST /notify, a payment's result) or `refund` (POST /notify/refund, a refund's result). */
+  @Property({ length: 16, default: 'pay' })
+  kind: string = 'pay';
 
   /** The raw body (at most the first 64 KB when it was over the cap). */
   @Property({ type: 'text', columnType: 'mediumtext' })

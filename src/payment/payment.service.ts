@@ -87,6 +87,10 @@ export function createPaymentService({ pay, settings, rateLimits, limits, metric
         transactionId: null,
         paidAt: null,
         lastError: null,
+        refunded: 0,
+        refundCount: 0,
+        reconcileAt: null,
+        reconcileTries: 0,
         createdAt: now,
         updatedAt: now,
       };

@@ -6,6 +6,7 @@ import type { ProfileService } from '../profile/profile.service';
 import type { PhoneService } from '../profile/phone.service';
 import type { FillInService } from '../profile/fill-in.service';
 import type { PaymentService } from '../payment/payment.service';
+import type { RefundService } from '../refund/refund.service';
 
 /** Long-lived collaborators, built once in createApp and shared by every request. */
 export interface Services {
@@ -17,6 +18,8 @@ export interface Services {
   fillIn: FillInService;
   /** createPayment and order(refresh): undefined when payments are not configured. */
   payments?: PaymentService;
+  /** refund and an order's refunds: undefined when payments are not configured. */
+  refunds?: RefundService;
   /** The token → session store the context resolves Bearer tokens with. */
   sessions: SessionStore;
 }
@@ -29,6 +32,8 @@ export interface Context {
   session?: Session;
   /** Set when the session store failed while loading the token's session (e.g. Redis down). */
   sessionError?: Error;
+  /** The bearer token is an operator's (ADMIN_TOKEN_HASHES): it opens @Authorized('ADMIN') operations, and no user's. */
+  admin?: boolean;
   services: Services;
   log: FastifyBaseLogger;
 }

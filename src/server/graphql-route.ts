@@ -11,6 +11,7 @@ import type { Orm } from '../core/db';
 import { formatError } from '../core/graphql';
 import { queryLimitsRule } from '../core/graphql-limits';
 import { bearerToken } from '../auth/session';
+import { isAdminToken } from '../auth/admin';
 import type { Metrics } from '../ops/metrics';
 import { createGraphiQL } from '../ops/graphiql.plugin';
 import { operationLogPlugin } from '../ops/operation-log.plugin';
@@ -61,18 +62,21 @@ async function startApollo(
 }
 
 /** The request's context: a forked EntityManager, and the session its Bearer token names (or why it could not be read). */
-function contextOf({ orm, services }: GraphQLParts) {
+function contextOf({ orm, services }: GraphQLParts, adminTokenHashes: ReadonlySet<string>) {
   return async (request: FastifyRequest): Promise<Context> => {
     const token = bearerToken(request.headers.authorization);
     let session: Context['session'];
     let sessionError: Error | undefined;
-    if (token) {
+    if (token && !isAdminToken(token, adminTokenHashes)) {
       try {
         session = await services.sessions.load(token);
       } catch (err) {
         sessionError = err as Error;
       }
     }
+    // An operator's token is no session: it is recognised by its SHA-256 alone, and never looked up in the store.
+    if (token && isAdminToken(token, adminTokenHashes))
+      return { em: orm.em.fork(), ip: request.ip, token, admin: true, services, log: request.log };
     return { em: orm.em.fork(), ip: request.ip, token, session, sessionError, services, log: request.log };
   };
 }
@@ -101,7 +105,7 @@ export async function mountGraphQL(
         });
       }
     },
-    handler: fastifyApolloHandler(apollo, { context: contextOf(parts) }),
+    handler: fastifyApolloHandler(apollo, { context: contextOf(parts, config.adminTokenHashes) }),
   };
   app.route({ ...route, method: 'POST' });
   // A preflight, a page load or a GET query has no operation line of its own (or not only): its access line is info.

@@ -5,10 +5,11 @@ import { AuthResolver } from '../auth/auth.resolver';
 import { authChecker } from '../auth/auth-checker';
 import { ProfileResolver } from '../profile/profile.resolver';
 import { PaymentResolver } from '../payment/payment.resolver';
+import { RefundResolver } from '../refund/refund.resolver';
 import type { Context } from './context';
 
 /** Every resolver of the API: a new feature's resolver is added here. */
-export const resolvers = [AuthResolver, ProfileResolver, PaymentResolver] as const;
+export const resolvers = [AuthResolver, ProfileResolver, PaymentResolver, RefundResolver] as const;
 
 const RETRY =
   'Any field may answer SERVICE_UNAVAILABLE when the database or session store is away: retry later and keep the token.';

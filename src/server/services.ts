@@ -20,6 +20,11 @@ import { diskAvatarStorage } from '../avatar/avatar.storage';
 import { createAvatarReviewService } from '../avatar/avatar-review.service';
 import { mediaCheckPushHandler } from '../avatar/avatar.push';
 import type { PushHandler } from '../push/push.route';
+import { readFileSync } from 'node:fs';
+import { createRefundService } from '../refund/refund.service';
+import { createRefundNotifyService, type RefundNotifyService } from '../refund/refund-notify.service';
+import { ConfigError } from '../core/config';
+import type { ClientTls } from '../wechat/http';
 import type { Services } from './context';
 
 export interface ServiceParts {
@@ -31,6 +36,8 @@ export interface ServiceParts {
   selfUrl: () => string;
   /** Where the in-process simulator is mounted on selfUrl(). */
   simulatorPrefix: string;
+  /** The in-process simulator's HTTPS pay API (for /secapi), once it listens; undefined without SIMULATOR_TLS_DIR. */
+  simulatorHttpsBase?: () => string | undefined;
 }
 
 export interface BuiltServices {
@@ -40,6 +47,8 @@ export interface BuiltServices {
   notify: NotifyService;
   /** Undefined when payments are not configured. */
   wechatPay?: PayClient;
+  /** POST /notify/refund's judge; undefined when payments are not configured. */
+  refundNotify?: RefundNotifyService;
   /** POST /avatar's and GET /avatars' store. */
   avatars: AvatarService;
   /** /wechat/push's token and its handlers by event; undefined without WECHAT_PUSH_TOKEN (no push URL). */
@@ -52,7 +61,7 @@ export interface BuiltServices {
  */
 export function buildServices(
   config: Config,
-  { logger, cache, kv, metrics, selfUrl, simulatorPrefix }: ServiceParts,
+  { logger, cache, kv, metrics, selfUrl, simulatorPrefix, simulatorHttpsBase }: ServiceParts,
 ): BuiltServices {
   const simulatorBase = () => `${selfUrl()}${simulatorPrefix}`;
   const pay = config.pay;
@@ -93,7 +102,17 @@ export function buildServices(
       signType: pay.signType,
       timeoutMs: config.wechat.timeoutMs,
       onCall,
+      tls: pay.tls && merchantTls(pay.tls),
+      secapiBase: () =>
+        pay.apiBase ??
+        simulatorHttpsBase?.() ??
+        // Without its HTTPS port the in-process simulator answers /secapi with FAIL (no certificate).
+        simulatorBase(),
     });
+  const refundNotifyUrl = () =>
+    pay?.refundNotifyUrl ??
+    (pay?.notifyUrl ? `${new URL(pay.notifyUrl).origin}/notify/refund` : `${selfUrl()}/notify/refund`);
+  const refunds = wechatPay && createRefundService({ pay: wechatPay, notifyUrl: refundNotifyUrl, metrics, logger });
   const avatars = createAvatarService({
     storage: diskAvatarStorage(config.avatar.dir),
     maxBytes: config.avatar.maxBytes,
@@ -124,6 +143,7 @@ export function buildServices(
         logger,
         notifyUrl: () => pay.notifyUrl ?? `${selfUrl()}/notify`,
       }),
+    refunds,
     sessions,
   };
   const notify = createNotifyService({
@@ -134,5 +154,30 @@ export function buildServices(
   const push = pushToken
     ? { token: pushToken, handlers: { wxa_media_check: mediaCheckPushHandler(reviews, config.wechat.appid) } }
     : undefined;
-  return { services, notify, wechatPay, avatars, push };
+  const refundNotify =
+    pay &&
+    refunds &&
+    createRefundNotifyService({
+      merchant: { appid: config.wechat.appid, mchId: pay.mchId, key: pay.key },
+      refunds,
+      metrics,
+      logger,
+    });
+  return { services, notify, wechatPay, refundNotify, avatars, push };
+}
+
+/** The merchant's API certificate and key (and an extra CA), read once at start: a path that cannot be read stops it. */
+function merchantTls(paths: { certPath: string; keyPath: string; caPath?: string }): ClientTls {
+  const read = (name: string, path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+    }
+  };
+  return {
+    cert: read('WECHAT_PAY_CERT_PEM', paths.certPath),
+    key: read('WECHAT_PAY_KEY_PEM', paths.keyPath),
+    ...(paths.caPath ? { ca: read('WECHAT_PAY_CA_PEM', paths.caPath) } : {}),
+  };
 }

@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:https';
 import { AppError } from '../core/errors';
 
 /** Told the outcome of every call to WeChat ('ok' or our error code), for metrics. */
@@ -44,6 +45,70 @@ export async function callWeChat(
       { cause: timedOut ? `${api} timed out after ${timeoutMs} ms` : `${api}: ${message}` },
     );
   }
+}
+
+/** The merchant's API client certificate for WeChat Pay's mutual-TLS /secapi calls, PEM contents. */
+export interface ClientTls {
+  cert: string;
+  key: string;
+  /** Extra CAs to trust (the simulator's test CA); WeChat's own certificate chains to the system's CAs. */
+  ca?: string;
+}
+
+/** One keep-alive agent per certificate: the TLS handshake with a client certificate is the costly part. */
+export function tlsAgent(tls: ClientTls): Agent {
+  return new Agent({
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    keepAlive: true,
+    maxSockets: 16,
+  });
+}
+
+/** Answers past this are not WeChat Pay's (a refund answer is about 1 KB). */
+const TLS_ANSWER_CAP = 256 * 1024;
+
+/**
+ * callWeChat over mutual TLS (node:https with the merchant's certificate: fetch cannot present one). The same bound
+ * and the same errors: a refused, failed or timed-out handshake or call is WECHAT_UNAVAILABLE, with a cause that says
+ * which, and never the certificate or key.
+ */
+export function callWeChatTls(
+  url: string,
+  body: string,
+  agent: Agent,
+  timeoutMs: number,
+  api: string,
+): Promise<UpstreamResponse> {
+  return new Promise((resolve, reject) => {
+    const fail = (cause: string) => reject(new AppError('WECHAT_UNAVAILABLE', undefined, { api }, { cause }));
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'text/xml; charset=utf-8', 'content-length': Buffer.byteLength(body) },
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes > TLS_ANSWER_CAP) return req.destroy(new Error('answer too large'));
+          chunks.push(chunk);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err) => fail(`${api}: ${err.message}`));
+      },
+    );
+    req.on('error', (err: Error & { code?: string }) => {
+      const timedOut = err.name === 'AbortError' || err.name === 'TimeoutError' || err.code === 'ABORT_ERR';
+      fail(timedOut ? `${api} timed out after ${timeoutMs} ms` : `${api}: ${err.code ?? err.message}`);
+    });
+    req.end(body);
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../core/errors';
-import { callWeChat, observed, type CallObserver } from './http';
+import { callWeChat, callWeChatTls, observed, tlsAgent, type CallObserver, type ClientTls } from './http';
 import { paySign, verifyPaySign, type SignType } from './pay-sign';
 import { buildPayXml, parsePayXml } from './pay-xml';
 
@@ -13,7 +13,34 @@ export interface PayClientOptions {
   signType: SignType;
   timeoutMs: number;
   onCall?: CallObserver;
+  /**
+   * The merchant's API certificate for /secapi (refunds), and where /secapi is (WeChat's own base; the simulator
+   * serves it on an HTTPS port of its own). Without `tls`, refund() is refused before any call.
+   */
+  tls?: ClientTls;
+  secapiBase?: () => string;
 }
+
+export interface RefundInput {
+  outTradeNo: string;
+  outRefundNo: string;
+  /** The order's amount (total_fee) and this refund's (refund_fee), integer fen. */
+  totalFee: number;
+  refundFee: number;
+  reason?: string | null;
+  notifyUrl: string;
+}
+
+/** refundquery's view of one refund. */
+export interface RefundState {
+  status: 'SUCCESS' | 'REFUNDCLOSE' | 'PROCESSING' | 'CHANGE' | (string & {});
+  refundId?: string;
+  refundFee?: string;
+  successTime?: string;
+}
+
+/** WeChat's refund err_codes that mean "try again with the same out_refund_no". */
+export const REFUND_RETRY_CODES: ReadonlySet<string> = new Set(['SYSTEMERROR', 'BIZERR_NEED_RETRY']);
 
 export interface UnifiedOrderInput {
   outTradeNo: string;
@@ -44,19 +71,37 @@ export function createPayClient(opts: PayClientOptions) {
    */
   const call = (api: string, fields: Record<string, string | number>) =>
     observed(api, opts.onCall, () => signedCall(api, fields));
+  const agent = opts.tls && tlsAgent(opts.tls);
 
-  async function signedCall(api: string, fields: Record<string, string | number>): Promise<Record<string, string>> {
+  async function signedCall(
+    api: string,
+    fields: Record<string, string | number>,
+    secapi = false,
+  ): Promise<Record<string, string>> {
     const params: Record<string, string> = { appid: opts.appid, mch_id: opts.mchId, nonce_str: nonceStr() };
     for (const [k, v] of Object.entries(fields)) params[k] = String(v);
     if (opts.signType === 'HMAC-SHA256') params.sign_type = 'HMAC-SHA256';
     params.sign = paySign(params, opts.key, opts.signType);
 
-    const res = await callWeChat(
-      `${opts.apiBase()}/pay/${api}`,
-      { method: 'POST', headers: { 'content-type': 'text/xml; charset=utf-8' }, body: buildPayXml(params) },
-      opts.timeoutMs,
-      api,
-    );
+    const body = buildPayXml(params);
+    const base = opts.apiBase();
+    // With the merchant's certificate configured, every https call presents it (and trusts WECHAT_PAY_CA_PEM).
+    const res = secapi
+      ? await callWeChatTls(
+          `${(opts.secapiBase ?? opts.apiBase)()}/secapi/pay/${api}`,
+          body,
+          agent!,
+          opts.timeoutMs,
+          api,
+        )
+      : agent && base.startsWith('https:')
+        ? await callWeChatTls(`${base}/pay/${api}`, body, agent, opts.timeoutMs, api)
+        : await callWeChat(
+            `${base}/pay/${api}`,
+            { method: 'POST', headers: { 'content-type': 'text/xml; charset=utf-8' }, body },
+            opts.timeoutMs,
+            api,
+          );
     if (res.status >= 500)
       throw new AppError('WECHAT_UNAVAILABLE', undefined, { api }, { cause: `${api}: HTTP ${res.status}` });
     let answer: Record<string, string>;
@@ -123,6 +168,69 @@ export function createPayClient(opts: PayClientOptions) {
 
     async closeOrder(outTradeNo: string): Promise<void> {
       await call('closeorder', { out_trade_no: outTradeNo });
+    },
+
+    /** Whether refund() can be called at all: the merchant's API certificate is configured. */
+    refundsEnabled: Boolean(agent),
+
+    /**
+     * secapi/pay/refund over mutual TLS. Answers WeChat's refund_id (the refund is then PROCESSING at WeChat). A
+     * business refusal is REFUND_FAILED with wechatErrCode (REFUND_RETRY_CODES mean: call again with the same
+     * out_refund_no); an answer that is not WeChat's, or none, is WECHAT_UNAVAILABLE.
+     */
+    async refund(input: RefundInput): Promise<{ refundId: string }> {
+      if (!agent) throw new AppError('REFUNDS_DISABLED');
+      const answer = await observed('refund', opts.onCall, async () => {
+        try {
+          return await signedCall(
+            'refund',
+            {
+              out_trade_no: input.outTradeNo,
+              out_refund_no: input.outRefundNo,
+              total_fee: input.totalFee,
+              refund_fee: input.refundFee,
+              ...(input.reason ? { refund_desc: input.reason } : {}),
+              notify_url: input.notifyUrl,
+            },
+            true,
+          );
+        } catch (err) {
+          if (err instanceof AppError && err.code === 'PAYMENT_FAILED')
+            throw new AppError('REFUND_FAILED', undefined, err.extensions, { cause: err.cause });
+          throw err;
+        }
+      });
+      if (!answer.refund_id || answer.out_refund_no !== input.outRefundNo)
+        throw new AppError(
+          'WECHAT_UNAVAILABLE',
+          undefined,
+          { api: 'refund' },
+          { cause: 'refund: answer without refund_id or for another out_refund_no' },
+        );
+      return { refundId: answer.refund_id };
+    },
+
+    /** refundquery for one out_refund_no; undefined when WeChat has no such refund (REFUNDNOTEXIST). */
+    async refundQuery(outRefundNo: string): Promise<RefundState | undefined> {
+      let answer: Record<string, string>;
+      try {
+        answer = await call('refundquery', { out_refund_no: outRefundNo });
+      } catch (err) {
+        if (err instanceof AppError && err.extensions.wechatErrCode === 'REFUNDNOTEXIST') return undefined;
+        throw err;
+      }
+      // The answer lists every refund of the order as field_$n: ours is the one with our out_refund_no.
+      const count = Number(answer.refund_count ?? '0');
+      for (let n = 0; n < count && n < 50; n += 1) {
+        if (answer[`out_refund_no_${n}`] !== outRefundNo) continue;
+        return {
+          status: answer[`refund_status_${n}`] ?? '',
+          refundId: answer[`refund_id_${n}`],
+          refundFee: answer[`refund_fee_${n}`],
+          successTime: answer[`refund_success_time_${n}`],
+        };
+      }
+      return undefined;
     },
 
     /** The second signature, for wx.requestPayment: over exactly these five camelCase fields, never the unifiedorder sign. */

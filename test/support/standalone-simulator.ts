@@ -7,14 +7,18 @@ import type { SimulatorXmlLayout } from '../../src/simulator/xml-layout';
  * The simulator on its own port, as `npm run simulator` serves it: for servers that must not mount it in-process
  * (NODE_ENV=production refuses to), pointed at it through WECHAT_API_BASE and WECHAT_PAY_BASE like real WeChat.
  */
-export async function startStandaloneSimulator(options: { xmlLayout?: SimulatorXmlLayout } = {}) {
+export async function startStandaloneSimulator(
+  options: { xmlLayout?: SimulatorXmlLayout; tls?: { cert: string; key: string; ca: string } } = {},
+) {
   const app = Fastify();
   let pushUrl: string | undefined;
+  let httpsBase: string | undefined;
   // Varied by default, like the in-process simulator of test/support/server.ts.
   await app.register(simulatorPlugin, {
     ...SIMULATOR_IDENTITY,
     xmlLayout: options.xmlLayout ?? 'vary',
     pushUrl: () => pushUrl,
+    ...(options.tls ? { tls: options.tls, onHttps: (base: string) => (httpsBase = base) } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address() as { port: number };
@@ -23,6 +27,11 @@ export async function startStandaloneSimulator(options: { xmlLayout?: SimulatorX
     base,
     /** Its HTTP server, to watch for requests arriving (test/support/arrival.ts). */
     server: app.server,
+    /** Its HTTPS pay API (with /secapi), when started with `tls`. */
+    get httpsBase() {
+      if (!httpsBase) throw new Error('the simulator was started without tls');
+      return httpsBase;
+    },
     /** Where its media check results are pushed from now on (the message push URL of a server under test). */
     pushTo(url: string) {
       pushUrl = url;
