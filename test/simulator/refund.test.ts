@@ -536,6 +536,31 @@ describe('POST /dev/refund-fault', () => {
     expect((await simOrder(order.outTradeNo)).body).toMatchObject({ refundedFee: 3 });
   });
 
+  it('when delayMs is armed and the merchant gives up waiting, then the refund was still made, and the retry answers it', async () => {
+    const order = await paidOrder(10);
+    await postJson('/dev/refund-fault', { delayMs: 5000 });
+    const outRefundNo = newNo('R');
+    const fields = { out_trade_no: order.outTradeNo, out_refund_no: outRefundNo, total_fee: 10, refund_fee: 2 };
+    const gaveUp = await new Promise<string>((resolve) => {
+      const req = httpsRequest(`${httpsUrl}/secapi/pay/refund`, {
+        method: 'POST',
+        ca: pem(ca.ca),
+        ...CLIENT,
+        agent: false,
+        signal: AbortSignal.timeout(200),
+      });
+      req.on('response', () => resolve('answered'));
+      req.on('error', (err) => resolve(err.name));
+      req.end(signed(fields));
+    });
+    expect(gaveUp).toBe('AbortError');
+    await waitFor(async () => (await simRefund(outRefundNo)).status === 200);
+    const made = (await simRefund(outRefundNo)).body;
+    const retried = await refund({ outTradeNo: order.outTradeNo, outRefundNo, totalFee: 10, refundFee: 2 });
+    expect(retried.answer).toMatchObject({ result_code: 'SUCCESS', refund_id: made.refundId });
+    expect((await simOrder(order.outTradeNo)).body).toMatchObject({ refundedFee: 2 });
+  });
+
   it('when returnFail, an HTTP status or garbage is armed for 3 calls, then each answers so, in turn', async () => {
     const order = await paidOrder(10);
     await postJson('/dev/refund-fault', { returnFail: true });
