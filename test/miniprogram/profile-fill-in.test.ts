@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SIMULATOR_PREFIX } from '../../src/app';
 import { eventually } from '../support/eventually';
 import { startServer, type TestServer } from '../support/server';
 import { bootMiniProgram, type MiniProgram, type PageHandle } from '../support/miniprogram';
@@ -269,16 +270,38 @@ describe('mini-program profile page: avatar, nickname and phone number', () => {
   });
 
   describe('avatar review', () => {
-    /** The page's avatar state as each setData left it: what the user saw on the way. */
-    const reviewsShown = (page: PageHandle) =>
-      page.patches.flatMap((p) => (p.me ? [(p.me as { avatarReview: string | null }).avatarReview] : []));
     const issuedUrl = (mp: MiniProgram, i: number) => (JSON.parse(mp.device.uploads[i].data!) as { url: string }).url;
+    /**
+     * Holds the simulator's image-check results back, or pushes what it held and resumes. Unheld, a result can reach
+     * the server before setProfile answers, so a test that must see PENDING holds it.
+     */
+    async function holdResults(hold: boolean) {
+      const res = await fetch(`${t.url}${SIMULATOR_PREFIX}/dev/media-check/hold`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ hold }),
+      });
+      expect(res.status).toBe(200);
+    }
+    afterEach(() => holdResults(false));
+    /** Until the page shows this review state (bounded: the page's own polls outlast it). */
+    const shows = (page: PageHandle, review: string) =>
+      eventually(async () => view(page).me?.avatarReview === review, 5000);
 
     it('when the user picks an avatar, then it is uploaded, shows 审核中 while PENDING, and appears once WeChat passes it', async () => {
       const { mp, page } = await profilePage();
       const bytes = image(PNG_HEAD);
       const choice = mp.device.chooseAvatar(bytes, 'png');
-      await page.event('onChooseAvatar', 'chooseavatar', choice);
+      await holdResults(true);
+      const choosing = page.event('onChooseAvatar', 'chooseavatar', choice);
+      expect(await shows(page, 'PENDING')).toBe(true);
+      // Submitted: the button is free again, the note says why the avatar has not changed.
+      expect(view(page)).toMatchObject({
+        avatarBusy: false,
+        fillInMessage: '',
+        avatarNote: '新头像审核中，通过后显示',
+        me: { avatarUrl: null },
+      });
 
       expect(mp.device.uploads).toHaveLength(1);
       expect(mp.device.uploads[0]).toMatchObject({
@@ -294,9 +317,9 @@ describe('mini-program profile page: avatar, nickname and phone number', () => {
       expect(JSON.stringify(mp.device.requests.map((r) => r.body))).not.toContain('wxfile://');
       expect([...mp.device.storage.values()].join()).not.toContain('wxfile://');
 
-      // setProfile answered PENDING with no avatar yet; the page said so, then polled me until WeChat's push landed.
-      expect(reviewsShown(page)).toContain('PENDING');
-      expect(page.patches).toContainEqual(expect.objectContaining({ avatarNote: '新头像审核中，通过后显示' }));
+      // WeChat's result arrives; the page's next poll of me shows the new avatar.
+      await holdResults(false);
+      await choosing;
       expect(view(page)).toMatchObject({
         avatarBusy: false,
         fillInMessage: '',
@@ -317,11 +340,16 @@ describe('mini-program profile page: avatar, nickname and phone number', () => {
       expect(view(page).me).toMatchObject({ avatarReview: 'PASSED', avatarUrl: old });
 
       const risky = Buffer.concat([image(JPEG_HEAD, 200), Buffer.from('RISKY'), randomBytes(100)]);
-      await page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(risky, 'jpg'));
+      await holdResults(true);
+      const choosing = page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(risky, 'jpg'));
+      expect(await shows(page, 'PENDING')).toBe(true);
+      expect(view(page)).toMatchObject({ avatarNote: '新头像审核中，通过后显示', me: { avatarUrl: old } });
+      await holdResults(false);
+      await choosing;
+
       expect(mp.device.uploads.map((u) => u.status)).toEqual([200, 200]);
       const rejected = issuedUrl(mp, 1);
       expect(rejected).not.toBe(old);
-      expect(reviewsShown(page).slice(-3)).toContain('PENDING');
       expect(view(page)).toMatchObject({
         avatarBusy: false,
         avatarNote: '头像未通过审核，请换一张',
@@ -336,13 +364,15 @@ describe('mini-program profile page: avatar, nickname and phone number', () => {
 
     it('when the polls run out while the review is PENDING, then the next onShow shows the passed avatar', async () => {
       const { mp, page } = await profilePage({ avatarReviewPolls: 0 });
+      await holdResults(true);
       await page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(image(PNG_HEAD), 'png'));
       const url = issuedUrl(mp, 0);
       expect(view(page)).toMatchObject({
         avatarNote: '新头像审核中，通过后显示',
         me: { avatarReview: 'PENDING', avatarUrl: null },
       });
-      expect(await eventually(async () => (await serverMe(mp)).avatarReview !== 'PENDING', 10_000)).toBe(true);
+      await holdResults(false);
+      expect(await eventually(async () => (await serverMe(mp)).avatarReview !== 'PENDING', 5000)).toBe(true);
       await page.call('onShow');
       expect(view(page)).toMatchObject({ avatarNote: '', me: { avatarReview: 'PASSED', avatarUrl: url } });
     });
@@ -350,10 +380,16 @@ describe('mini-program profile page: avatar, nickname and phone number', () => {
     it('when polls of me fail on the way (no network), then the page keeps polling and still shows the passed avatar', async () => {
       const { mp, page } = await profilePage();
       let failed = 0;
-      mp.device.requestFault = (r) =>
-        r.body?.query?.includes('query Me') && failed < 3 ? (failed++, 'request:fail timeout') : undefined;
-      await page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(image(PNG_HEAD), 'png'));
-      expect(failed).toBe(3);
+      mp.device.requestFault = (r) => {
+        if (!r.body?.query?.includes('query Me') || failed >= 3) return undefined;
+        failed += 1;
+        return 'request:fail timeout';
+      };
+      await holdResults(true);
+      const choosing = page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(image(PNG_HEAD), 'png'));
+      expect(await eventually(async () => failed === 3, 5000)).toBe(true);
+      await holdResults(false);
+      await choosing;
       expect(view(page)).toMatchObject({ fillInMessage: '', avatarNote: '', me: { avatarReview: 'PASSED' } });
       expect(view(page).me.avatarUrl).toBe(issuedUrl(mp, 0));
     });
