@@ -8,9 +8,9 @@
 export const config = {
   baseUrl: 'http://127.0.0.1:4000',
   /**
-   * Offline development only. When set, wx.login, wx.getUserProfile and wx.requestPayment are played by the server's
-   * WeChat simulator (mounted at /simulator while the server has no WECHAT_APPID): DevTools' own wx.login codes are
-   * real WeChat codes that the simulator cannot redeem. appId is the server's: 'wx00simulator0000' for the plain
+   * Offline development only. When set, wx.login, wx.getUserProfile, wx.requestPayment and the getPhoneNumber
+   * button's code are played by the server's WeChat simulator (mounted at /simulator while the server has no
+   * WECHAT_APPID): DevTools' own codes are real WeChat codes that the simulator cannot redeem. appId is the server's: 'wx00simulator0000' for the plain
    * simulator, or WECHAT_APPID when the server runs with WECHAT_SIMULATOR=1. Keep null for real WeChat, e.g.
    * `simulator: { appId: 'wx00simulator0000' }` offline.
    */
