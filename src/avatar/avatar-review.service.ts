@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { userRepository } from '../auth/user.repository';
 import { wholeSecondsNow } from '../core/db';
 import type { MediaCheckResultEvent } from '../wechat/push';
-import { avatarRepository } from './avatar.repository';
+import { avatarRepository, type StoredAvatar } from './avatar.repository';
 import { AvatarReview } from './avatar-review';
 import type { AvatarService } from './avatar.service';
 
@@ -34,13 +34,22 @@ export type SettleOutcome =
  * PENDING → settled UPDATE lets only one of them settle.
  */
 export function createAvatarReviewService({ avatars, logger }: AvatarReviewDeps) {
+  const removeQuietly = (avatar: StoredAvatar) =>
+    avatars.remove(avatar).catch((err: unknown) => {
+      logger.warn({ err, avatar: avatar.id }, 'a refused avatar image could not be removed from storage');
+    });
+
   async function settle(em: EntityManager, traceId: string): Promise<SettleOutcome> {
     const repo = avatarRepository(em);
     const result = await repo.findResult(traceId);
     if (!result) return 'no-result';
     const avatar = await repo.findByTrace(traceId);
     if (!avatar) return 'unmatched';
-    if (avatar.review !== AvatarReview.PENDING) return 'already';
+    if (avatar.review !== AvatarReview.PENDING) {
+      // A removal that failed (or a settle whose commit was not seen) is tried again.
+      if (avatar.review === AvatarReview.REJECTED) await removeQuietly(avatar);
+      return 'already';
+    }
     // review (held for a person to look at) is not a pass either: nothing unchecked is shown.
     const review = result.suggest === 'pass' ? AvatarReview.PASSED : AvatarReview.REJECTED;
     const settled = await em.transactional(async (tx) => {
@@ -54,17 +63,30 @@ export function createAvatarReviewService({ avatars, logger }: AvatarReviewDeps)
       return true;
     });
     if (!settled) return 'already';
-    if (review === AvatarReview.REJECTED) {
-      await avatars.remove(avatar).catch((err: unknown) => {
-        logger.warn({ err, avatar: avatar.id }, 'a refused avatar image could not be removed from storage');
-      });
-    }
+    if (review === AvatarReview.REJECTED) await removeQuietly(avatar);
     logger.info({ avatar: avatar.id, review, label: result.label }, 'avatar review settled');
     return 'settled';
   }
 
+  /**
+   * Brings the user's avatar state up to its upload's verdict: for a setProfile whose write raced a settle (the
+   * upload was settled after setProfile read it PENDING, and the write then put PENDING back). Conditional on the
+   * upload still being the user's latest, like the settle itself; answers whether the user was written.
+   */
+  async function syncUser(em: EntityManager, avatarId: string): Promise<boolean> {
+    const avatar = await avatarRepository(em).find(avatarId);
+    if (!avatar || (avatar.review !== AvatarReview.PASSED && avatar.review !== AvatarReview.REJECTED)) return false;
+    return userRepository(em).settleAvatar(
+      avatar.userId,
+      avatar.id,
+      avatar.review,
+      avatar.review === AvatarReview.PASSED ? avatars.urlOf(avatar) : undefined,
+    );
+  }
+
   return {
     settle,
+    syncUser,
 
     /**
      * A wxa_media_check push: keep its result (the first per trace_id), then settle the upload it names. Answers

@@ -7,6 +7,8 @@ import { bearerToken, type SessionStore } from '../auth/session';
 import type { AvatarService } from './avatar.service';
 import { AVATAR_PATH, tooLarge } from './avatar.service';
 import { IMAGE_FORMATS, parseStoredName } from './image-format';
+import { avatarRepository } from './avatar.repository';
+import { AvatarReview } from './avatar-review';
 
 export interface AvatarRouteParts {
   orm: Orm;
@@ -94,14 +96,20 @@ export async function avatarRoutes(app: FastifyInstance, { orm, sessions, avatar
 
   app.get<{ Params: { name: string } }>(`${AVATAR_PATH}:name`, async (req, reply) => {
     const stored = parseStoredName(req.params.name);
-    const image = stored && (await avatars.storage.get(req.params.name));
+    const row = stored && (await avatarRepository(orm.em.fork()).find(stored.id));
+    // A refused image is never served, even while its removal from storage is pending or failed.
+    const image = row && row.review !== AvatarReview.REJECTED && (await avatars.storage.get(req.params.name));
     if (!stored || !image) return reply.code(404).send({ errors: [{ message: 'No such avatar.' }] });
     return (
       reply
         .header('content-type', IMAGE_FORMATS[stored.format].contentType)
         .header('content-length', image.bytes)
-        // A name is never reused for other bytes (a random id per upload), so caches may keep it forever.
-        .header('cache-control', 'public, max-age=31536000, immutable')
+        // A name is never reused for other bytes (a random id per upload), so caches may keep a passed image
+        // forever; one not (yet) passed may still be refused, so no cache keeps it.
+        .header(
+          'cache-control',
+          row.review === AvatarReview.PASSED ? 'public, max-age=31536000, immutable' : 'no-store',
+        )
         .header('x-content-type-options', 'nosniff')
         .send(image.stream)
     );

@@ -19,8 +19,8 @@ export interface FillInDeps {
   accessToken: Pick<AccessTokenManager, 'withToken'>;
   /** Which uploads /avatar issued to whom, and their URLs. */
   avatars: Pick<AvatarService, 'issued' | 'urlOf'>;
-  /** Settles a submission whose pushed result came first. */
-  reviews: Pick<AvatarReviewService, 'settle'>;
+  /** Settles a submission whose pushed result came first, and re-syncs a write that raced a settle. */
+  reviews: Pick<AvatarReviewService, 'settle' | 'syncUser'>;
   /**
    * False without WECHAT_PUSH_TOKEN: WeChat's image check result would have nowhere to go, so an avatar could never
    * leave PENDING, and setProfile refuses avatars (AVATAR_REVIEW_DISABLED) instead.
@@ -68,6 +68,18 @@ export function normalizeNickname(nickname: string): string {
 // The avatar-and-nickname fill-in (`<button open-type="chooseAvatar">`, `<input type="nickname">`): what the
 // user types or uploads passes WeChat's content checks on the server, since the client's own can be bypassed.
 export function createFillInService({ contentCheck, accessToken, avatars, reviews, avatarReview }: FillInDeps) {
+  /**
+   * After setProfile wrote PENDING for upload `avatarId`: a result pushed before the write waits for it (settle it now,
+   * exactly once, whoever gets there first), and a settle that ran between setProfile's read and its write was
+   * overwritten by it (bring the user back to the upload's verdict). Whichever trace_id won the submission (a concurrent
+   * setProfile of the same upload may have) is the one settled. Answers whether the user row may have changed.
+   */
+  async function settleAfterWrite(em: EntityManager, avatarId: string): Promise<boolean> {
+    const current = await avatarRepository(em).find(avatarId);
+    const settled = current?.traceId ? (await reviews.settle(em, current.traceId)) === 'settled' : false;
+    return (await reviews.syncUser(em, avatarId)) || settled;
+  }
+
   return {
     /**
      * Sets the fields given. A nickname is trimmed, checked by length, then by WeChat's msg_sec_check (scene 1,
@@ -138,8 +150,7 @@ export function createFillInService({ contentCheck, accessToken, avatars, review
         changed.avatarReviewId = avatar.id;
         if (shown) changed.avatarUrl = shown;
       }
-      // A result pushed before the write above waits for it: settle it now (exactly once, whoever gets there first).
-      if (traceId && (await reviews.settle(em, traceId)) === 'settled')
+      if (avatar && review === AvatarReview.PENDING && (await settleAfterWrite(em, avatar.id)))
         return (await userRepository(em).findById(user.id)) ?? Object.assign(user, changed);
       return Object.assign(user, changed);
     },

@@ -97,7 +97,7 @@ export async function pushRoutes(app: FastifyInstance, { orm, token, nonces, han
       log.warn('push replayed with another body (its timestamp and nonce came before): answered, not handled');
       return reply.type('text/plain').send(TAKEN);
     }
-    const handler = handlers[event.event];
+    const handler = Object.hasOwn(handlers, event.event) ? handlers[event.event] : undefined;
     if (!handler) {
       log.info('push event with no handler: taken');
       return reply.type('text/plain').send(TAKEN);

@@ -261,6 +261,50 @@ describe('setProfile(avatarUrl): WeChat image check, pushed result, /wechat/push
     expect(await me(a.token)).toMatchObject({ avatarUrl: url, avatarReview: 'PASSED' });
   });
 
+  it('when a result was kept but never settled (its settle failed), then setting the upload again settles it', async () => {
+    const a = await t.login();
+    await devPost('/dev/media-check/hold', { hold: true });
+    const url = await upload(a.token, cleanImage());
+    await set(a.token, { avatarUrl: url });
+    const { traceId } = (await mediaChecks()).checks.find((c) => c.mediaUrl === url)!;
+    // What a push leaves behind when its result was stored and the settle after it failed.
+    await t.server.orm.em
+      .fork()
+      .getConnection()
+      .execute('insert into media_check_results (trace_id, suggest, label, received_at) values (?, ?, ?, ?)', [
+        traceId,
+        'pass',
+        100,
+        new Date(),
+      ]);
+    expect(await me(a.token)).toMatchObject({ avatarReview: 'PENDING' });
+    const again = await set(a.token, { avatarUrl: url });
+    expect(again.data!.setProfile).toMatchObject({ avatarUrl: url, avatarReview: 'PASSED' });
+  });
+
+  it('when an upload is pending, passed or refused, then GET serves it uncached, cached for good, or not at all', async () => {
+    const a = await t.login();
+    await devPost('/dev/media-check/hold', { hold: true });
+    const url = await upload(a.token, cleanImage());
+    const bad = await upload(a.token, riskyImage());
+    expect((await fetch(url)).headers.get('cache-control')).toBe('no-store');
+    await set(a.token, { avatarUrl: url });
+    expect((await fetch(url)).headers.get('cache-control')).toBe('no-store');
+    await devPost('/dev/media-check/hold', { hold: false });
+    expect(await settled(a.token)).toBe(true);
+    expect((await fetch(url)).headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    await set(a.token, { avatarUrl: bad });
+    expect(await settled(a.token)).toBe(true);
+    expect((await fetch(bad)).status).toBe(404);
+  });
+
+  it('when a signed push names an event with no handler, even a name on Object.prototype, then it is taken and nothing runs', async () => {
+    for (const name of ['user_enter_tempsession', 'toString', 'hasOwnProperty', '__proto__']) {
+      const res = await push({ MsgType: 'event', Event: name });
+      expect([name, res.status, await res.text()]).toEqual([name, 200, 'success']);
+    }
+  });
+
   it('when WeChat checks the push URL, then echostr comes back only for a good signature', async () => {
     const timestamp = String(Math.floor(Date.now() / 1000));
     const nonce = '1514711492';
