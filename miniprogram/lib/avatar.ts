@@ -37,6 +37,8 @@ async function uploadOnce(filePath: string, token: string): Promise<string> {
   // Refusals come in GraphQL's error shape: {errors: [{message, extensions: {code, …}}]}.
   const code = body?.errors?.[0]?.extensions?.code;
   if (body?.errors && code) throw new ApiError(code, body.errors[0].message, body.errors);
+  // A proxy in front refused the body before the server saw it (nginx's client_max_body_size is 1 MB by default).
+  if (res.statusCode === 413) throw new ApiError('AVATAR_TOO_LARGE', `HTTP 413 from a proxy`);
   throw new ApiError('BAD_RESPONSE', `HTTP ${res.statusCode}: not an answer of POST /avatar`);
 }
 

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SIMULATOR_PREFIX } from '../../src/app';
@@ -235,6 +237,67 @@ describe('mini-program profile page: avatar, nickname and phone number', () => {
       expect(mp.device.uploads.map((u) => u.status)).toEqual([undefined]);
       expect(mp.device.requestsOf('mutation SetProfile')).toEqual([]);
     });
+    /**
+     * A front proxy (nginx, a gateway) that answers POST /avatar itself with an HTML page and forwards the rest:
+     * the phone gets no answer of our server's.
+     */
+    async function behindProxy(status: number, html: string) {
+      const front = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          if (req.url === '/avatar') return res.writeHead(status, { 'content-type': 'text/html' }).end(html);
+          const headers = Object.fromEntries(
+            Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)),
+          ) as Record<string, string>;
+          void fetch(`${t.url}${req.url}`, {
+            method: req.method,
+            headers,
+            body: chunks.length ? Buffer.concat(chunks) : undefined,
+          }).then(async (answer) => {
+            res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' });
+            res.end(Buffer.from(await answer.arrayBuffer()));
+          });
+        });
+      });
+      await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+      return {
+        url: `http://127.0.0.1:${(front.address() as AddressInfo).port}`,
+        close: () =>
+          new Promise<void>((resolve) => {
+            front.close(() => resolve());
+            front.closeAllConnections();
+          }),
+      };
+    }
+
+    it.each([
+      [
+        413,
+        '<html><head><title>413 Request Entity Too Large</title></head><body>nginx</body></html>',
+        '图片太大，请换一张较小的图片',
+      ],
+      [502, '<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>', '服务异常，请稍后重试'],
+    ])(
+      'when a proxy in front answers the upload %i with its own HTML page, then the page says what it means and setProfile is not called',
+      async (status, html, message) => {
+        const front = await behindProxy(status, html);
+        try {
+          const mp = bootMiniProgram(t);
+          mp.modules.config.baseUrl = front.url;
+          await mp.launch();
+          const page = await mp.open('pages/profile/profile');
+          expect(view(page).me).toMatchObject({ avatarUrl: null });
+          await page.event('onChooseAvatar', 'chooseavatar', mp.device.chooseAvatar(image(PNG_HEAD), 'png'));
+          expect(view(page)).toMatchObject({ fillInMessage: message, avatarBusy: false });
+          expect(mp.device.uploads.map((u) => [u.status, u.data])).toEqual([[status, html]]);
+          expect(mp.device.requestsOf('mutation SetProfile')).toEqual([]);
+        } finally {
+          await front.close();
+        }
+      },
+    );
+
     it('when the server has no WECHAT_PUSH_TOKEN (image checks could never report), then the page says avatars cannot be changed', async () => {
       const sim = await startStandaloneSimulator();
       // Real-WeChat mode against a simulator on its own port, with no push token configured.
