@@ -22,6 +22,7 @@ import { dataModel } from './server/data-model';
 import { mountGraphQL } from './server/graphql-route';
 import { createHttpServer } from './server/http';
 import { buildServices } from './server/services';
+import { createSweeper, type Sweeper } from './sweeper/sweeper';
 
 export interface AppOptions {
   /** Defaults to a pino logger on stdout at config.logLevel. */
@@ -91,6 +92,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const apollo = await mountGraphQL(app, config, { orm, services, metrics });
   await app.register(notifyRoutes, { orm, notify, refundNotify, logger, databaseTimeoutMs: config.databaseTimeoutMs });
   await app.register(avatarRoutes, { orm, sessions: services.sessions, avatars });
+  // Started once the server listens (the in-process simulator answers only then), stopped before the database closes.
+  const sweeper =
+    services.payments && wechatPay && config.pay
+      ? createSweeper({
+          orm,
+          pay: wechatPay,
+          payments: services.payments,
+          refunds: services.refunds,
+          settings: { ...config.sweep, orderTtlSeconds: config.pay.orderTtlSeconds },
+          metrics,
+          logger,
+        })
+      : undefined;
   if (push) await app.register(pushRoutes, { orm, nonces: kv.for('push'), ...push });
   await app.register(opsRoutes, {
     orm,
@@ -110,9 +124,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cache,
     services,
     wechatPay,
-    listen: () => listen(app, config, logger, database),
+    listen: async () => {
+      const base = await listen(app, config, logger, database);
+      sweeper?.start();
+      return base;
+    },
     url,
-    close: closer(app, config, logger, { apollo, orm, cache, kv }),
+    close: closer(app, config, logger, { apollo, orm, cache, kv, sweeper }),
   };
 }
 
@@ -196,7 +214,13 @@ function closer(
   app: FastifyInstance,
   config: Config,
   logger: Logger,
-  { apollo, orm, cache, kv }: { apollo: ApolloServer<Context>; orm: Orm; cache: Cache; kv: KeyValueStore },
+  {
+    apollo,
+    orm,
+    cache,
+    kv,
+    sweeper,
+  }: { apollo: ApolloServer<Context>; orm: Orm; cache: Cache; kv: KeyValueStore; sweeper?: Sweeper },
 ): () => Promise<void> {
   let closing: Promise<void> | undefined;
   return () => {
@@ -212,6 +236,7 @@ function closer(
         clearInterval(sweep);
         clearTimeout(cut);
       }
+      await sweeper?.stop();
       await apollo.stop();
       await closeDatabase(orm, config.databaseTimeoutMs, logger);
       await Promise.all([cache.close(), kv.close()]);

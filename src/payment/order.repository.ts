@@ -111,6 +111,40 @@ export function orderRepository(em: EntityManager) {
       );
     },
 
+    /**
+     * PENDING orders created before `olderThan` whose next check is due at `now` (the sweeper), oldest first. The
+     * created_at bound keeps the scan to orders old enough to matter.
+     */
+    async duePending(olderThan: Date, now: Date, limit: number): Promise<Order[]> {
+      const rows = await q.rows(
+        q.db
+          .selectFrom('orders')
+          .selectAll()
+          .where('status', '=', OrderStatus.PENDING)
+          .where('created_at', '<', q.date(olderThan))
+          .where((eb) => eb.or([eb('reconcile_at', 'is', null), eb('reconcile_at', '<=', q.date(now))]))
+          .orderBy('id', 'asc')
+          .limit(limit),
+      );
+      return rows.map((row) => q.detached(Order, row));
+    },
+
+    /**
+     * Claims a due check of a PENDING order for this instance: moves its next check to `next`, only if nobody did
+     * since `seenTries` was read. Of any number of sweeping instances exactly one gets true.
+     */
+    async claimReconcile(id: number, seenTries: number, next: Date): Promise<boolean> {
+      const { affectedRows } = await q.write(
+        q.db
+          .updateTable('orders')
+          .set({ reconcile_at: q.date(next), reconcile_tries: seenTries + 1 })
+          .where('id', '=', id)
+          .where('status', '=', OrderStatus.PENDING)
+          .where('reconcile_tries', '=', seenTries),
+      );
+      return affectedRows === 1;
+    },
+
     async findById(id: number): Promise<Order | null> {
       return one(await q.rows(BY_ID, { id }));
     },

@@ -3,7 +3,7 @@ import type { Context } from '../server/context';
 import { CurrentSession } from '../auth/current-session.decorator';
 import type { Session } from '../auth/session';
 import { Order } from './order.entity';
-import { PaymentPayload } from './payment.types';
+import { PaymentLimits, PaymentPayload } from './payment.types';
 import { findOwnOrder, listOwnOrders } from './payment.service';
 import { AppError } from '../core/errors';
 
@@ -49,6 +49,15 @@ export class PaymentResolver {
     const order = await findOwnOrder(ctx.em, session, outTradeNo);
     if (!order || !refresh || !ctx.services.payments) return order;
     return ctx.services.payments.refreshOrder(ctx.em, order);
+  }
+
+  @Query(() => PaymentLimits, {
+    description:
+      "The server's payment limits (no token needed: they are the same for everyone). Errors: PAYMENTS_DISABLED.",
+  })
+  paymentLimits(@Ctx() ctx: Context): PaymentLimits {
+    if (!ctx.services.payments) throw new AppError('PAYMENTS_DISABLED');
+    return { maxAmount: ctx.services.payments.maxAmount };
   }
 
   @Authorized()

@@ -19,6 +19,14 @@ export function newOutTradeNo(now = Date.now()): string {
   return `${now}${randomBytes(12).toString('base64url')}`;
 }
 
+/** WeChat refuses a time_expire less than 5 minutes ahead: a shorter PAY_ORDER_TTL_SECONDS is ours alone. */
+export const TIME_EXPIRE_MIN_SECONDS = 300;
+
+/** yyyyMMddHHmmss in China time (UTC+8 all year), as WeChat Pay v2 writes times. */
+export function chinaTime(at: Date): string {
+  return new Date(at.getTime() + 8 * 3600_000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
 /** ::ffff:1.2.3.4 → 1.2.3.4; WeChat wants the payer's plain IP. */
 export function normalizeIp(ip: string): string {
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
@@ -26,8 +34,8 @@ export function normalizeIp(ip: string): string {
 
 export interface PaymentDeps {
   pay: PayClient;
-  /** PAY_MAX_AMOUNT and PAY_DESCRIPTION. */
-  settings: { maxAmount: number; description: string };
+  /** PAY_MAX_AMOUNT, PAY_DESCRIPTION and PAY_ORDER_TTL_SECONDS. */
+  settings: { maxAmount: number; description: string; orderTtlSeconds?: number };
   /** The key-value store's 'rate-limit' use, with PAY_RATE_PER_USER calls per PAY_RATE_WINDOW_SECONDS. */
   rateLimits: KeyValue;
   limits: { payPerUser: number; payWindowSeconds: number };
@@ -62,6 +70,9 @@ export function createPaymentService({ pay, settings, rateLimits, limits, metric
   };
 
   return {
+    /** PAY_MAX_AMOUNT, in fen: paymentLimits states it. */
+    maxAmount: settings.maxAmount,
+
     async createPayment(em: EntityManager, session: Session, money: number, clientIp: string): Promise<PaymentPayload> {
       // Every call counts, each operation of a batch too: one token once made 4,200 orders in 8 s.
       await enforceRateLimit(rateLimits, `pay-openid:${session.openid}`, limits.payPerUser, limits.payWindowSeconds);
@@ -105,6 +116,9 @@ export function createPaymentService({ pay, settings, rateLimits, limits, metric
           openid: session.openid,
           clientIp: normalizeIp(clientIp),
           notifyUrl: notifyUrl(),
+          ...(settings.orderTtlSeconds && settings.orderTtlSeconds >= TIME_EXPIRE_MIN_SECONDS
+            ? { timeExpire: chinaTime(new Date(now.getTime() + settings.orderTtlSeconds * 1000)) }
+            : {}),
         }));
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
@@ -135,7 +149,7 @@ export function createPaymentService({ pay, settings, rateLimits, limits, metric
      * same exactly-once path as a notify — which is how a lost notify still ends PAID. An unreachable WeChat leaves
      * the order as it is (still truthfully PENDING) rather than failing the query.
      */
-    async refreshOrder(em: EntityManager, order: Order): Promise<Order> {
+    async refreshOrder(em: EntityManager, order: Order, via = 'refresh'): Promise<Order> {
       if (order.status !== OrderStatus.PENDING) return order;
       let answer;
       try {
@@ -156,7 +170,7 @@ export function createPaymentService({ pay, settings, rateLimits, limits, metric
           totalFee: f.total_fee ?? '',
           timeEnd: f.time_end,
         });
-        if (result.verdict === 'PAID') metrics.orderTransitions.inc({ to: 'PAID', via: 'refresh' });
+        if (result.verdict === 'PAID') metrics.orderTransitions.inc({ to: 'PAID', via });
         else if (result.verdict !== 'DUPLICATE') {
           logger.error(
             { outTradeNo: order.outTradeNo, verdict: result.verdict },
@@ -164,8 +178,7 @@ export function createPaymentService({ pay, settings, rateLimits, limits, metric
           );
         }
       } else if (answer.tradeState === 'CLOSED' || answer.tradeState === 'REVOKED') {
-        if (await orderRepository(em).closePending(order.id))
-          metrics.orderTransitions.inc({ to: 'CLOSED', via: 'refresh' });
+        if (await orderRepository(em).closePending(order.id)) metrics.orderTransitions.inc({ to: 'CLOSED', via });
       }
       return (await orderRepository(em).findById(order.id))!;
     },

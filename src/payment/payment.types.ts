@@ -1,4 +1,4 @@
-import { Field, ObjectType } from 'type-graphql';
+import { Field, Int, ObjectType } from 'type-graphql';
 import { Order } from './order.entity';
 
 /** What wx.requestPayment takes, signed with the second signature (appId is implied by the mini-program). */
@@ -24,6 +24,14 @@ export class PayParams {
       "The signature over appId, timeStamp, nonceStr, package and signType, made with the merchant's pay key (which never leaves the server).",
   })
   paySign!: string;
+}
+
+@ObjectType({ description: "The server's payment limits, so a client never hard-codes them." })
+export class PaymentLimits {
+  @Field(() => Int, {
+    description: "The largest createPayment(money), in integer fen (the server's PAY_MAX_AMOUNT; 100000 = ¥1,000).",
+  })
+  maxAmount!: number;
 }
 
 @ObjectType({ description: 'What createPayment returns: the new order and the parameters to pay it.' })

@@ -136,7 +136,7 @@ export function buildServices(
       wechatPay &&
       createPaymentService({
         pay: wechatPay,
-        settings: { maxAmount: pay.maxAmount, description: pay.description },
+        settings: { maxAmount: pay.maxAmount, description: pay.description, orderTtlSeconds: pay.orderTtlSeconds },
         rateLimits,
         limits: config.limits,
         metrics,

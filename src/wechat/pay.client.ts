@@ -49,6 +49,8 @@ export interface UnifiedOrderInput {
   openid: string;
   clientIp: string;
   notifyUrl: string;
+  /** time_expire, yyyyMMddHHmmss in China time: WeChat stops taking payment then (it wants it ≥ 5 min ahead). */
+  timeExpire?: string;
 }
 
 export type TradeState =
@@ -150,6 +152,7 @@ export function createPayClient(opts: PayClientOptions) {
         notify_url: input.notifyUrl,
         trade_type: 'JSAPI',
         openid: input.openid,
+        ...(input.timeExpire ? { time_expire: input.timeExpire } : {}),
       });
       if (!answer.prepay_id)
         throw new AppError(

@@ -55,6 +55,8 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     LOGIN_RATE_PER_IP: '1000000',
     LOGIN_RATE_PER_OPENID: '1000',
     PAY_RATE_PER_USER: '1000000',
+    // No sweeper unless a suite asks for one: its orderquery would settle orders a test expects to find PENDING.
+    SWEEP_INTERVAL_SECONDS: '0',
     // The simulator changes its pay XML layout with every message, so each suite meets all of WeChat's layouts.
     SIMULATOR_XML_LAYOUT: 'vary',
     ...(target.kind === 'services' ? { REDIS_URL: target.redisUrl, REDIS_NAMESPACE: redisNamespace } : {}),
