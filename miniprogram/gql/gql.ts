@@ -22,6 +22,7 @@ type Documents = {
     "query Me {\n  me {\n    ...UserFields\n  }\n}": typeof types.MeDocument,
     "fragment OrderFields on Order {\n  id\n  outTradeNo\n  amount\n  status\n  transactionId\n  paidAt\n}": typeof types.OrderFieldsFragmentDoc,
     "query Order($outTradeNo: String!, $refresh: Boolean) {\n  order(outTradeNo: $outTradeNo, refresh: $refresh) {\n    ...OrderFields\n  }\n}": typeof types.OrderDocument,
+    "query PaymentLimits {\n  paymentLimits {\n    maxAmount\n  }\n}": typeof types.PaymentLimitsDocument,
     "mutation SetProfile($nickname: String, $avatarUrl: String) {\n  setProfile(nickname: $nickname, avatarUrl: $avatarUrl) {\n    ...UserFields\n  }\n}": typeof types.SetProfileDocument,
     "mutation UpdateProfile($encryptedData: String!, $iv: String!) {\n  updateProfile(encryptedData: $encryptedData, iv: $iv) {\n    ...UserFields\n  }\n}": typeof types.UpdateProfileDocument,
     "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  avatarReview\n  gender\n  language\n  city\n  province\n  country\n  phoneNumber\n  phoneCountryCode\n  updatedAt\n}": typeof types.UserFieldsFragmentDoc,
@@ -34,6 +35,7 @@ const documents: Documents = {
     "query Me {\n  me {\n    ...UserFields\n  }\n}": types.MeDocument,
     "fragment OrderFields on Order {\n  id\n  outTradeNo\n  amount\n  status\n  transactionId\n  paidAt\n}": types.OrderFieldsFragmentDoc,
     "query Order($outTradeNo: String!, $refresh: Boolean) {\n  order(outTradeNo: $outTradeNo, refresh: $refresh) {\n    ...OrderFields\n  }\n}": types.OrderDocument,
+    "query PaymentLimits {\n  paymentLimits {\n    maxAmount\n  }\n}": types.PaymentLimitsDocument,
     "mutation SetProfile($nickname: String, $avatarUrl: String) {\n  setProfile(nickname: $nickname, avatarUrl: $avatarUrl) {\n    ...UserFields\n  }\n}": types.SetProfileDocument,
     "mutation UpdateProfile($encryptedData: String!, $iv: String!) {\n  updateProfile(encryptedData: $encryptedData, iv: $iv) {\n    ...UserFields\n  }\n}": types.UpdateProfileDocument,
     "fragment UserFields on User {\n  id\n  openid\n  nickname\n  avatarUrl\n  avatarReview\n  gender\n  language\n  city\n  province\n  country\n  phoneNumber\n  phoneCountryCode\n  updatedAt\n}": types.UserFieldsFragmentDoc,
@@ -67,6 +69,10 @@ export function graphql(source: "fragment OrderFields on Order {\n  id\n  outTra
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "query Order($outTradeNo: String!, $refresh: Boolean) {\n  order(outTradeNo: $outTradeNo, refresh: $refresh) {\n    ...OrderFields\n  }\n}"): typeof import('./graphql').OrderDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query PaymentLimits {\n  paymentLimits {\n    maxAmount\n  }\n}"): typeof import('./graphql').PaymentLimitsDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -121,6 +121,11 @@ export type OrderQueryVariables = Exact<{
 
 export type OrderQuery = { order: { id: string, outTradeNo: string, amount: number, status: OrderStatus, transactionId: string | null, paidAt: string | null } | null };
 
+export type PaymentLimitsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type PaymentLimitsQuery = { paymentLimits: { maxAmount: number } };
+
 export type SetProfileMutationVariables = Exact<{
   nickname?: string | null | undefined;
   avatarUrl?: string | null | undefined;
@@ -285,6 +290,13 @@ export const OrderDocument = new TypedDocumentString(`
   transactionId
   paidAt
 }`) as unknown as TypedDocumentString<OrderQuery, OrderQueryVariables>;
+export const PaymentLimitsDocument = new TypedDocumentString(`
+    query PaymentLimits {
+  paymentLimits {
+    maxAmount
+  }
+}
+    `) as unknown as TypedDocumentString<PaymentLimitsQuery, PaymentLimitsQueryVariables>;
 export const SetProfileDocument = new TypedDocumentString(`
     mutation SetProfile($nickname: String, $avatarUrl: String) {
   setProfile(nickname: $nickname, avatarUrl: $avatarUrl) {

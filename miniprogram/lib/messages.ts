@@ -1,5 +1,5 @@
 import { ApiError, type ErrorCode } from './graphql';
-import type { FenParse } from './money';
+import { fenToYuan, type FenParse } from './money';
 import { WxError } from './http';
 
 /**
@@ -79,6 +79,11 @@ function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024) return `${+(bytes / (1024 * 1024)).toFixed(1)} MB`;
   if (bytes >= 1024) return `${+(bytes / 1024).toFixed(1)} KB`;
   return `${bytes} 字节`;
+}
+
+/** An amount past the server's PAY_MAX_AMOUNT, in yuan. */
+export function describeOverLimit(maxFen: number): string {
+  return `金额不能超过 ¥${fenToYuan(maxFen)}`;
 }
 
 export function describeAmountError(reason: Extract<FenParse, { ok: false }>['reason']): string {

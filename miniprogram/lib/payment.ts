@@ -1,5 +1,6 @@
-import { CreatePaymentDocument, OrderDocument, type OrderFieldsFragment } from '../gql/graphql';
+import { CreatePaymentDocument, OrderDocument, PaymentLimitsDocument, type OrderFieldsFragment } from '../gql/graphql';
 import { ApiError, type ErrorCode, request } from './client';
+import { execute } from './graphql';
 import { requestPayment, sleep } from './wx-async';
 
 export type Order = OrderFieldsFragment;
@@ -40,6 +41,16 @@ export async function pay(fen: number, poll: PollOptions): Promise<PayResult> {
   const order = (await refreshOrder(created.outTradeNo)) ?? created;
   if (order.status === 'PAID') return { kind: 'paid', order };
   return sheet.cancelled ? { kind: 'cancelled', order } : { kind: 'failed', order, errMsg: sheet.errMsg };
+}
+
+/** The server's PAY_MAX_AMOUNT in fen (paymentLimits needs no token, so no login either). */
+export async function loadMaxAmount(): Promise<number> {
+  return (await execute(PaymentLimitsDocument, {}, undefined)).paymentLimits.maxAmount;
+}
+
+/** createPayment's refusal of the amount itself: the server's limit was passed (or changed since it was read). */
+export function isAmountRefused(err: unknown): boolean {
+  return err instanceof ApiError && err.code === 'BAD_USER_INPUT' && err.extensions.field === 'money';
 }
 
 export async function refreshOrder(outTradeNo: string): Promise<Order | null> {

@@ -12,12 +12,15 @@ export interface StoredSession {
   userId: string;
 }
 
-export function storedSession(): StoredSession | undefined {
+/** The stored session, unless it is missing, malformed or past its expiresAt (then it is no session at all). */
+export function storedSession(now: () => number = Date.now): StoredSession | undefined {
   // getStorageSync answers '' for a key it does not have.
   const value: unknown = wx.getStorageSync(STORAGE_KEY);
   if (!value || typeof value !== 'object') return undefined;
   const s = value as Partial<StoredSession>;
-  return s.token && s.expiresAt && s.openid && s.userId ? (s as StoredSession) : undefined;
+  if (!(s.token && s.expiresAt && s.openid && s.userId)) return undefined;
+  // An unparsable time is NaN, which is never later than now: treated as expired.
+  return Date.parse(s.expiresAt) > now() ? (s as StoredSession) : undefined;
 }
 
 export function forgetSession() {
@@ -78,8 +81,8 @@ export type LaunchResult = 'kept' | 'logged-in';
  * no longer match the server's session even when the token is fine.
  */
 export async function startSession(now: () => number = Date.now): Promise<LaunchResult> {
-  const stored = storedSession();
-  if (stored && Date.parse(stored.expiresAt) > now() && (await wxa.checkSession())) return 'kept';
+  const stored = storedSession(now);
+  if (stored && (await wxa.checkSession())) return 'kept';
   await login();
   return 'logged-in';
 }

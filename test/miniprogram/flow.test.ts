@@ -88,7 +88,8 @@ describe('mini-program: launch → login → profile → pay', () => {
     expect(mp.device.requestsOf('mutation Login')).toHaveLength(1);
     expect(
       mp.device.requests
-        .filter((r) => !r.body?.query?.includes('mutation Login'))
+        // Login and paymentLimits need no token.
+        .filter((r) => !r.body?.query?.includes('mutation Login') && !r.body?.query?.includes('query PaymentLimits'))
         .every((r) => r.authorization === `Bearer ${session.token}`),
     ).toBe(true);
   });
@@ -182,14 +183,15 @@ describe('mini-program: launch → login → profile → pay', () => {
     expect(mp.device.calls.requestPayment).toBe(0);
   });
 
-  it('when the amount is above PAY_MAX_AMOUNT, then the server’s BAD_USER_INPUT reaches the page and no pay sheet opens', async () => {
+  it('when the amount is above PAY_MAX_AMOUNT, then the page states the limit from paymentLimits and creates no order', async () => {
     const mp = bootMiniProgram(t);
     await mp.launch();
     const pay = await mp.open('pages/pay/pay');
+    expect(pay.data.maxAmount).toBe(100000);
     await pay.input('onAmountInput', '1000.01');
     await pay.tap('onPay');
-    expect(pay.data).toMatchObject({ error: '输入有误', result: null });
-    expect(mp.device.requestsOf('mutation CreatePayment').map((r) => r.errorCodes)).toEqual([['BAD_USER_INPUT']]);
+    expect(pay.data).toMatchObject({ error: '金额不能超过 ¥1000.00', result: null });
+    expect(mp.device.requestsOf('mutation CreatePayment')).toEqual([]);
     expect(mp.device.calls.requestPayment).toBe(0);
   });
 

@@ -29,6 +29,8 @@ export interface PaymentBehaviour {
   deliver?: boolean;
   /** The sheet says ok without any payment at WeChat (a success callback is not proof). */
   fakeSuccess?: boolean;
+  /** The sheet fails with this errMsg (e.g. 'requestPayment:fail 系统繁忙，请稍后再试') and nothing is paid. */
+  fail?: string;
 }
 
 export interface UiCall {
@@ -321,6 +323,7 @@ export class WxDevice {
         device.nextPayment = {};
         device.answer('requestPayment', options, async () => {
           if (behaviour.fakeSuccess) return { errMsg: 'requestPayment:ok' };
+          if (behaviour.fail) throw new WxFail(behaviour.fail);
           const { timeStamp, nonceStr, package: pkg, signType, paySign } = options;
           const { body } = await device.simPost<{ errMsg: string }>('/dev/request-payment', {
             appId: device.server.server.config.wechat.appid,

@@ -1,7 +1,7 @@
 import { config } from '../../config';
-import { describeAmountError, describeError } from '../../lib/messages';
+import { describeAmountError, describeError, describeOverLimit } from '../../lib/messages';
 import { fenToYuan, yuanToFen } from '../../lib/money';
-import { pay, type PayResult } from '../../lib/payment';
+import { isAmountRefused, loadMaxAmount, pay, type PayResult } from '../../lib/payment';
 import { hideLoading, showLoading, showToast } from '../../lib/ui';
 
 interface ResultView {
@@ -17,29 +17,61 @@ function describeResult(result: PayResult): ResultView {
   const message = {
     paid: `支付成功：${yuan}`,
     cancelled: `支付已取消，订单仍待支付（${yuan}）`,
-    failed: `支付未完成：${result.kind === 'failed' ? result.errMsg : ''}`,
+    // WeChat's errMsg ("requestPayment:fail …") is for the log, not for the user.
+    failed: `支付未完成（${yuan}），未扣款，请稍后重试`,
     unconfirmed: `暂未确认到账（${yuan}），请稍后在订单中查看`,
     closed: '订单已关闭，未扣款',
   }[result.kind];
   return { kind: result.kind, message, outTradeNo: order.outTradeNo, status: order.status };
 }
 
+interface PayData {
+  amount: string;
+  error: string;
+  paying: boolean;
+  result: ResultView | null;
+  /** The server's PAY_MAX_AMOUNT in fen, once paymentLimits answered; null until then (the server still checks). */
+  maxAmount: number | null;
+}
+
+const data: PayData = { amount: '', error: '', paying: false, result: null, maxAmount: null };
+
 Page({
-  data: {
-    amount: '',
-    error: '',
-    paying: false,
-    result: null as ResultView | null,
+  data,
+
+  async onLoad() {
+    await this.loadLimits();
   },
 
+  /** The limit is a convenience for the message; when it cannot be read, createPayment's refusal reads it again. */
+  async loadLimits(): Promise<number | null> {
+    try {
+      const maxAmount = await loadMaxAmount();
+      this.setData({ maxAmount });
+      return maxAmount;
+    } catch (err) {
+      console.warn('paymentLimits failed', err);
+      return null;
+    }
+  },
+
+  /** A new amount: the old error and the old result no longer describe what is on the screen. */
   onAmountInput(e: WechatMiniprogram.Input) {
-    this.setData({ amount: e.detail.value, error: '' });
+    this.setData({ amount: e.detail.value, error: '', result: null });
   },
 
   async onPay() {
     if (this.data.paying) return;
     const parsed = yuanToFen(this.data.amount);
-    if (!parsed.ok) return this.setData({ error: describeAmountError(parsed.reason) });
+    const { maxAmount } = this.data;
+    if (!parsed.ok)
+      return this.setData({
+        error:
+          parsed.reason === 'TOO_LARGE' && maxAmount !== null
+            ? describeOverLimit(maxAmount)
+            : describeAmountError(parsed.reason),
+      });
+    if (maxAmount !== null && parsed.fen > maxAmount) return this.setData({ error: describeOverLimit(maxAmount) });
     this.setData({ paying: true, error: '', result: null });
     showLoading('支付中');
     try {
@@ -47,12 +79,14 @@ Page({
         intervalMs: config.payPollIntervalMs,
         timeoutMs: config.payPollTimeoutMs,
       });
+      if (result.kind === 'failed') console.warn('requestPayment failed', result.errMsg);
       this.setData({ result: describeResult(result) });
       hideLoading();
       if (result.kind === 'paid') showToast('支付成功', 'success');
     } catch (err) {
       hideLoading();
-      this.setData({ error: describeError(err) });
+      const limit = isAmountRefused(err) ? await this.loadLimits() : null;
+      this.setData({ error: limit !== null ? describeOverLimit(limit) : describeError(err) });
     } finally {
       this.setData({ paying: false });
     }

@@ -24,6 +24,8 @@ const PHONE_REFUSED = {
 interface ProfileData {
   me: User | null;
   gender: string;
+  /** Country, province and city that exist, in that order ('' when none does: the server answers null for each). */
+  region: string;
   loading: boolean;
   busy: boolean;
   /** Loading the profile or syncing it from WeChat went wrong. */
@@ -43,6 +45,7 @@ interface ProfileData {
 const data: ProfileData = {
   me: null,
   gender: '',
+  region: '',
   loading: true,
   busy: false,
   message: '',
@@ -78,7 +81,12 @@ Page({
   },
 
   show(me: User) {
-    this.setData({ me, gender: GENDERS[me.gender ?? 0] ?? GENDERS[0], avatarNote: avatarReviewNote(me) });
+    this.setData({
+      me,
+      gender: GENDERS[me.gender ?? 0] ?? GENDERS[0],
+      region: [me.country, me.province, me.city].filter(Boolean).join(' '),
+      avatarNote: avatarReviewNote(me),
+    });
   },
 
   /**
