@@ -2,7 +2,9 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { ApolloServer } from '@apollo/server';
 import type { Logger } from 'pino';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { loadPlatformKey, loadV3Merchant, type V3Merchant } from './wechat/v3/keys';
 import { join } from 'node:path';
 import { ConfigError, type Config } from './core/config';
 import { createCache, type Cache } from './core/cache';
@@ -73,14 +75,51 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     timeoutMs: config.cacheTimeoutMs,
     logger,
   });
-  const metrics = createMetrics();
+  try {
+    return await assemble(config, logger, database, cache, kv);
+  } catch (err) {
+    // A start step failed after the database and the stores opened: close them, or they hold the process open.
+    await Promise.allSettled([closeDatabase(orm, config.databaseTimeoutMs, logger), cache.close(), kv.close()]);
+    throw err;
+  }
+}
 
+/** Everything after the database and the stores: the HTTP server, the simulator, the services and every route. */
+async function assemble(
+  config: Config,
+  logger: Logger,
+  database: Awaited<ReturnType<typeof openDatabase>>,
+  cache: Cache,
+  kv: KeyValueStore,
+): Promise<App> {
+  const { orm } = database;
+  const metrics = createMetrics();
   const app = createHttpServer(config, logger);
+  try {
+    return await mountAll(app, config, logger, database, cache, kv, metrics);
+  } catch (err) {
+    // Plugins may already listen (the simulator's HTTPS port) or hold timers (the notify sweep).
+    await app.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function mountAll(
+  app: FastifyInstance,
+  config: Config,
+  logger: Logger,
+  database: Awaited<ReturnType<typeof openDatabase>>,
+  cache: Cache,
+  kv: KeyValueStore,
+  metrics: Metrics,
+): Promise<App> {
+  const { orm } = database;
   const url = () => selfUrl(app);
   // The simulator's HTTPS pay API (for /secapi refunds) listens on a port of its own when SIMULATOR_TLS_DIR is set.
   const simulatorHttps: { base?: string } = {};
-  if (config.simulator) await mountSimulator(app, config, simulatorHttps);
-  const { services, notify, wechatPay, refundNotify, avatars, push } = buildServices(config, {
+  const v3 = v3Keys(config);
+  if (config.simulator) await mountSimulator(app, config, simulatorHttps, v3);
+  const { services, notify, wechatPay, payApi, refundNotify, v3Notify, avatars, push } = buildServices(config, {
     logger,
     cache,
     kv,
@@ -88,16 +127,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     selfUrl: url,
     simulatorPrefix: SIMULATOR_PREFIX,
     simulatorHttpsBase: () => simulatorHttps.base,
+    v3Parts: v3 && { merchant: v3.merchant, platformKeys: () => v3.platformKeys },
   });
   const apollo = await mountGraphQL(app, config, { orm, services, metrics });
-  await app.register(notifyRoutes, { orm, notify, refundNotify, logger, databaseTimeoutMs: config.databaseTimeoutMs });
+  await app.register(notifyRoutes, {
+    orm,
+    notify,
+    refundNotify,
+    v3Notify,
+    logger,
+    databaseTimeoutMs: config.databaseTimeoutMs,
+  });
   await app.register(avatarRoutes, { orm, sessions: services.sessions, avatars });
   // Started once the server listens (the in-process simulator answers only then), stopped before the database closes.
   const sweeper =
-    services.payments && wechatPay && config.pay
+    services.payments && payApi && config.pay
       ? createSweeper({
           orm,
-          pay: wechatPay,
+          pay: payApi,
           payments: services.payments,
           refunds: services.refunds,
           settings: { ...config.sweep, orderTtlSeconds: config.pay.orderTtlSeconds },
@@ -135,7 +182,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 }
 
 /** The WeChat simulator under SIMULATOR_PREFIX, with this server's identity, for a server without a real AppID. */
-async function mountSimulator(app: FastifyInstance, config: Config, https: { base?: string }): Promise<void> {
+async function mountSimulator(
+  app: FastifyInstance,
+  config: Config,
+  https: { base?: string },
+  v3: V3Keys | undefined,
+): Promise<void> {
   await app.register(simulatorPlugin, {
     prefix: SIMULATOR_PREFIX,
     appid: config.wechat.appid,
@@ -150,7 +202,35 @@ async function mountSimulator(app: FastifyInstance, config: Config, https: { bas
     ...(config.simulatorTlsDir
       ? { tls: simulatorTls(config.simulatorTlsDir), onHttps: (base: string) => (https.base = base) }
       : {}),
+    // v3: the simulator checks requests with the merchant's public key and makes its own WeChat Pay key pair.
+    ...(v3 && config.pay?.v3
+      ? {
+          v3: {
+            mchPublicKey: v3.merchant.publicKeyPem,
+            mchSerial: config.pay.v3.mchSerial,
+            apiV3Key: config.pay.v3.apiV3Key,
+          },
+          onV3Platform: ({ publicKeyPem, publicKeyId }: { publicKeyPem: string; publicKeyId: string }) =>
+            v3.platformKeys.set(publicKeyId, createPublicKey(publicKeyPem)),
+        }
+      : {}),
   });
+}
+
+interface V3Keys {
+  merchant: V3Merchant;
+  /** WeChat Pay's public keys by id: the configured one, or the in-process simulator's once it made it. */
+  platformKeys: Map<string, KeyObject>;
+}
+
+/** WECHAT_PAY_API=v3's keys, read (or, under the simulator, made) once at start. */
+function v3Keys(config: Config): V3Keys | undefined {
+  const v3 = config.pay?.api === 'v3' ? config.pay.v3 : undefined;
+  if (!v3) return undefined;
+  return {
+    merchant: loadV3Merchant(v3.privateKeyPath),
+    platformKeys: v3.publicKeyPath && v3.publicKeyId ? loadPlatformKey(v3.publicKeyPath, v3.publicKeyId) : new Map(),
+  };
 }
 
 /** SIMULATOR_TLS_DIR's test CA and the simulator's certificate for its HTTPS port (test/support/test-ca.ts makes them). */

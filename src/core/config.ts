@@ -11,6 +11,9 @@ export const SIMULATOR_IDENTITY = {
   secret: 'simulator-app-secret',
   mchId: '1900000109',
   payKey: 'simulatorpaykey00000000000000000',
+  /** The merchant's APIv3 key in the simulator (32 characters) and its API certificate serial: not secrets either. */
+  apiV3Key: 'simulatorapiv3key000000000000000',
+  mchSerial: '5157F09EFDC096DE15EBE81A47057A7232F1B8E1',
   /** The message push token the simulator signs its pushes with, and a server with the simulator checks them with. */
   pushToken: 'simulatorpushtoken',
 } as const;
@@ -117,6 +120,30 @@ const envSchema = z.object({
   ),
   WECHAT_PAY_BASE: httpUrl.default('https://api.mch.weixin.qq.com'),
   WECHAT_PAY_SIGN_TYPE: z.enum(['MD5', 'HMAC-SHA256'], { message: 'must be MD5 or HMAC-SHA256' }).default('MD5'),
+  WECHAT_PAY_API: z.enum(['v2', 'v3'], { message: 'must be v2 or v3' }).default('v2'),
+  WECHAT_PAY_MCH_SERIAL: z.preprocess(
+    blankAsUndefined,
+    z
+      .string()
+      .regex(/^[0-9A-Fa-f]{8,40}$/, "must be the API certificate's serial: 8 to 40 hex digits")
+      .optional(),
+  ),
+  WECHAT_PAY_MCH_PRIVATE_KEY_PEM: z.preprocess(blankAsUndefined, z.string().optional()),
+  WECHAT_PAY_API_V3_KEY: z.preprocess(
+    blankAsUndefined,
+    z
+      .string()
+      .regex(/^[0-9A-Za-z]{32}$/, 'must be the APIv3 key: exactly 32 letters or digits')
+      .optional(),
+  ),
+  WECHAT_PAY_PUBLIC_KEY_PEM: z.preprocess(blankAsUndefined, z.string().optional()),
+  WECHAT_PAY_PUBLIC_KEY_ID: z.preprocess(
+    blankAsUndefined,
+    z
+      .string()
+      .regex(/^PUB_KEY_ID_[0-9A-Za-z]{1,64}$/, 'must be the WeChat Pay public key id: PUB_KEY_ID_ and its digits')
+      .optional(),
+  ),
   WECHAT_NOTIFY_URL: z.preprocess(blankAsUndefined, httpUrl.optional()),
   PAY_MAX_AMOUNT: int(100000, 1, 2_000_000_000),
   WECHAT_PAY_CERT_PEM: z.preprocess(blankAsUndefined, z.string().optional()),
@@ -224,6 +251,19 @@ export interface Config {
     /** Undefined when the simulator is mounted: the base is then this server's own /simulator. */
     apiBase?: string;
     signType: Env['WECHAT_PAY_SIGN_TYPE'];
+    /** WECHAT_PAY_API: which WeChat Pay API the calls and notifies use. */
+    api: 'v2' | 'v3';
+    /**
+     * v3's merchant key, APIv3 key and WeChat Pay public key (public-key mode). Under the simulator the merchant key
+     * pair is made at start and the public key is the simulator's own; undefined for v2.
+     */
+    v3?: {
+      mchSerial: string;
+      privateKeyPath?: string;
+      apiV3Key: string;
+      publicKeyPath?: string;
+      publicKeyId?: string;
+    };
     /** Undefined when the simulator is mounted: WeChat then notifies this server's own /notify. */
     notifyUrl?: string;
     maxAmount: number;
@@ -318,7 +358,26 @@ export function loadConfig(env: EnvInput = process.env): Config {
     WECHAT_PAY_KEY: e.WECHAT_PAY_KEY,
     WECHAT_NOTIFY_URL: e.WECHAT_NOTIFY_URL,
   };
-  const payEnabled = simulator || Object.values(payKeys).some(Boolean);
+  const v3 = e.WECHAT_PAY_API === 'v3';
+  // v3 has no v2 API key: its merchant is the API key pair, the APIv3 key and WeChat Pay's public key.
+  if (v3) {
+    delete (payKeys as Partial<typeof payKeys>).WECHAT_PAY_KEY;
+    if (!simulator) {
+      const v3Keys = {
+        WECHAT_PAY_MCH_SERIAL: e.WECHAT_PAY_MCH_SERIAL,
+        WECHAT_PAY_MCH_PRIVATE_KEY_PEM: e.WECHAT_PAY_MCH_PRIVATE_KEY_PEM,
+        WECHAT_PAY_API_V3_KEY: e.WECHAT_PAY_API_V3_KEY,
+        WECHAT_PAY_PUBLIC_KEY_PEM: e.WECHAT_PAY_PUBLIC_KEY_PEM,
+        WECHAT_PAY_PUBLIC_KEY_ID: e.WECHAT_PAY_PUBLIC_KEY_ID,
+      };
+      for (const [name, value] of Object.entries(v3Keys))
+        if (!value)
+          problems.push(
+            `${name}: required for WECHAT_PAY_API=v3 (with WECHAT_MCH_ID and WECHAT_NOTIFY_URL; platform certificate mode is not supported)`,
+          );
+    }
+  }
+  const payEnabled = simulator || v3 || Object.values(payKeys).some(Boolean);
   if (!simulator && payEnabled) {
     for (const [name, value] of Object.entries(payKeys))
       if (!value)
@@ -363,9 +422,21 @@ export function loadConfig(env: EnvInput = process.env): Config {
     pay: payEnabled
       ? {
           mchId: e.WECHAT_MCH_ID ?? SIMULATOR_IDENTITY.mchId,
-          key: e.WECHAT_PAY_KEY ?? SIMULATOR_IDENTITY.payKey,
+          // v3 has none; an empty key verifies no v2 notify.
+          key: e.WECHAT_PAY_KEY ?? (simulator ? SIMULATOR_IDENTITY.payKey : ''),
           apiBase: simulator ? undefined : e.WECHAT_PAY_BASE,
           signType: e.WECHAT_PAY_SIGN_TYPE,
+          api: e.WECHAT_PAY_API,
+          v3:
+            e.WECHAT_PAY_API === 'v3'
+              ? {
+                  mchSerial: e.WECHAT_PAY_MCH_SERIAL ?? SIMULATOR_IDENTITY.mchSerial,
+                  privateKeyPath: e.WECHAT_PAY_MCH_PRIVATE_KEY_PEM,
+                  apiV3Key: e.WECHAT_PAY_API_V3_KEY ?? SIMULATOR_IDENTITY.apiV3Key,
+                  publicKeyPath: e.WECHAT_PAY_PUBLIC_KEY_PEM,
+                  publicKeyId: e.WECHAT_PAY_PUBLIC_KEY_ID,
+                }
+              : undefined,
           notifyUrl: e.WECHAT_NOTIFY_URL,
           maxAmount: e.PAY_MAX_AMOUNT,
           description: e.PAY_DESCRIPTION,

@@ -3,12 +3,15 @@ import type { Orm } from '../core/db';
 import type { Logger } from 'pino';
 import { notifyFail } from '../wechat/pay-xml';
 import { NOTIFY_BODY_CAP, type NotifyService, type RawNotify } from './notify.service';
+import type { V3NotifyService } from './notify-v3.service';
 
 export interface NotifyRouteOptions {
   orm: Orm;
   notify: NotifyService;
   /** POST /notify/refund's judge (the same raw body handling): undefined, the route is not there. */
   refundNotify?: { handle: NotifyService['handle'] };
+  /** POST /notify/v3's judge (WeChat Pay v3's pay and refund results): undefined, the route is not there. */
+  v3Notify?: V3NotifyService;
   logger: Logger;
   /** DATABASE_TIMEOUT_MS: bounds every statement, so a row older than ten of them is no longer being worked on. */
   databaseTimeoutMs: number;
@@ -80,4 +83,31 @@ export async function notifyRoutes(app: FastifyInstance, opts: NotifyRouteOption
     });
   route('/notify', opts.notify);
   if (opts.refundNotify) route('/notify/refund', opts.refundNotify);
+  const v3 = opts.v3Notify;
+  if (v3) {
+    app.post('/notify/v3', { config: { accessLog: 'debug' } }, async (req, reply) => {
+      const raw = (req.body as RawNotify | undefined) ?? { text: '', bytes: 0, truncated: false };
+      const header = (name: string) => {
+        const value = req.headers[name];
+        return typeof value === 'string' ? value : undefined;
+      };
+      try {
+        const outcome = await v3.handle(opts.orm.em.fork(), raw, {
+          timestamp: header('wechatpay-timestamp'),
+          nonce: header('wechatpay-nonce'),
+          signature: header('wechatpay-signature'),
+          serial: header('wechatpay-serial'),
+        });
+        if (raw.truncated) reply.header('connection', 'close');
+        if (outcome.httpStatus === 204) return reply.code(204).send();
+        return reply.code(outcome.httpStatus).type('application/json').send(outcome.body);
+      } catch (err) {
+        req.log.error({ err }, 'v3 notify failed');
+        return reply
+          .code(500)
+          .type('application/json')
+          .send(JSON.stringify({ code: 'FAIL', message: 'temporary failure, retry' }));
+      }
+    });
+  }
 }

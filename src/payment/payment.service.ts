@@ -6,7 +6,7 @@ import type { KeyValue } from '../core/kv';
 import type { Metrics } from '../ops/metrics';
 import type { Session } from '../auth/session';
 import { User } from '../auth/user.entity';
-import type { PayClient } from '../wechat/pay.client';
+import type { PayApi } from '../wechat/pay.client';
 import { OrderStatus, type Order } from './order.entity';
 import { orderRepository } from './order.repository';
 import { settlePaid } from './settle';
@@ -33,7 +33,7 @@ export function normalizeIp(ip: string): string {
 }
 
 export interface PaymentDeps {
-  pay: PayClient;
+  pay: PayApi;
   /** PAY_MAX_AMOUNT, PAY_DESCRIPTION and PAY_ORDER_TTL_SECONDS. */
   settings: { maxAmount: number; description: string; orderTtlSeconds?: number };
   /** The key-value store's 'rate-limit' use, with PAY_RATE_PER_USER calls per PAY_RATE_WINDOW_SECONDS. */

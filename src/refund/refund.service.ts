@@ -5,7 +5,7 @@ import { AppError, isAppError } from '../core/errors';
 import type { Metrics } from '../ops/metrics';
 import { OrderStatus, type Order } from '../payment/order.entity';
 import { orderRepository } from '../payment/order.repository';
-import { REFUND_RETRY_CODES, type PayClient } from '../wechat/pay.client';
+import { REFUND_RETRY_CODES, type PayApi } from '../wechat/pay.client';
 import { Refund, RefundStatus } from './refund.entity';
 import { refundRepository } from './refund.repository';
 
@@ -17,7 +17,7 @@ export interface RefundRequest {
 }
 
 export interface RefundDeps {
-  pay: Pick<PayClient, 'refund' | 'refundsEnabled'>;
+  pay: Pick<PayApi, 'refund' | 'refundsEnabled'>;
   /** WECHAT_REFUND_NOTIFY_URL, or the pay notify URL's origin + /notify/refund. */
   notifyUrl: () => string;
   metrics: Metrics;

@@ -25,6 +25,11 @@ import { createRefundService } from '../refund/refund.service';
 import { createRefundNotifyService, type RefundNotifyService } from '../refund/refund-notify.service';
 import { ConfigError } from '../core/config';
 import type { ClientTls } from '../wechat/http';
+import type { KeyObject } from 'node:crypto';
+import type { PayApi } from '../wechat/pay.client';
+import { createV3PayClient } from '../wechat/v3/client';
+import type { V3Merchant } from '../wechat/v3/keys';
+import { createV3NotifyService, type V3NotifyService } from '../payment/notify-v3.service';
 import type { Services } from './context';
 
 export interface ServiceParts {
@@ -38,6 +43,8 @@ export interface ServiceParts {
   simulatorPrefix: string;
   /** The in-process simulator's HTTPS pay API (for /secapi), once it listens; undefined without SIMULATOR_TLS_DIR. */
   simulatorHttpsBase?: () => string | undefined;
+  /** WECHAT_PAY_API=v3: the merchant's key pair and WeChat Pay's public keys by id (the simulator's, once mounted). */
+  v3Parts?: { merchant: V3Merchant; platformKeys: () => ReadonlyMap<string, KeyObject> };
 }
 
 export interface BuiltServices {
@@ -49,6 +56,10 @@ export interface BuiltServices {
   wechatPay?: PayClient;
   /** POST /notify/refund's judge; undefined when payments are not configured. */
   refundNotify?: RefundNotifyService;
+  /** The WeChat Pay API payments, refunds and the sweeper use: v3's client under WECHAT_PAY_API=v3, else wechatPay. */
+  payApi?: PayApi;
+  /** POST /notify/v3's judge; undefined unless WECHAT_PAY_API=v3. */
+  v3Notify?: V3NotifyService;
   /** POST /avatar's and GET /avatars' store. */
   avatars: AvatarService;
   /** /wechat/push's token and its handlers by event; undefined without WECHAT_PUSH_TOKEN (no push URL). */
@@ -61,7 +72,7 @@ export interface BuiltServices {
  */
 export function buildServices(
   config: Config,
-  { logger, cache, kv, metrics, selfUrl, simulatorPrefix, simulatorHttpsBase }: ServiceParts,
+  { logger, cache, kv, metrics, selfUrl, simulatorPrefix, simulatorHttpsBase, v3Parts }: ServiceParts,
 ): BuiltServices {
   const simulatorBase = () => `${selfUrl()}${simulatorPrefix}`;
   const pay = config.pay;
@@ -109,10 +120,30 @@ export function buildServices(
         // Without its HTTPS port the in-process simulator answers /secapi with FAIL (no certificate).
         simulatorBase(),
     });
+  // Under v3 one route takes pay and refund results alike.
+  const v3 = pay?.api === 'v3' ? v3Parts : undefined;
+  const payApi: PayApi | undefined =
+    pay && v3 && pay.v3
+      ? createV3PayClient({
+          apiBase: () => pay.apiBase ?? simulatorBase(),
+          appid: config.wechat.appid,
+          mchId: pay.mchId,
+          mchSerial: pay.v3.mchSerial,
+          privateKey: v3.merchant.privateKey,
+          platformKeys: v3.platformKeys,
+          timeoutMs: config.wechat.timeoutMs,
+          onCall,
+        })
+      : wechatPay;
+  const payNotifyUrl = () => pay?.notifyUrl ?? `${selfUrl()}${v3 ? '/notify/v3' : '/notify'}`;
   const refundNotifyUrl = () =>
     pay?.refundNotifyUrl ??
-    (pay?.notifyUrl ? `${new URL(pay.notifyUrl).origin}/notify/refund` : `${selfUrl()}/notify/refund`);
-  const refunds = wechatPay && createRefundService({ pay: wechatPay, notifyUrl: refundNotifyUrl, metrics, logger });
+    (v3
+      ? payNotifyUrl()
+      : pay?.notifyUrl
+        ? `${new URL(pay.notifyUrl).origin}/notify/refund`
+        : `${selfUrl()}/notify/refund`);
+  const refunds = payApi && createRefundService({ pay: payApi, notifyUrl: refundNotifyUrl, metrics, logger });
   const avatars = createAvatarService({
     storage: diskAvatarStorage(config.avatar.dir),
     maxBytes: config.avatar.maxBytes,
@@ -133,15 +164,15 @@ export function buildServices(
     }),
     payments:
       pay &&
-      wechatPay &&
+      payApi &&
       createPaymentService({
-        pay: wechatPay,
+        pay: payApi,
         settings: { maxAmount: pay.maxAmount, description: pay.description, orderTtlSeconds: pay.orderTtlSeconds },
         rateLimits,
         limits: config.limits,
         metrics,
         logger,
-        notifyUrl: () => pay.notifyUrl ?? `${selfUrl()}/notify`,
+        notifyUrl: payNotifyUrl,
       }),
     refunds,
     sessions,
@@ -163,7 +194,19 @@ export function buildServices(
       metrics,
       logger,
     });
-  return { services, notify, wechatPay, refundNotify, avatars, push };
+  const v3Notify =
+    pay?.v3 && v3
+      ? createV3NotifyService({
+          appid: config.wechat.appid,
+          mchId: pay.mchId,
+          apiV3Key: pay.v3.apiV3Key,
+          platformKeys: v3.platformKeys,
+          refunds,
+          metrics,
+          logger,
+        })
+      : undefined;
+  return { services, notify, wechatPay, payApi, refundNotify, v3Notify, avatars, push };
 }
 
 /** The merchant's API certificate and key (and an extra CA), read once at start: a path that cannot be read stops it. */

@@ -8,12 +8,12 @@ import type { PaymentService } from '../payment/payment.service';
 import type { Refund } from '../refund/refund.entity';
 import { refundRepository } from '../refund/refund.repository';
 import type { RefundService } from '../refund/refund.service';
-import type { PayClient } from '../wechat/pay.client';
+import type { PayApi } from '../wechat/pay.client';
 import { parseTimeEnd } from '../payment/settle';
 
 export interface SweeperDeps {
   orm: Orm;
-  pay: Pick<PayClient, 'closeOrder' | 'refundQuery'>;
+  pay: Pick<PayApi, 'closeOrder' | 'refundQuery'>;
   payments: Pick<PaymentService, 'refreshOrder'>;
   refunds?: Pick<RefundService, 'applyResult' | 'closeAndRelease'>;
   settings: {

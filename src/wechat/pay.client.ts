@@ -264,3 +264,20 @@ export function createPayClient(opts: PayClientOptions) {
 }
 
 export type PayClient = ReturnType<typeof createPayClient>;
+
+/**
+ * What payments, refunds and the sweeper need of WeChat Pay, whichever API serves it: v2 (createPayClient) or v3
+ * (createV3PayClient). The v2 client also verifies v2 notifies (`verify`), which only /notify uses.
+ */
+export interface PayApi {
+  refundsEnabled: boolean;
+  unifiedOrder(input: UnifiedOrderInput): Promise<{ prepayId: string }>;
+  orderQuery(outTradeNo: string): Promise<OrderQueryResult>;
+  closeOrder(outTradeNo: string): Promise<void>;
+  refund(input: RefundInput): Promise<{ refundId: string }>;
+  refundQuery(outRefundNo: string): Promise<RefundState | undefined>;
+  requestPaymentParams(
+    prepayId: string,
+    now?: number,
+  ): { timeStamp: string; nonceStr: string; package: string; signType: string; paySign: string };
+}
