@@ -92,7 +92,6 @@ async function assemble(
   cache: Cache,
   kv: KeyValueStore,
 ): Promise<App> {
-  const { orm } = database;
   const metrics = createMetrics();
   const app = createHttpServer(config, logger);
   try {
@@ -229,7 +228,10 @@ function v3Keys(config: Config): V3Keys | undefined {
   if (!v3) return undefined;
   return {
     merchant: loadV3Merchant(v3.privateKeyPath),
-    platformKeys: v3.publicKeyPath && v3.publicKeyId ? loadPlatformKey(v3.publicKeyPath, v3.publicKeyId) : new Map(),
+    platformKeys:
+      v3.publicKeyPath && v3.publicKeyId
+        ? loadPlatformKey(v3.publicKeyPath, v3.publicKeyId)
+        : new Map<string, KeyObject>(),
   };
 }
 
