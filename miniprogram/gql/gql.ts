@@ -20,7 +20,7 @@ type Documents = {
     "fragment ErrorExtensionsFields on ErrorExtensions {\n  code\n  retryAfterSeconds\n  field\n  api\n  wechatErrCode\n  wechatErrMsg\n}": typeof types.ErrorExtensionsFieldsFragmentDoc,
     "mutation Login($code: String!) {\n  login(code: $code) {\n    token\n    expiresAt\n    user {\n      id\n      openid\n    }\n  }\n}": typeof types.LoginDocument,
     "query Me {\n  me {\n    ...UserFields\n  }\n}": typeof types.MeDocument,
-    "fragment OrderFields on Order {\n  id\n  outTradeNo\n  amount\n  status\n  transactionId\n  paidAt\n}": typeof types.OrderFieldsFragmentDoc,
+    "fragment OrderFields on Order {\n  id\n  outTradeNo\n  amount\n  status\n  transactionId\n  paidAt\n  refundedAmount\n  refunds {\n    outRefundNo\n    amount\n    status\n    succeededAt\n  }\n}": typeof types.OrderFieldsFragmentDoc,
     "query Order($outTradeNo: String!, $refresh: Boolean) {\n  order(outTradeNo: $outTradeNo, refresh: $refresh) {\n    ...OrderFields\n  }\n}": typeof types.OrderDocument,
     "query PaymentLimits {\n  paymentLimits {\n    maxAmount\n  }\n}": typeof types.PaymentLimitsDocument,
     "mutation SetProfile($nickname: String, $avatarUrl: String) {\n  setProfile(nickname: $nickname, avatarUrl: $avatarUrl) {\n    ...UserFields\n  }\n}": typeof types.SetProfileDocument,
@@ -33,7 +33,7 @@ const documents: Documents = {
     "fragment ErrorExtensionsFields on ErrorExtensions {\n  code\n  retryAfterSeconds\n  field\n  api\n  wechatErrCode\n  wechatErrMsg\n}": types.ErrorExtensionsFieldsFragmentDoc,
     "mutation Login($code: String!) {\n  login(code: $code) {\n    token\n    expiresAt\n    user {\n      id\n      openid\n    }\n  }\n}": types.LoginDocument,
     "query Me {\n  me {\n    ...UserFields\n  }\n}": types.MeDocument,
-    "fragment OrderFields on Order {\n  id\n  outTradeNo\n  amount\n  status\n  transactionId\n  paidAt\n}": types.OrderFieldsFragmentDoc,
+    "fragment OrderFields on Order {\n  id\n  outTradeNo\n  amount\n  status\n  transactionId\n  paidAt\n  refundedAmount\n  refunds {\n    outRefundNo\n    amount\n    status\n    succeededAt\n  }\n}": types.OrderFieldsFragmentDoc,
     "query Order($outTradeNo: String!, $refresh: Boolean) {\n  order(outTradeNo: $outTradeNo, refresh: $refresh) {\n    ...OrderFields\n  }\n}": types.OrderDocument,
     "query PaymentLimits {\n  paymentLimits {\n    maxAmount\n  }\n}": types.PaymentLimitsDocument,
     "mutation SetProfile($nickname: String, $avatarUrl: String) {\n  setProfile(nickname: $nickname, avatarUrl: $avatarUrl) {\n    ...UserFields\n  }\n}": types.SetProfileDocument,
@@ -64,7 +64,7 @@ export function graphql(source: "query Me {\n  me {\n    ...UserFields\n  }\n}")
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "fragment OrderFields on Order {\n  id\n  outTradeNo\n  amount\n  status\n  transactionId\n  paidAt\n}"): typeof import('./graphql').OrderFieldsFragmentDoc;
+export function graphql(source: "fragment OrderFields on Order {\n  id\n  outTradeNo\n  amount\n  status\n  transactionId\n  paidAt\n  refundedAmount\n  refunds {\n    outRefundNo\n    amount\n    status\n    succeededAt\n  }\n}"): typeof import('./graphql').OrderFieldsFragmentDoc;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

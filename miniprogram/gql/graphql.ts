@@ -83,6 +83,17 @@ export type OrderStatus =
   /** Paid, then refunded in full: the successful refunds add up to `amount`. Final. */
   | 'REFUNDED';
 
+/** Where a refund stands, as WeChat Pay's refund result and refundquery report it. */
+export type RefundStatus =
+  /** WeChat could not pay it out (the payer's account is closed or frozen): the amount stays reserved; settle it by hand in WeChat Pay's merchant platform. */
+  | 'CHANGE'
+  /** Nothing was refunded (WeChat refused or closed it, or could not be reached): its amount is released. Retrying with the same outRefundNo and amount sends it again. */
+  | 'CLOSED'
+  /** Reserved against the order and accepted by WeChat Pay (or being sent): the money is on its way. Counts toward the order amount. */
+  | 'PROCESSING'
+  /** The money reached the payer (WeChat's refund notify or refundquery said so). Final. */
+  | 'SUCCESS';
+
 export type BindPhoneNumberMutationVariables = Exact<{
   code: string;
 }>;
@@ -95,7 +106,7 @@ export type CreatePaymentMutationVariables = Exact<{
 }>;
 
 
-export type CreatePaymentMutation = { createPayment: { order: { id: string, outTradeNo: string, amount: number, status: OrderStatus, transactionId: string | null, paidAt: string | null }, payParams: { timeStamp: string, nonceStr: string, package: string, signType: string, paySign: string } } };
+export type CreatePaymentMutation = { createPayment: { order: { id: string, outTradeNo: string, amount: number, status: OrderStatus, transactionId: string | null, paidAt: string | null, refundedAmount: number, refunds: Array<{ outRefundNo: string, amount: number, status: RefundStatus, succeededAt: string | null }> }, payParams: { timeStamp: string, nonceStr: string, package: string, signType: string, paySign: string } } };
 
 export type ErrorExtensionsFieldsFragment = { code: ErrorCode, retryAfterSeconds: number | null, field: string | null, api: string | null, wechatErrCode: string | null, wechatErrMsg: string | null };
 
@@ -111,7 +122,7 @@ export type MeQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type MeQuery = { me: { id: string, openid: string, nickname: string | null, avatarUrl: string | null, avatarReview: AvatarReview | null, gender: number | null, language: string | null, city: string | null, province: string | null, country: string | null, phoneNumber: string | null, phoneCountryCode: string | null, updatedAt: string } };
 
-export type OrderFieldsFragment = { id: string, outTradeNo: string, amount: number, status: OrderStatus, transactionId: string | null, paidAt: string | null };
+export type OrderFieldsFragment = { id: string, outTradeNo: string, amount: number, status: OrderStatus, transactionId: string | null, paidAt: string | null, refundedAmount: number, refunds: Array<{ outRefundNo: string, amount: number, status: RefundStatus, succeededAt: string | null }> };
 
 export type OrderQueryVariables = Exact<{
   outTradeNo: string;
@@ -119,7 +130,7 @@ export type OrderQueryVariables = Exact<{
 }>;
 
 
-export type OrderQuery = { order: { id: string, outTradeNo: string, amount: number, status: OrderStatus, transactionId: string | null, paidAt: string | null } | null };
+export type OrderQuery = { order: { id: string, outTradeNo: string, amount: number, status: OrderStatus, transactionId: string | null, paidAt: string | null, refundedAmount: number, refunds: Array<{ outRefundNo: string, amount: number, status: RefundStatus, succeededAt: string | null }> } | null };
 
 export type PaymentLimitsQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -180,6 +191,13 @@ export const OrderFieldsFragmentDoc = new TypedDocumentString(`
   status
   transactionId
   paidAt
+  refundedAmount
+  refunds {
+    outRefundNo
+    amount
+    status
+    succeededAt
+  }
 }
     `, {"fragmentName":"OrderFields"}) as unknown as TypedDocumentString<OrderFieldsFragment, unknown>;
 export const UserFieldsFragmentDoc = new TypedDocumentString(`
@@ -242,6 +260,13 @@ export const CreatePaymentDocument = new TypedDocumentString(`
   status
   transactionId
   paidAt
+  refundedAmount
+  refunds {
+    outRefundNo
+    amount
+    status
+    succeededAt
+  }
 }`) as unknown as TypedDocumentString<CreatePaymentMutation, CreatePaymentMutationVariables>;
 export const LoginDocument = new TypedDocumentString(`
     mutation Login($code: String!) {
@@ -289,6 +314,13 @@ export const OrderDocument = new TypedDocumentString(`
   status
   transactionId
   paidAt
+  refundedAmount
+  refunds {
+    outRefundNo
+    amount
+    status
+    succeededAt
+  }
 }`) as unknown as TypedDocumentString<OrderQuery, OrderQueryVariables>;
 export const PaymentLimitsDocument = new TypedDocumentString(`
     query PaymentLimits {

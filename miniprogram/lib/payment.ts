@@ -39,7 +39,7 @@ export async function pay(fen: number, poll: PollOptions): Promise<PayResult> {
   const sheet = await requestPayment(payParams);
   if (sheet.ok) return waitUntilPaid(created, poll);
   const order = (await refreshOrder(created.outTradeNo)) ?? created;
-  if (order.status === 'PAID') return { kind: 'paid', order };
+  if (order.status === 'PAID' || order.status === 'REFUNDED') return { kind: 'paid', order };
   return sheet.cancelled ? { kind: 'cancelled', order } : { kind: 'failed', order, errMsg: sheet.errMsg };
 }
 
@@ -68,7 +68,8 @@ export async function waitUntilPaid(order: Order, { intervalMs, timeoutMs }: Pol
     } catch (err) {
       if (!(err instanceof ApiError) || !TRANSIENT.includes(err.code)) throw err;
     }
-    if (last.status === 'PAID') return { kind: 'paid', order: last };
+    // REFUNDED was PAID first: an operator refunded it before this poll saw PAID.
+    if (last.status === 'PAID' || last.status === 'REFUNDED') return { kind: 'paid', order: last };
     if (last.status === 'CLOSED') return { kind: 'closed', order: last };
     if (Date.now() >= deadline) return { kind: 'unconfirmed', order: last };
     await sleep(intervalMs);

@@ -263,6 +263,15 @@ export class RenderedPage {
     return this.instance.data;
   }
 
+  /** The page shows again (back from another page or from WeChat): onShow, settled. */
+  async show() {
+    const fn = this.instance.onShow;
+    if (typeof fn !== 'function') throw new Error(`${this.route} has no onShow`);
+    const result: unknown = (fn as (this: unknown) => unknown).call(this.instance);
+    if (result instanceof Promise) this.mp.track(result);
+    await this.mp.settle();
+  }
+
   /** The rendered tree (wx:if branches not taken are absent, as on a phone). */
   tree(): RenderedNode {
     return toNode((this.component as unknown as { _exparserNode: ExparserNode })._exparserNode);

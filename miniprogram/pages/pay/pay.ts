@@ -1,7 +1,7 @@
 import { config } from '../../config';
 import { describeAmountError, describeError, describeOverLimit } from '../../lib/messages';
 import { fenToYuan, yuanToFen } from '../../lib/money';
-import { isAmountRefused, loadMaxAmount, pay, type PayResult } from '../../lib/payment';
+import { isAmountRefused, loadMaxAmount, pay, refreshOrder, type Order, type PayResult } from '../../lib/payment';
 import { hideLoading, showLoading, showToast } from '../../lib/ui';
 
 interface ResultView {
@@ -9,20 +9,45 @@ interface ResultView {
   message: string;
   outTradeNo: string;
   status: string;
+  /** '' until some refund succeeded, then e.g. 已退款 ¥1.00（共 ¥3.00）. */
+  refunded: string;
+  /** One line per refund, oldest first. */
+  refunds: { outRefundNo: string; text: string }[];
 }
+
+/** A refund as the payer reads it (RefundStatus; CHANGE needs the merchant's hand in WeChat Pay). */
+const REFUND_STATUS: Record<Order['refunds'][number]['status'], string> = {
+  PROCESSING: '退款中',
+  SUCCESS: '已退款',
+  CLOSED: '未退款（已关闭）',
+  CHANGE: '退款异常，请联系客服',
+};
 
 function describeResult(result: PayResult): ResultView {
   const { order } = result;
   const yuan = `¥${fenToYuan(order.amount)}`;
   const message = {
-    paid: `支付成功：${yuan}`,
+    paid: order.status === 'REFUNDED' ? `已全额退款：${yuan}` : `支付成功：${yuan}`,
     cancelled: `支付已取消，订单仍待支付（${yuan}）`,
     // WeChat's errMsg ("requestPayment:fail …") is for the log, not for the user.
     failed: `支付未完成（${yuan}），未扣款，请稍后重试`,
     unconfirmed: `暂未确认到账（${yuan}），请稍后在订单中查看`,
     closed: '订单已关闭，未扣款',
   }[result.kind];
-  return { kind: result.kind, message, outTradeNo: order.outTradeNo, status: order.status };
+  return {
+    kind: result.kind,
+    message,
+    outTradeNo: order.outTradeNo,
+    status: order.status,
+    refunded:
+      order.refundedAmount > 0 && order.status !== 'REFUNDED'
+        ? `已退款 ¥${fenToYuan(order.refundedAmount)}（共 ${yuan}）`
+        : '',
+    refunds: order.refunds.map((r) => ({
+      outRefundNo: r.outRefundNo,
+      text: `退款 ¥${fenToYuan(r.amount)}：${REFUND_STATUS[r.status] ?? r.status}`,
+    })),
+  };
 }
 
 interface PayData {
@@ -52,6 +77,21 @@ Page({
     } catch (err) {
       console.warn('paymentLimits failed', err);
       return null;
+    }
+  },
+
+  /** Back on the page (e.g. from the order's refund notice): a paid order's refunds may have changed since. */
+  async onShow() {
+    const shown = this.data.result;
+    if (!shown || shown.kind !== 'paid') return;
+    try {
+      const order = await refreshOrder(shown.outTradeNo);
+      // The user may have paid again (or typed a new amount) meanwhile: only the same order is redrawn.
+      if (order && this.data.result?.outTradeNo === order.outTradeNo)
+        this.setData({ result: describeResult({ kind: 'paid', order }) });
+    } catch (err) {
+      // The card still shows what was last known; the next onShow asks again.
+      console.warn('order refresh failed', err);
     }
   },
 
