@@ -16,6 +16,15 @@ export interface DeliveryResult {
   returnCode: string | null;
 }
 
+/** One notify as it goes on the wire: v2's XML, or v3's signed JSON (re-signed at every attempt, so a late retry is fresh). */
+export interface OutgoingNotify {
+  contentType: string;
+  body: string;
+  headers?: () => Record<string, string>;
+  /** Whether the merchant's answer stops the retries. */
+  accepted: (result: DeliveryResult) => boolean;
+}
+
 export interface NotifyDeliveryOptions {
   /** Multiplies WeChat's retry delays: 0.001 turns 15 s into 15 ms so tests can watch the whole schedule. */
   retryScale: number;
@@ -33,9 +42,14 @@ export class NotifyDelivery {
   constructor(private readonly opts: NotifyDeliveryOptions) {}
 
   /** Resolves with the first attempt's outcome; retries carry on in the background. */
-  async deliver(url: string, xml: string, onAttempt: () => void): Promise<DeliveryResult> {
-    const first = await this.attempt(url, xml, onAttempt);
-    if (!delivered(first)) this.retryLater(url, xml, onAttempt, 0);
+  deliver(url: string, xml: string, onAttempt: () => void): Promise<DeliveryResult> {
+    return this.send(url, { contentType: 'text/xml', body: xml, accepted: delivered }, onAttempt);
+  }
+
+  /** Any message (deliver() is the v2 XML one); resolves with the first attempt's outcome. */
+  async send(url: string, message: OutgoingNotify, onAttempt: () => void): Promise<DeliveryResult> {
+    const first = await this.attempt(url, message, onAttempt);
+    if (!message.accepted(first)) this.retryLater(url, message, onAttempt, 0);
     return first;
   }
 
@@ -45,14 +59,14 @@ export class NotifyDelivery {
     this.timers.clear();
   }
 
-  private retryLater(url: string, xml: string, onAttempt: () => void, retry: number) {
+  private retryLater(url: string, message: OutgoingNotify, onAttempt: () => void, retry: number) {
     if (this.closing.signal.aborted || retry >= NOTIFY_RETRY_SECONDS.length) return;
     // attempt() never rejects, so nothing is left unhandled by the timer.
     const timer = setTimeout(
       () => {
         this.timers.delete(timer);
-        void this.attempt(url, xml, onAttempt).then((result) => {
-          if (!delivered(result)) this.retryLater(url, xml, onAttempt, retry + 1);
+        void this.attempt(url, message, onAttempt).then((result) => {
+          if (!message.accepted(result)) this.retryLater(url, message, onAttempt, retry + 1);
         });
       },
       NOTIFY_RETRY_SECONDS[retry] * 1000 * this.opts.retryScale,
@@ -61,14 +75,14 @@ export class NotifyDelivery {
   }
 
   /** Never throws: a refused connection or a timeout is just a failed delivery. */
-  private async attempt(url: string, xml: string, onAttempt: () => void): Promise<DeliveryResult> {
+  private async attempt(url: string, message: OutgoingNotify, onAttempt: () => void): Promise<DeliveryResult> {
     if (this.closing.signal.aborted) return { url, status: null, returnCode: null };
     onAttempt();
     try {
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'text/xml' },
-        body: xml,
+        headers: { 'content-type': message.contentType, ...message.headers?.() },
+        body: message.body,
         signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs ?? NOTIFY_TIMEOUT_MS), this.closing.signal]),
       });
       const text = await res.text();

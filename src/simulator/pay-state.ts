@@ -36,6 +36,14 @@ export interface SimOrder {
   /** When it was paid (ms): refunds are taken within a year of it. */
   paidAt?: number;
   notifyAttempts: number;
+  /** Set for an order placed through the v3 JSON API (/v3/pay/transactions/jsapi): its pay sign and notify are v3's. */
+  v3?: V3OrderInfo;
+}
+
+export interface V3OrderInfo {
+  appid: string;
+  /** RFC 3339, as sent. */
+  timeExpire?: string;
 }
 
 export interface NewOrder {
@@ -45,6 +53,7 @@ export interface NewOrder {
   totalFee: number;
   notifyUrl: string;
   signType: SignType;
+  v3?: V3OrderInfo;
 }
 
 /** WeChat keeps a prepay_id for 2 hours. */

@@ -21,12 +21,15 @@ import {
   xmlAnswer,
 } from './pay-wire';
 import type { RefundLedger } from './refund-state';
+import type { V3PayHooks } from './v3.routes';
 
 export interface SimulatorPayOptions extends PayWireIdentity {
   state: PayState;
   /** The refunds of the same ledger: orderquery shows REFUND once one succeeded. */
   refunds: RefundLedger;
   delivery: NotifyDelivery;
+  /** Set in v3 mode: how a v3 order's RSA paySign is checked and its notify built. */
+  v3?: V3PayHooks;
 }
 
 /** orderquery's trade_state: REFUND is a paid order with a successful refund (PayState keeps it SUCCESS). */
@@ -141,6 +144,9 @@ export function registerPayDevRoutes(app: FastifyInstance, opts: SimulatorPayOpt
     if (dev.cancel) return { errMsg: 'requestPayment:fail cancel' };
 
     const order = checked;
+    if (!order.v3 && dev.tamper && dev.tamper !== 'sign' && dev.tamper !== 'amount') {
+      return reply.code(400).send({ error: `tamper '${dev.tamper}' is for v3 orders only` });
+    }
     state.markPaid(order);
     // Copies go out concurrently, as WeChat's do; deliver() never rejects, so an unawaited round is safe.
     const round = Promise.all(dev.deliver ? sendNotifies(order, dev) : []);
@@ -184,11 +190,15 @@ export function registerPayDevRoutes(app: FastifyInstance, opts: SimulatorPayOpt
   );
 
   function sendNotifies(order: SimOrder, dev: DevPaymentOptions): Promise<DeliveryResult>[] {
-    const xml = notifyXml(order, dev.tamper, opts);
     const urls = dev.notifyUrls ?? [order.notifyUrl];
     const onAttempt = () => {
       order.notifyAttempts++;
     };
+    if (order.v3 && opts.v3) {
+      const message = opts.v3.payNotify(order, dev.tamper);
+      return Array.from({ length: dev.duplicates }, (_, i) => delivery.send(urls[i % urls.length], message, onAttempt));
+    }
+    const xml = notifyXml(order, dev.tamper === 'amount' || dev.tamper === 'sign' ? dev.tamper : undefined, opts);
     return Array.from({ length: dev.duplicates }, (_, i) => delivery.deliver(urls[i % urls.length], xml, onAttempt));
   }
 }
@@ -237,7 +247,7 @@ function orderQueryFields(order: SimOrder, refunds: RefundLedger): Fields {
 }
 
 /** WeChat's pay-result notify. `amount` tampering is still signed with the real key: only the amount check catches it. */
-function notifyXml(order: SimOrder, tamper: DevPaymentOptions['tamper'], opts: SimulatorPayOptions): string {
+function notifyXml(order: SimOrder, tamper: 'sign' | 'amount' | undefined, opts: SimulatorPayOptions): string {
   const fee = tamper === 'amount' ? order.totalFee + 1 : order.totalFee;
   const fields: Fields = {
     return_code: 'SUCCESS',
@@ -293,10 +303,21 @@ function checkRequestPayment(body: Record<string, unknown>, opts: SimulatorPayOp
   }
   const p = { ...(body as Record<(typeof names)[number], string>), appId: opts.appid };
   if (!/^\d{1,10}$/.test(p.timeStamp)) return 'parameter error: timeStamp should be a String of seconds';
-  if (!SIGN_TYPES.includes(p.signType as SignType)) return 'invalid signType';
+  const rsa = p.signType === 'RSA' && opts.v3 !== undefined;
+  if (!rsa && !SIGN_TYPES.includes(p.signType as SignType)) return 'invalid signType';
   const prepayId = /^prepay_id=(.+)$/.exec(p.package)?.[1];
   const order = prepayId ? opts.state.byPrepayId(prepayId) : undefined;
   if (!order) return 'invalid package: unknown or expired prepay_id';
+  // A v3 order is paid with signType RSA, signed by the merchant's API key; a v2 order never is.
+  if (rsa || order.v3) {
+    if (!rsa || !order.v3) return 'signType differs from the order: RSA goes with v3 orders only';
+    if (!opts.v3!.verifyPaySign(p)) return 'invalid paySign';
+    return order.tradeState === 'SUCCESS'
+      ? 'order already paid'
+      : order.tradeState === 'CLOSED'
+        ? 'order closed'
+        : order;
+  }
   // WeChat requires the pay sign to use the sign type of the unifiedorder.
   if (p.signType !== order.signType) return 'signType differs from the unifiedorder sign_type';
   const signed = {
@@ -313,11 +334,15 @@ function checkRequestPayment(body: Record<string, unknown>, opts: SimulatorPayOp
   return order;
 }
 
+export const DEV_TAMPERS = ['sign', 'amount', 'signtest', 'key'] as const;
+export type DevTamper = (typeof DEV_TAMPERS)[number];
+
 interface DevPaymentOptions {
   cancel: boolean;
   deliver: boolean;
   wait: boolean;
-  tamper?: 'sign' | 'amount';
+  /** sign and amount for every order; signtest (a WeChat probe signature) and key (another APIv3 key) for v3 ones. */
+  tamper?: DevTamper;
   duplicates: number;
   notifyUrls?: string[];
 }
@@ -327,7 +352,8 @@ function readDevPaymentOptions(body: Record<string, unknown>): DevPaymentOptions
   const { cancel = false, deliver = true, wait = true, tamper, duplicates = 1, notifyUrls } = body;
   if (typeof cancel !== 'boolean' || typeof deliver !== 'boolean' || typeof wait !== 'boolean')
     return 'cancel, deliver and wait must be booleans';
-  if (tamper !== undefined && tamper !== 'sign' && tamper !== 'amount') return "tamper must be 'sign' or 'amount'";
+  if (tamper !== undefined && !DEV_TAMPERS.includes(tamper as DevTamper))
+    return "tamper must be 'sign' or 'amount' (or, for a v3 order, 'signtest' or 'key')";
   if (typeof duplicates !== 'number' || !Number.isInteger(duplicates) || duplicates < 1 || duplicates > 100)
     return 'duplicates must be an integer from 1 to 100';
   if (
@@ -336,5 +362,12 @@ function readDevPaymentOptions(body: Record<string, unknown>): DevPaymentOptions
   ) {
     return 'notifyUrls must be a non-empty array of http(s) URLs';
   }
-  return { cancel, deliver, wait, tamper, duplicates, notifyUrls: notifyUrls as string[] | undefined };
+  return {
+    cancel,
+    deliver,
+    wait,
+    tamper: tamper as DevTamper | undefined,
+    duplicates,
+    notifyUrls: notifyUrls as string[] | undefined,
+  };
 }

@@ -27,6 +27,8 @@ export interface SimRefund {
   /** Held back by /dev/refund-hold when its settle time came. */
   held: boolean;
   notifyAttempts: number;
+  /** Made through /v3/refund/domestic/refunds: its notify is v3's (signed JSON, AEAD resource). */
+  v3?: boolean;
 }
 
 /** WeChat's limits: 50 refunds per order, within a year of payment. */
@@ -55,6 +57,7 @@ export interface RefundRequest {
   refundDesc?: string;
   notifyUrl?: string;
   signType: SignType;
+  v3?: boolean;
 }
 
 /**
@@ -133,6 +136,7 @@ export class RefundLedger {
       ...plan(),
       held: false,
       notifyAttempts: 0,
+      ...(req.v3 ? { v3: true } : {}),
     };
     refunds.push(refund);
     this.byOrder.set(order.outTradeNo, refunds);

@@ -18,6 +18,8 @@ import { registerMediaRoutes } from './media.routes';
 import { registerTokenRoutes } from './token.routes';
 import { SimulatorState } from './state';
 import { layoutPicker, type SimulatorXmlLayout } from './xml-layout';
+import { generateV3Platform, type V3Platform } from './v3-platform';
+import { registerV3DevRoutes, registerV3Routes, type SimulatorV3Options, V3RefundDesk, V3Wire } from './v3.routes';
 
 export interface SimulatorOptions {
   appid: string;
@@ -43,6 +45,13 @@ export interface SimulatorOptions {
   onHttps?: (baseUrl: string) => void;
   /** How long a refund stays PROCESSING before it settles and its notify goes out (default 50 ms). */
   refundSettleMs?: number;
+  /**
+   * WeChat Pay v3 (JSON, RSA signatures) beside v2 on the same ledger: the merchant's public key and serial it checks
+   * requests against, and the APIv3 key it seals notifies with. A platform key pair (public-key mode) is made at start.
+   */
+  v3?: SimulatorV3Options;
+  /** Told the platform's public half at start (WECHAT_PAY_PUBLIC_KEY_PEM's contents and WECHAT_PAY_PUBLIC_KEY_ID). */
+  onV3Platform?: (platform: V3Platform) => void;
 }
 
 /**
@@ -68,8 +77,18 @@ export async function simulatorPlugin(app: FastifyInstance, opts: SimulatorOptio
   // One ledger behind both listeners: an order paid over HTTP is refunded over HTTPS.
   const payState = new PayState();
   const refunds = new RefundLedger(payState);
-  const desk = new RefundDesk({ ...identity, refunds, delivery, settleMs: opts.refundSettleMs ?? 50 });
-  const pay: SimulatorPayOptions = { ...identity, state: payState, refunds, delivery };
+  const deskOptions = { ...identity, refunds, delivery, settleMs: opts.refundSettleMs ?? 50 };
+  const v3 = opts.v3
+    ? new V3Wire({ appid: opts.appid, mchId: opts.mchId, v3: opts.v3, platform: generateV3Platform(), refunds })
+    : undefined;
+  const desk = v3 ? new V3RefundDesk(deskOptions, v3, delivery) : new RefundDesk(deskOptions);
+  const pay: SimulatorPayOptions = {
+    ...identity,
+    state: payState,
+    refunds,
+    delivery,
+    ...(v3 ? { v3: { verifyPaySign: v3.verifyPaySign, payNotify: v3.payNotify } } : {}),
+  };
   const refund: SimulatorRefundOptions = { ...identity, refunds, desk };
   // Pending notify retries and refund settlements must not outlive the server, nor hold up its close.
   app.addHook('onClose', async () => {
@@ -86,9 +105,22 @@ export async function simulatorPlugin(app: FastifyInstance, opts: SimulatorOptio
   app.register(wire);
   registerPayDevRoutes(app, pay);
   registerRefundDevRoutes(app, refund);
+  // v3 in a scope of its own too: its parser keeps JSON as text, its hooks check every request and sign every answer.
+  const v3Wire = (prefix: string) => async (scope: FastifyInstance) => {
+    if (v3) registerV3Routes(scope, { wire: v3, state: payState, refunds, desk, prefix });
+  };
+  if (v3) {
+    app.register(v3Wire(app.prefix));
+    registerV3DevRoutes(app, { wire: v3, state: payState, refunds, desk: desk as V3RefundDesk, delivery });
+    const { publicKeyPem, publicKeyId } = v3.opts.platform;
+    opts.onV3Platform?.({ publicKeyPem, publicKeyId });
+  }
 
   if (opts.tls) {
-    const https = await listenHttps(opts.tls, wire);
+    const https = await listenHttps(opts.tls, async (scope) => {
+      await scope.register(wire);
+      await scope.register(v3Wire(''));
+    });
     app.addHook('onClose', async () => https.close());
     opts.onHttps?.(`https://127.0.0.1:${(https.server.address() as AddressInfo).port}`);
   }
