@@ -53,7 +53,11 @@ export class NonceLog {
   /** False when this nonce was used within the window; true (and remembered) otherwise. */
   claim(nonce: string): boolean {
     const now = this.now();
-    for (const [n, until] of this.seen) if (until <= now) this.seen.delete(n);
+    // Every entry lives the same window, so insertion order is expiry order: drop from the front until one is live.
+    for (const [n, until] of this.seen) {
+      if (until > now) break;
+      this.seen.delete(n);
+    }
     if (this.seen.has(nonce)) return false;
     this.seen.set(nonce, now + 2 * V3_SKEW_SECONDS * 1000);
     return true;

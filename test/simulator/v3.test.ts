@@ -16,7 +16,9 @@ import {
 } from '../../src/wechat/v3/crypto';
 import { paySign } from '../../src/wechat/pay-sign';
 import { buildPayXml, parsePayXml } from '../../src/wechat/pay-xml';
+import { request as httpsRequest } from 'node:https';
 import { markServicesSuite } from '../support/server';
+import { createTestCa, simulatorTls } from '../support/test-ca';
 import { onServices } from '../support/target';
 
 // In-memory simulator: runs alike on both projects, marked on the services one for .ci/run's every-suite check.
@@ -418,6 +420,67 @@ describe('Authorization', () => {
       expect(capture.get().publicKeyId).toMatch(/^PUB_KEY_ID_/);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('over HTTPS', () => {
+  it('when tls is given, then the v3 API is served on the HTTPS listener too, with no client certificate, on the same ledger', async () => {
+    const ca = createTestCa();
+    const tls = simulatorTls(ca);
+    let httpsBase = '';
+    const started = await startSimulator({ tls, onHttps: (base) => (httpsBase = base) });
+    try {
+      const body = jsapiBody();
+      const text = JSON.stringify(body);
+      const url = '/v3/pay/transactions/jsapi';
+      const authorization = authorizationHeader({
+        mchid: ID.mchId,
+        serialNo: MCH_SERIAL,
+        privateKey: merchantKey.privateKey,
+        method: 'POST',
+        url,
+        body: text,
+      });
+      const answer = await new Promise<{ status: number; text: string; headers: Headers }>((resolve, reject) => {
+        const req = httpsRequest(
+          `${httpsBase}${url}`,
+          { method: 'POST', ca: tls.ca, headers: { authorization, 'content-type': 'application/json' } },
+          (res) => {
+            let got = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => (got += chunk));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                text: got,
+                headers: new Headers(Object.entries(res.headers).map(([k, v]): [string, string] => [k, String(v)])),
+              }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end(text);
+      });
+      expect(answer.status).toBe(200);
+      const platformThere = started.platform;
+      expect(answer.headers.get('wechatpay-serial')).toBe(platformThere.publicKeyId);
+      expect(
+        verifyWechatpaySignature(
+          {
+            timestamp: answer.headers.get('wechatpay-timestamp') ?? '',
+            nonce: answer.headers.get('wechatpay-nonce') ?? '',
+            signature: answer.headers.get('wechatpay-signature') ?? '',
+          },
+          answer.text,
+          platformThere.publicKeyPem,
+        ),
+      ).toBe(true);
+      // The order placed over HTTPS is the one the HTTP side sees.
+      const seen = await fetch(`${started.url}/dev/orders/${body.out_trade_no}`);
+      expect(seen.status).toBe(200);
+    } finally {
+      await started.app.close();
     }
   });
 });
