@@ -65,12 +65,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { orm } = database;
   const cache = createCache({
     redisUrl: config.redisUrl,
+    redisClusterNodes: config.redisClusterNodes,
     namespace: config.redisNamespace,
     timeoutMs: config.cacheTimeoutMs,
     logger,
   });
   const kv = createKeyValueStore({
     redisUrl: config.redisUrl,
+    redisClusterNodes: config.redisClusterNodes,
     namespace: config.redisNamespace,
     timeoutMs: config.cacheTimeoutMs,
     logger,
@@ -176,7 +178,7 @@ async function mountAll(
       return base;
     },
     url,
-    close: closer(app, config, logger, { apollo, orm, cache, kv, sweeper }),
+    close: closer(app, config, logger, { apollo, orm, cache, kv, sweeper, wechatPay }),
   };
 }
 
@@ -302,7 +304,15 @@ function closer(
     cache,
     kv,
     sweeper,
-  }: { apollo: ApolloServer<Context>; orm: Orm; cache: Cache; kv: KeyValueStore; sweeper?: Sweeper },
+    wechatPay,
+  }: {
+    apollo: ApolloServer<Context>;
+    orm: Orm;
+    cache: Cache;
+    kv: KeyValueStore;
+    sweeper?: Sweeper;
+    wechatPay?: PayClient;
+  },
 ): () => Promise<void> {
   let closing: Promise<void> | undefined;
   return () => {
@@ -319,6 +329,7 @@ function closer(
         clearTimeout(cut);
       }
       await sweeper?.stop();
+      wechatPay?.close();
       await apollo.stop();
       await closeDatabase(orm, config.databaseTimeoutMs, logger);
       await Promise.all([cache.close(), kv.close()]);

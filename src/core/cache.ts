@@ -1,10 +1,18 @@
 import Keyv from 'keyv';
 import { createKeyv } from '@keyv/redis';
 import type { Logger } from 'pino';
-import { bounded, redisConnection, throttledLog } from './kv-redis';
+import {
+  bounded,
+  redisClusterConnection,
+  redisConnection,
+  throttledLog,
+  type ClusterNodes,
+  type StoreConnection,
+} from './kv-redis';
 
 /**
- * The session store: Redis through Keyv when REDIS_URL is set, an in-process Map otherwise (counters and locks are
+ * The session store: Redis through Keyv when REDIS_URL is set (a Redis Cluster when REDIS_CLUSTER_NODES is: each
+ * session is one key, `<ns>::sess:<hash>`, so one slot), an in-process Map otherwise (counters and locks are
  * kv.ts's). Every call is bounded: with Redis down, Keyv's get() would otherwise hang forever, and by default it
  * swallows errors into "not found", which would turn a dead Redis into a wave of UNAUTHENTICATED answers.
  */
@@ -20,6 +28,8 @@ export interface Cache {
 
 export interface CacheOptions {
   redisUrl?: string;
+  /** A Redis Cluster instead of one Redis (config.ts refuses both). */
+  redisClusterNodes?: ClusterNodes;
   timeoutMs: number;
   namespace?: string;
   logger: Logger;
@@ -27,17 +37,28 @@ export interface CacheOptions {
 
 const STORE = 'session store';
 
-export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }: CacheOptions): Cache {
-  const redis = redisUrl ? redisConnection(redisUrl, timeoutMs) : undefined;
+export function createCache({
+  redisUrl,
+  redisClusterNodes,
+  timeoutMs,
+  namespace = 'wxmp',
+  logger,
+}: CacheOptions): Cache {
+  // Keyv hears the single connection's errors through its own listener; a cluster's node errors need one of ours.
+  const redis: StoreConnection | undefined = redisClusterNodes
+    ? redisClusterConnection(redisClusterNodes, timeoutMs, throttledLog(logger, `${STORE} error`))
+    : redisUrl
+      ? redisConnection(redisUrl, timeoutMs)
+      : undefined;
   const keyv: Keyv = redis
-    ? // The client is ours (redisConnection). No connectionTimeout: @keyv/redis leaves its timer running (keeping a
+    ? // The client is ours (redisConnection or redisClusterConnection). No connectionTimeout: @keyv/redis leaves its timer running (keeping a
       // process alive); `bounded` times every call instead.
       createKeyv(redis.current as never, { namespace, throwOnErrors: true, throwOnConnectError: true })
     : new Keyv({ namespace });
   if (redis) {
     // The one hack left: @keyv/redis connects a closed client lazily inside a call and then sends that call's
     // command whenever the connect finishes, long after the caller gave up. The store only borrows our connection,
-    // and is handed each new one when redisConnection replaces it.
+    // and is handed each new one when our connection replaces it.
     const store = keyv.store as { client: unknown; getClient(): Promise<unknown> };
     store.getClient = async () => redis.current;
     redis.onReplace((client) => (store.client = client));
@@ -50,7 +71,7 @@ export function createCache({ redisUrl, timeoutMs, namespace = 'wxmp', logger }:
   const pingKey = '__ping__';
 
   return {
-    kind: redisUrl ? 'redis' : 'memory',
+    kind: redis ? 'redis' : 'memory',
     get: <T>(key: string) => call(() => keyv.get<T>(key)) as Promise<T | undefined>,
     set: async (key, value, ttlMs) => {
       await call(() => keyv.set(key, value, ttlMs));

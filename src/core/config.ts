@@ -52,6 +52,19 @@ const redisUrl = z
   .string()
   .refine((v) => /^rediss?:\/\/.+/.test(v), { message: 'must be redis://host:port or rediss://…' });
 
+/** `host:port,host:port,…`: the cluster nodes asked for the slot map (any few of them; all is best). */
+const clusterNodes = z
+  .string()
+  .refine((v) => v.split(',').every((n) => /^[^\s:,]+:\d{1,5}$/.test(n.trim()) && Number(n.split(':')[1]) <= 65535), {
+    message: 'must be host:port[,host:port…], e.g. 10.0.0.1:7000,10.0.0.2:7000',
+  })
+  .transform((v) =>
+    v.split(',').map((n) => {
+      const [host, port] = n.trim().split(':');
+      return { host, port: Number(port) };
+    }),
+  );
+
 const blankAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 
 const envSchema = z.object({
@@ -65,6 +78,7 @@ const envSchema = z.object({
   ),
   DATABASE_URL: z.preprocess(blankAsUndefined, databaseUrl.optional()),
   REDIS_URL: z.preprocess(blankAsUndefined, redisUrl.optional()),
+  REDIS_CLUSTER_NODES: z.preprocess(blankAsUndefined, clusterNodes.optional()),
   REDIS_NAMESPACE: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1 to 64 letters, digits, dots, dashes or underscores')
@@ -212,6 +226,8 @@ export interface Config {
   logFormat: 'pretty' | 'json';
   database: DatabaseTarget;
   redisUrl?: string;
+  /** A Redis Cluster for sessions, rate limits, locks and values, instead of REDIS_URL (never both). */
+  redisClusterNodes?: { host: string; port: number }[];
   /** Prefix of every key in Redis (`<ns>::sess:…`, `<ns>:counter:…`), so deployments can share one Redis database. */
   redisNamespace: string;
   cacheTimeoutMs: number;
@@ -387,6 +403,10 @@ export function loadConfig(env: EnvInput = process.env): Config {
   }
   if (Boolean(e.WECHAT_PAY_CERT_PEM) !== Boolean(e.WECHAT_PAY_KEY_PEM))
     problems.push('WECHAT_PAY_CERT_PEM: set it and WECHAT_PAY_KEY_PEM together (the API certificate and its key)');
+  if (e.REDIS_URL && e.REDIS_CLUSTER_NODES)
+    problems.push(
+      'REDIS_CLUSTER_NODES: set either it (a Redis Cluster) or REDIS_URL (one Redis), not both: neither wins',
+    );
   if (problems.length) throw new ConfigError(problems);
 
   const dbUrl = e.DATABASE_URL ?? DEFAULT_DATABASE_FILE;
@@ -403,6 +423,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV !== 'production' && process.stdout.isTTY ? 'pretty' : 'json'),
     database,
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
     redisNamespace: e.REDIS_NAMESPACE,
     cacheTimeoutMs: e.CACHE_TIMEOUT_MS,
     databaseTimeoutMs: e.DATABASE_TIMEOUT_MS,
@@ -422,7 +443,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     pay: payEnabled
       ? {
           mchId: e.WECHAT_MCH_ID ?? SIMULATOR_IDENTITY.mchId,
-          // v3 has none; an empty key verifies no v2 notify.
+          // v3 has none: verifyPaySign refuses everything under an empty key, and /notify answers 503 under v3.
           key: e.WECHAT_PAY_KEY ?? (simulator ? SIMULATOR_IDENTITY.payKey : ''),
           apiBase: simulator ? undefined : e.WECHAT_PAY_BASE,
           signType: e.WECHAT_PAY_SIGN_TYPE,

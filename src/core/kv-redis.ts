@@ -1,23 +1,34 @@
 import { randomBytes } from 'node:crypto';
-import { createClient } from '@redis/client';
+import { createClient, createCluster, ErrorReply } from '@redis/client';
 import type { Logger } from 'pino';
 import { AppError } from './errors';
 import { withTimeout } from './timeout';
 import type { Counted, KeyValue, KeyValueStore } from './kv';
 
-/** The Redis store of kv.ts, on a connection of its own (redisConnection). */
+/** A Redis Cluster's nodes (REDIS_CLUSTER_NODES): the ones asked for the slot map. */
+export type ClusterNodes = readonly { host: string; port: number }[];
+
+/**
+ * The Redis store of kv.ts, on a connection of its own: one Redis (redisConnection) or a Redis Cluster
+ * (redisClusterConnection). Every operation touches one key, so on a cluster each runs whole on one slot's master.
+ */
 export function createRedisKeyValueStore({
   url,
+  clusterNodes,
   timeoutMs,
   namespace,
   logger,
 }: {
-  url: string;
+  url?: string;
+  clusterNodes?: ClusterNodes;
   timeoutMs: number;
   namespace: string;
   logger: Logger;
 }): KeyValueStore {
-  const redis = redisConnection(url, timeoutMs, throttledLog(logger, 'key-value store error'));
+  const onError = throttledLog(logger, 'key-value store error');
+  const redis: StoreConnection = clusterNodes
+    ? redisClusterConnection(clusterNodes, timeoutMs, onError)
+    : redisConnection(url!, timeoutMs, onError);
   const value = (key: string) => `${namespace}:value:${key}`;
   // The rate limiter's counters have always lived here (test/support/redis-fault.ts reads them).
   const counter = (key: string) => `${namespace}:counter:${key}`;
@@ -26,8 +37,9 @@ export function createRedisKeyValueStore({
   const opsFor = (use: string): KeyValue => {
     const call = <T>(run: (client: RedisClient) => Promise<T>) =>
       bounded(redis, timeoutMs, `${use} store`, (client) => {
-        // node-redis queues a MULTI while offline even with the offline queue disabled: refused now instead.
-        if (!client.isReady) throw new Error('The Redis connection is not ready');
+        // node-redis queues a MULTI while offline even with the offline queue disabled: refused now instead. (A
+        // cluster's readiness is checked by its connection, and it counts with a script, not a MULTI.)
+        if (!redis.cluster && !client.isReady) throw new Error('The Redis connection is not ready');
         return run(client);
       });
     return {
@@ -60,6 +72,13 @@ export function createRedisKeyValueStore({
             const [count, ttl] = (await c.eval(HAND_BACK, { keys: [k], arguments: [String(-by)] })) as [number, number];
             return { count: Number(count), resetInMs: Math.max(Number(ttl), 0) };
           }
+          if (redis.cluster) {
+            const [count, ttl] = (await c.eval(INCREMENT, {
+              keys: [k],
+              arguments: [String(by), String(wholeMs(windowMs))],
+            })) as [number, number];
+            return { count: Number(count), resetInMs: Math.max(Number(ttl), 0) };
+          }
           const [count, , ttl] = (await c.multi().incrBy(k, by).pExpire(k, wholeMs(windowMs), 'NX').pTTL(k).exec()) as [
             number,
             number,
@@ -85,12 +104,17 @@ export function createRedisKeyValueStore({
     kind: 'redis',
     for: opsFor,
     ping: async () => {
-      await bounded(redis, timeoutMs, 'key-value store', (c) => c.ping());
+      await bounded(redis, timeoutMs, 'key-value store', async (c) => {
+        await (redis.cluster ? pingMasters(c) : c.ping());
+      });
     },
     close: () => redis.close(),
   };
 }
 
+/** The MULTI's INCRBY, PEXPIRE NX and PTTL as one script on one key (a cluster routes a script by its key). */
+const INCREMENT =
+  "local n = redis.call('INCRBY', KEYS[1], ARGV[1]) redis.call('PEXPIRE', KEYS[1], ARGV[2], 'NX') return {n, redis.call('PTTL', KEYS[1])}";
 /** DECRBY only while the window's key still has its expiry; answers {count, pttl}. */
 const HAND_BACK =
   "local t = redis.call('PTTL', KEYS[1]) if t <= 0 then return {0, 0} end return {redis.call('DECRBY', KEYS[1], ARGV[1]), t}";
@@ -110,7 +134,7 @@ const wholeMs = (ms: number) => Math.max(1, Math.ceil(ms));
  * maps errors.
  */
 export function bounded<T>(
-  redis: RedisConnection | undefined,
+  redis: StoreConnection | undefined,
   timeoutMs: number,
   store: string,
   run: (client: RedisClient) => Promise<T>,
@@ -121,6 +145,7 @@ export function bounded<T>(
     // Past its deadline a call is never sent: its caller has already been told SERVICE_UNAVAILABLE.
     if (expired) throw new Error('deadline passed before the store was up');
     used = redis?.current;
+    if (used) redis?.check?.(used);
     return run(used as RedisClient);
   };
   const starting = redis?.starting();
@@ -133,6 +158,7 @@ export function bounded<T>(
     return new AppError('SERVICE_UNAVAILABLE', `The ${store} did not answer: retry later.`);
   }).catch((err: unknown) => {
     if (err instanceof AppError) throw err;
+    if (used) redis?.failed?.(used, err);
     throw new AppError(
       'SERVICE_UNAVAILABLE',
       `The ${store} is unavailable: retry later.`,
@@ -161,6 +187,9 @@ export interface RedisClient {
   del(key: string): Promise<number>;
   ping(): Promise<string>;
   multi(): RedisMulti;
+  /** A cluster's only: its masters as last discovered, and the connection to one of them. */
+  readonly masters?: readonly unknown[];
+  nodeClient?(node: unknown): Promise<RedisClient>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
 }
 
@@ -169,6 +198,22 @@ interface RedisMulti {
   pExpire(key: string, ms: number, mode: 'NX'): RedisMulti;
   pTTL(key: string): RedisMulti;
   exec(): Promise<unknown[]>;
+}
+
+/** What `bounded` runs a call on: one Redis (redisConnection) or a cluster (redisClusterConnection). */
+export interface StoreConnection {
+  readonly cluster: boolean;
+  readonly current: RedisClient;
+  /** Destroys `client` if it is still the current one and opens its replacement. */
+  drop(client: RedisClient): void;
+  /** Pending until the first connection is up or has failed; then undefined. */
+  starting(): Promise<void> | undefined;
+  onReplace(fn: (client: RedisClient) => void): void;
+  close(): Promise<void>;
+  /** Throws when `client` cannot take a command now, so that the call is refused at once rather than queued. */
+  check?(client: RedisClient): void;
+  /** Hears that a call on `client` failed (not timed out). */
+  failed?(client: RedisClient, err: unknown): void;
 }
 
 export type RedisConnection = ReturnType<typeof redisConnection>;
@@ -238,6 +283,7 @@ export function redisConnection(url: string, timeoutMs: number, onError?: (err: 
   }
 
   return {
+    cluster: false,
     get current() {
       return current;
     },
@@ -266,6 +312,123 @@ export function redisConnection(url: string, timeoutMs: number, onError?: (err: 
       await withTimeout(client.close(), timeoutMs, () => new Error('close timed out')).catch(() => destroy(client));
     },
   };
+}
+
+/**
+ * A Redis Cluster connection with redisConnection's guarantees, as far as the cluster client allows:
+ *  - No offline queue on any node, and a node connection that breaks is not re-made in place: a command for a node
+ *    that is down fails at once instead of waiting for it (or for its replica's promotion) and running late.
+ *  - At a call's timeout the whole cluster client is destroyed (every node's connection) and a new one discovers
+ *    the slots again from REDIS_CLUSTER_NODES: no reply can arrive for the timed-out command, nothing unsent runs.
+ *  - node-redis rediscovers the slots only on a MOVED reply, never when a master dies, so a call that fails on a
+ *    broken node (or on CLUSTERDOWN) replaces the client too, at most every REDISCOVER_MS: once a replica has taken
+ *    over, the next discovery sends that slot's calls to it, without a restart.
+ *  - A discovery that does not finish within timeoutMs (a frozen node) is given up and started again; while one runs,
+ *    calls are refused at once, except before the very first one is done (within each call's deadline).
+ * What differs from one Redis: before the failover (cluster-node-timeout plus the election) the dead master's slots
+ * are unavailable while the others serve; writes the dead master acknowledged but had not yet sent to its replica
+ * are lost with it (Redis replicates asynchronously), e.g. a session issued just before the kill; and, as with one
+ * Redis, bytes that already left this process may still run on a node that was only frozen.
+ */
+export function redisClusterConnection(
+  nodes: ClusterNodes,
+  timeoutMs: number,
+  onError: (err: unknown) => void = () => undefined,
+): StoreConnection {
+  let closed = false;
+  let replaced: (client: RedisClient) => void = () => undefined;
+  const ready = new WeakSet<RedisClient>();
+  let failures = 0;
+  let lastReplaced = 0;
+  let started: () => void = () => undefined;
+  let starting: Promise<void> | undefined = new Promise<void>((resolve) => {
+    started = () => {
+      starting = undefined;
+      resolve();
+    };
+  });
+
+  const open = (): RedisClient => {
+    const cluster = createCluster({
+      rootNodes: nodes.map(({ host, port }) => ({ socket: { host, port } })),
+      // Connect to a node when a call needs it: a dead master's connect must not hold up the others' calls.
+      minimizeConnections: true,
+      defaults: {
+        disableOfflineQueue: true,
+        socket: { connectTimeout: timeoutMs, reconnectStrategy: false, keepAlive: true },
+      },
+    }) as unknown as RedisClient & { on(event: string, listener: (err?: unknown) => void): unknown };
+    // Both, or node-redis would crash the process on an unheard 'error'.
+    cluster.on('error', onError);
+    cluster.on('node-error', onError);
+    const discovery = setTimeout(() => drop(cluster), timeoutMs).unref();
+    cluster.connect().then(
+      () => {
+        clearTimeout(discovery);
+        failures = 0;
+        ready.add(cluster);
+        started();
+      },
+      (err: unknown) => {
+        clearTimeout(discovery);
+        if (closed || cluster !== current) return;
+        onError(err);
+        started();
+        // No node answered: try again, backing off, for as long as the store is open.
+        const wait = Math.min(50 * 2 ** failures++, 2000) + Math.floor(Math.random() * 100);
+        setTimeout(() => drop(cluster), wait).unref();
+      },
+    );
+    return cluster;
+  };
+
+  let current = open();
+
+  function drop(client: RedisClient) {
+    if (closed || client !== current) return;
+    started();
+    lastReplaced = Date.now();
+    current = open();
+    replaced(current);
+    destroy(client);
+  }
+
+  return {
+    cluster: true,
+    get current() {
+      return current;
+    },
+    drop,
+    starting: () => starting,
+    onReplace(fn) {
+      replaced = fn;
+    },
+    check(client) {
+      if (!ready.has(client)) throw new Error('The Redis Cluster slots are being discovered');
+    },
+    failed(client, err) {
+      // A reply (a script's error, a wrong type) says the node is fine; CLUSTERDOWN says the slot map is changing.
+      if (err instanceof ErrorReply && !err.message.startsWith('CLUSTERDOWN')) return;
+      if (!ready.has(client) || Date.now() - lastReplaced < REDISCOVER_MS) return;
+      drop(client);
+    },
+    async close() {
+      closed = true;
+      const client = current;
+      if (!ready.has(client)) return destroy(client);
+      await withTimeout(client.close(), timeoutMs, () => new Error('close timed out')).catch(() => destroy(client));
+    },
+  };
+}
+
+/** How often at most a failing call makes the cluster client discover the slots again. */
+const REDISCOVER_MS = 250;
+
+/** PING on every master: one node answering says nothing about the others' slots. */
+async function pingMasters(cluster: RedisClient): Promise<void> {
+  const masters = cluster.masters ?? [];
+  if (!masters.length) throw new Error('The Redis Cluster has no known master');
+  await Promise.all(masters.map(async (m) => (await cluster.nodeClient!(m)).ping()));
 }
 
 function destroy(client: RedisClient) {

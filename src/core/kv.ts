@@ -1,13 +1,15 @@
 import type { Logger } from 'pino';
 import { createMemoryKeyValueStore } from './kv-memory';
-import { createRedisKeyValueStore } from './kv-redis';
+import { createRedisKeyValueStore, type ClusterNodes } from './kv-redis';
 
 /**
  * Our own key-value primitives: values with a TTL, counters with a window, and locks held by a token. Redis (a
- * client of this module's own) when REDIS_URL is set, so every instance shares them; in-process otherwise, with the
- * same semantics. Sessions stay on Keyv (cache.ts).
+ * client of this module's own) when REDIS_URL is set, or a Redis Cluster when REDIS_CLUSTER_NODES is, so every
+ * instance shares them; in-process otherwise, with the same semantics. Sessions stay on Keyv (cache.ts).
  *
  * Keys live under REDIS_NAMESPACE: values `<ns>:value:<key>`, counters `<ns>:counter:<key>`, locks `<ns>:lock:<key>`.
+ * Every operation, scripts included, touches exactly one key, so on a cluster each is whole on one slot and no key
+ * needs a hash tag; an operation over several keys would need one (`<ns>:{<key>}:…`) to keep them in one slot.
  */
 export interface KeyValueStore {
   readonly kind: 'redis' | 'memory';
@@ -58,6 +60,8 @@ export interface Counted {
 
 export interface KeyValueOptions {
   redisUrl?: string;
+  /** A Redis Cluster instead of one Redis (config.ts refuses both). */
+  redisClusterNodes?: ClusterNodes;
   timeoutMs: number;
   namespace?: string;
   logger: Logger;
@@ -65,11 +69,12 @@ export interface KeyValueOptions {
 
 export function createKeyValueStore({
   redisUrl,
+  redisClusterNodes,
   timeoutMs,
   namespace = 'wxmp',
   logger,
 }: KeyValueOptions): KeyValueStore {
-  return redisUrl
-    ? createRedisKeyValueStore({ url: redisUrl, timeoutMs, namespace, logger })
+  return redisUrl || redisClusterNodes
+    ? createRedisKeyValueStore({ url: redisUrl, clusterNodes: redisClusterNodes, timeoutMs, namespace, logger })
     : createMemoryKeyValueStore();
 }

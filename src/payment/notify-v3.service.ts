@@ -39,10 +39,14 @@ export interface V3NotifyDeps {
 /** A notify's timestamp may be at most this far from our clock. */
 export const V3_NOTIFY_MAX_SKEW_SECONDS = 300;
 
+/** WeChat Pay v3's refusal body (its own wire format, not one of our GraphQL error codes). */
+export const v3FailBody = (message: string) => JSON.stringify({ code: V3_FAIL, message });
+const V3_FAIL = 'FAIL';
+
 const fail = (httpStatus: number, verdict: string, message: string): V3NotifyOutcome => ({
   httpStatus,
   verdict,
-  body: JSON.stringify({ code: 'FAIL', message }),
+  body: v3FailBody(message),
 });
 const taken = (verdict: string): V3NotifyOutcome => ({ httpStatus: 204, verdict });
 

@@ -3,7 +3,7 @@ import type { Orm } from '../core/db';
 import type { Logger } from 'pino';
 import { notifyFail } from '../wechat/pay-xml';
 import { NOTIFY_BODY_CAP, type NotifyService, type RawNotify } from './notify.service';
-import type { V3NotifyService } from './notify-v3.service';
+import { v3FailBody, type V3NotifyService } from './notify-v3.service';
 
 export interface NotifyRouteOptions {
   orm: Orm;
@@ -103,10 +103,7 @@ export async function notifyRoutes(app: FastifyInstance, opts: NotifyRouteOption
         return reply.code(outcome.httpStatus).type('application/json').send(outcome.body);
       } catch (err) {
         req.log.error({ err }, 'v3 notify failed');
-        return reply
-          .code(500)
-          .type('application/json')
-          .send(JSON.stringify({ code: 'FAIL', message: 'temporary failure, retry' }));
+        return reply.code(500).type('application/json').send(v3FailBody('temporary failure, retry'));
       }
     });
   }

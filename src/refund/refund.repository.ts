@@ -12,6 +12,11 @@ const TABLES = { refunds: Refund, orders: Order };
 /** WeChat takes at most this many refunds per order. */
 export const MAX_REFUNDS_PER_ORDER = 50;
 
+/** A CLOSED refund whose call ended without WeChat's word (last_error starting with one of these) is asked about again. */
+export const UNKNOWN_OUTCOMES = ['WECHAT_UNAVAILABLE', 'SYSTEMERROR', 'BIZERR_NEED_RETRY'] as const;
+/** How many refundquery checks such a refund gets (on the sweeper's backoff) before it is left CLOSED. */
+const UNKNOWN_OUTCOME_QUERIES = 4;
+
 /** The refunds table and the orders' refund reservation, through the request's EntityManager (or its transaction). */
 export function refundRepository(em: EntityManager) {
   const q = typedQueries<RefundTables>(em, TABLES);
@@ -41,31 +46,18 @@ export function refundRepository(em: EntityManager) {
       return affectedRows === 1;
     },
 
-    /** Gives a reservation back (its refund became CLOSED). */
-    async release(orderId: number, amount: number): Promise<void> {
-      await q.write(
-        q.db
-          .updateTable('orders')
-          .set((eb) => ({
-            refunded: eb('refunded', '-', amount),
-            refund_count: eb('refund_count', '-', 1),
-            updated_at: now(),
-          }))
-          .where('id', '=', orderId),
-      );
-    },
-
     /**
-     * Reserves without the checks: WeChat reports a refund we had CLOSED (its call timed out, yet WeChat made it) as
-     * successful, and what WeChat paid out is a fact the ledger must show.
+     * Moves the reservation by `amount` and the count by one, unconditionally: -amount gives a CLOSED refund's back;
+     * +amount records a refund we had CLOSED (its call timed out) that WeChat reports made, since what WeChat paid out
+     * is a fact the ledger must show.
      */
-    async reserveUnchecked(orderId: number, amount: number): Promise<void> {
+    async adjust(orderId: number, amount: number): Promise<void> {
       await q.write(
         q.db
           .updateTable('orders')
           .set((eb) => ({
             refunded: eb('refunded', '+', amount),
-            refund_count: eb('refund_count', '+', 1),
+            refund_count: eb('refund_count', '+', Math.sign(amount)),
             updated_at: now(),
           }))
           .where('id', '=', orderId),
@@ -135,9 +127,17 @@ export function refundRepository(em: EntityManager) {
       return rows.map((row) => q.detached(Refund, row));
     },
 
-    /** WeChat accepted it: its refund_id (the refund stays PROCESSING until its result). */
-    async setRefundId(id: number, refundId: string): Promise<void> {
-      await q.write(q.db.updateTable('refunds').set({ refund_id: refundId, updated_at: now() }).where('id', '=', id));
+    /**
+     * WeChat accepted it: its refund_id (the refund stays PROCESSING until its result), and when the sweeper may first
+     * ask about it now that no call is in flight.
+     */
+    async setRefundId(id: number, refundId: string, queryAt: Date): Promise<void> {
+      await q.write(
+        q.db
+          .updateTable('refunds')
+          .set({ refund_id: refundId, query_at: q.date(queryAt), updated_at: now() })
+          .where('id', '=', id),
+      );
     },
 
     /** `from` → `to`, once: false when the refund was not in one of the `from` states. */
@@ -145,7 +145,7 @@ export function refundRepository(em: EntityManager) {
       id: number,
       from: readonly RefundStatus[],
       to: RefundStatus,
-      extra: { refundId?: string; succeededAt?: Date; lastError?: string | null } = {},
+      extra: { refundId?: string; succeededAt?: Date; lastError?: string | null; unaccepted?: boolean } = {},
     ): Promise<boolean> {
       const { affectedRows } = await q.write(
         q.db
@@ -158,20 +158,50 @@ export function refundRepository(em: EntityManager) {
             updated_at: now(),
           })
           .where('id', '=', id)
-          .where('status', 'in', from),
+          .where('status', 'in', from)
+          // Only while WeChat never accepted it: a refund_id set meanwhile (a parallel send) means it was made.
+          .$if(extra.unaccepted === true, (qb) => qb.where('refund_id', 'is', null)),
       );
       return affectedRows === 1;
     },
 
-    /** PROCESSING refunds whose refundquery is due (the sweeper), oldest due first. */
-    async dueForQuery(before: Date, limit: number): Promise<Refund[]> {
+    /** Keeps the sweeper's refundquery away until `at`: a call to WeChat for this refund is about to be made. */
+    async deferQuery(id: number, at: Date): Promise<void> {
+      await q.write(
+        q.db
+          .updateTable('refunds')
+          .set({ query_at: q.date(at) })
+          .where('id', '=', id),
+      );
+    },
+
+    /**
+     * Refunds whose refundquery is due at `now` (the sweeper), oldest first: PROCESSING ones (first asked once older than
+     * `olderThan`), and CLOSED ones whose call failed without an answer (timed out, or WeChat's retryable errors), a few
+     * times, since WeChat may have made them anyway.
+     */
+    async dueForQuery(now: Date, olderThan: Date, limit: number): Promise<Refund[]> {
       const rows = await q.rows(
         q.db
           .selectFrom('refunds')
           .selectAll()
-          .where('status', '=', RefundStatus.PROCESSING)
-          .where((eb) => eb.or([eb('query_at', 'is', null), eb('query_at', '<=', q.date(before))]))
-          .where('created_at', '<=', q.date(before))
+          .where((eb) =>
+            eb.or([
+              eb.and([
+                eb('status', '=', RefundStatus.PROCESSING),
+                eb.or([
+                  eb('query_at', '<=', q.date(now)),
+                  eb.and([eb('query_at', 'is', null), eb('created_at', '<=', q.date(olderThan))]),
+                ]),
+              ]),
+              eb.and([
+                eb('status', '=', RefundStatus.CLOSED),
+                eb('query_tries', '<', UNKNOWN_OUTCOME_QUERIES),
+                eb.or(UNKNOWN_OUTCOMES.map((code) => eb('last_error', 'like', `${code}%`))),
+                eb.or([eb('query_at', 'is', null), eb('query_at', '<=', q.date(now))]),
+              ]),
+            ]),
+          )
           .orderBy('id', 'asc')
           .limit(limit),
       );

@@ -7,7 +7,7 @@ import { OrderStatus, type Order } from '../payment/order.entity';
 import { orderRepository } from '../payment/order.repository';
 import { REFUND_RETRY_CODES, type PayApi } from '../wechat/pay.client';
 import { Refund, RefundStatus } from './refund.entity';
-import { refundRepository } from './refund.repository';
+import { MAX_REFUNDS_PER_ORDER, refundRepository } from './refund.repository';
 
 export interface RefundRequest {
   outTradeNo: string;
@@ -24,6 +24,10 @@ export interface RefundDeps {
   logger: Logger;
   /** Delays before each retry of a SYSTEMERROR / BIZERR_NEED_RETRY answer (same out_refund_no). */
   retryDelaysMs?: readonly number[];
+  /** RECONCILE_AFTER_SECONDS in ms: the sweeper leaves a refund alone this long after each call about it. */
+  reconcileAfterMs?: number;
+  /** WECHAT_TIMEOUT_MS: the bound on each call, so the sweeper stays away for as long as a send may run. */
+  callTimeoutMs?: number;
 }
 
 /** A refund result, from the refund notify or refundquery: what settles a refund. */
@@ -139,7 +143,7 @@ export function createRefundService(deps: RefundDeps) {
     const order = (await orderRepository(em).findById(orderId))!;
     if (order.status === OrderStatus.PENDING || order.status === OrderStatus.CLOSED)
       return new AppError('ORDER_NOT_PAID', undefined, { status: order.status });
-    if (order.refundCount >= 50)
+    if (order.refundCount >= MAX_REFUNDS_PER_ORDER)
       return new AppError('REFUND_FAILED', 'An order takes at most 50 refunds.', {
         wechatErrCode: 'TOO_MANY_REFUNDS',
       });
@@ -155,6 +159,14 @@ export function createRefundService(deps: RefundDeps) {
    * released, in one transaction, once.
    */
   async function send(em: EntityManager, order: Order, refund: Refund): Promise<Refund> {
+    // The sweeper's refundquery could answer REFUNDNOTEXIST before WeChat has this call: it waits until every try of
+    // it has run out its bound, and RECONCILE_AFTER_SECONDS more.
+    const inFlightMs =
+      (deps.callTimeoutMs ?? 5000) * (retryDelays.length + 1) + retryDelays.reduce((sum, ms) => sum + ms, 0);
+    await refundRepository(em).deferQuery(
+      refund.id,
+      new Date(Date.now() + inFlightMs + (deps.reconcileAfterMs ?? 60_000)),
+    );
     let failure: AppError | undefined;
     for (let attempt = 0; ; attempt += 1) {
       try {
@@ -166,7 +178,11 @@ export function createRefundService(deps: RefundDeps) {
           reason: refund.reason,
           notifyUrl: deps.notifyUrl(),
         });
-        await refundRepository(em).setRefundId(refund.id, refundId);
+        await refundRepository(em).setRefundId(
+          refund.id,
+          refundId,
+          new Date(Date.now() + (deps.reconcileAfterMs ?? 60_000)),
+        );
         deps.metrics.refunds.inc({ outcome: 'accepted' });
         return Object.assign(refund, { refundId });
       } catch (err) {
@@ -184,20 +200,37 @@ export function createRefundService(deps: RefundDeps) {
       failure.code === 'REFUND_FAILED'
         ? `${text(failure.extensions.wechatErrCode)}: ${text(failure.extensions.wechatErrMsg)}`
         : failure.code;
-    await closeAndRelease(em, refund, lastError);
+    if (!(await closeAndRelease(em, refund, lastError, true))) {
+      // Settled or accepted meanwhile (its notify, or a parallel send of the same key): it was made, say so.
+      const current = (await refundRepository(em).findById(refund.id))!;
+      deps.logger.warn(
+        { outRefundNo: refund.outRefundNo, status: current.status, code: failure.code },
+        'refund call failed, but the refund was accepted meanwhile: answered as it stands',
+      );
+      return current;
+    }
     deps.metrics.refunds.inc({ outcome: failure.code });
     deps.logger.warn({ outRefundNo: refund.outRefundNo, code: failure.code, lastError }, 'refund not made: released');
     // The operator retries with the same key, which sends it again.
     throw new AppError(failure.code, failure.message, { ...failure.extensions, outRefundNo: refund.outRefundNo });
   }
 
-  async function closeAndRelease(em: EntityManager, refund: Refund, lastError: string | null): Promise<boolean> {
+  /**
+   * CLOSED and its amount released, once. `unaccepted`: only if WeChat never accepted it (no refund_id), for a call
+   * of ours that failed; WeChat's own REFUNDCLOSE closes it from PROCESSING or CHANGE either way.
+   */
+  async function closeAndRelease(
+    em: EntityManager,
+    refund: Refund,
+    lastError: string | null,
+    unaccepted = false,
+  ): Promise<boolean> {
     const orderId = refund.order as unknown as number;
+    const from = unaccepted ? [RefundStatus.PROCESSING] : [RefundStatus.PROCESSING, RefundStatus.CHANGE];
     return em.transactional(async (tx) => {
       const inTx = refundRepository(tx);
-      if (!(await inTx.transition(refund.id, [RefundStatus.PROCESSING], RefundStatus.CLOSED, { lastError })))
-        return false;
-      await inTx.release(orderId, refund.amount);
+      if (!(await inTx.transition(refund.id, from, RefundStatus.CLOSED, { lastError, unaccepted }))) return false;
+      await inTx.adjust(orderId, -refund.amount);
       return true;
     });
   }
@@ -214,7 +247,9 @@ export function createRefundService(deps: RefundDeps) {
     const order = (await orderRepository(em).findById(orderId))!;
     if (
       (result.outTradeNo !== undefined && result.outTradeNo !== order.outTradeNo) ||
-      (result.refundFee !== undefined && result.refundFee !== refund.amount)
+      (result.refundFee !== undefined && result.refundFee !== refund.amount) ||
+      // ECB splicing could carry another refund's id: WeChat's id for this refund never changes.
+      (refund.refundId && result.refundId && result.refundId !== refund.refundId)
     )
       return 'MISMATCH';
     switch (result.status) {
@@ -233,7 +268,7 @@ export function createRefundService(deps: RefundDeps) {
             return 'SUCCEEDED' as const;
           // We had closed it (its call failed), yet WeChat made it: what WeChat paid out stands.
           if (await inTx.transition(refund.id, [RefundStatus.CLOSED], RefundStatus.SUCCESS, extra)) {
-            await inTx.reserveUnchecked(orderId, refund.amount);
+            await inTx.adjust(orderId, refund.amount);
             deps.logger.error(
               { outRefundNo: refund.outRefundNo },
               'WeChat made a refund this server had closed: recorded as SUCCESS',
@@ -242,16 +277,17 @@ export function createRefundService(deps: RefundDeps) {
           }
           return 'DUPLICATE' as const;
         });
-        if (verdict === 'SUCCEEDED') {
-          deps.metrics.refunds.inc({ outcome: 'succeeded' });
-          await refunds.markRefundedIfWhole(orderId);
-        }
+        if (verdict === 'SUCCEEDED') deps.metrics.refunds.inc({ outcome: 'succeeded' });
+        // On a repeat too: a mark that failed after the first one's commit is made now (it is idempotent).
+        await refunds.markRefundedIfWhole(orderId);
         return verdict;
       }
       case 'REFUNDCLOSE':
         return (await closeAndRelease(em, refund, 'REFUNDCLOSE')) ? 'CLOSED' : 'DUPLICATE';
       case 'CHANGE':
-        return (await refunds.transition(refund.id, [RefundStatus.PROCESSING], RefundStatus.CHANGE))
+        return (await refunds.transition(refund.id, [RefundStatus.PROCESSING], RefundStatus.CHANGE, {
+          lastError: 'CHANGE',
+        }))
           ? 'CHANGED'
           : 'DUPLICATE';
       default:

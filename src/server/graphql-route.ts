@@ -67,7 +67,8 @@ function contextOf({ orm, services }: GraphQLParts, adminTokenHashes: ReadonlySe
     const token = bearerToken(request.headers.authorization);
     let session: Context['session'];
     let sessionError: Error | undefined;
-    if (token && !isAdminToken(token, adminTokenHashes)) {
+    const admin = token !== undefined && isAdminToken(token, adminTokenHashes);
+    if (token && !admin) {
       try {
         session = await services.sessions.load(token);
       } catch (err) {
@@ -75,8 +76,7 @@ function contextOf({ orm, services }: GraphQLParts, adminTokenHashes: ReadonlySe
       }
     }
     // An operator's token is no session: it is recognised by its SHA-256 alone, and never looked up in the store.
-    if (token && isAdminToken(token, adminTokenHashes))
-      return { em: orm.em.fork(), ip: request.ip, token, admin: true, services, log: request.log };
+    if (admin) return { em: orm.em.fork(), ip: request.ip, token, admin: true, services, log: request.log };
     return { em: orm.em.fork(), ip: request.ip, token, session, sessionError, services, log: request.log };
   };
 }

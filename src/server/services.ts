@@ -143,7 +143,16 @@ export function buildServices(
       : pay?.notifyUrl
         ? `${new URL(pay.notifyUrl).origin}/notify/refund`
         : `${selfUrl()}/notify/refund`);
-  const refunds = payApi && createRefundService({ pay: payApi, notifyUrl: refundNotifyUrl, metrics, logger });
+  const refunds =
+    payApi &&
+    createRefundService({
+      pay: payApi,
+      notifyUrl: refundNotifyUrl,
+      metrics,
+      logger,
+      reconcileAfterMs: config.sweep.reconcileAfterSeconds * 1000,
+      callTimeoutMs: config.wechat.timeoutMs,
+    });
   const avatars = createAvatarService({
     storage: diskAvatarStorage(config.avatar.dir),
     maxBytes: config.avatar.maxBytes,
@@ -178,7 +187,8 @@ export function buildServices(
     sessions,
   };
   const notify = createNotifyService({
-    merchant: pay && wechatPay && { pay: wechatPay, appid: config.wechat.appid, mchId: pay.mchId },
+    // Under v3 there is no v2 key to verify a v2 notify with: /notify refuses them all (503), as with no merchant.
+    merchant: pay && wechatPay && !v3 ? { pay: wechatPay, appid: config.wechat.appid, mchId: pay.mchId } : undefined,
     metrics,
     logger,
   });

@@ -50,12 +50,15 @@ const backoff = (tries: number, now: number) =>
  */
 export function createSweeper(deps: SweeperDeps) {
   const { settings, logger, metrics } = deps;
+  /** Set by stop(): a sweep in progress ends after the call it is in (each is bounded). */
+  let stopped = false;
 
   async function sweepOrders(now: number): Promise<void> {
     const em = deps.orm.em.fork();
     const orders = orderRepository(em);
     const due = await orders.duePending(new Date(now - settings.reconcileAfterSeconds * 1000), new Date(now), BATCH);
     for (const order of due) {
+      if (stopped) return;
       // The next question comes after the backoff, or when the order's life ends if that is sooner.
       const endOfLife = order.createdAt.getTime() + settings.orderTtlSeconds * 1000;
       const later = backoff(order.reconcileTries, now);
@@ -89,8 +92,9 @@ export function createSweeper(deps: SweeperDeps) {
     if (!deps.refunds) return;
     const em = deps.orm.em.fork();
     const refunds = refundRepository(em);
-    const due = await refunds.dueForQuery(new Date(now - settings.reconcileAfterSeconds * 1000), BATCH);
+    const due = await refunds.dueForQuery(new Date(now), new Date(now - settings.reconcileAfterSeconds * 1000), BATCH);
     for (const refund of due) {
+      if (stopped) return;
       if (!(await refunds.claimQuery(refund.id, refund.queryTries, backoff(refund.queryTries, now)))) continue;
       await reconcileRefund(refund).catch((err: unknown) => {
         logger.warn({ outRefundNo: refund.outRefundNo, code: codeOf(err) }, 'sweeper: refund check failed');
@@ -124,7 +128,6 @@ export function createSweeper(deps: SweeperDeps) {
 
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
-  let stopped = false;
 
   /** One sweep: orders, then refunds. Never rejects: a failure is logged and the next sweep tries again. */
   async function sweep(): Promise<void> {

@@ -31,6 +31,8 @@ export function paySign(
 export function verifyPaySign(params: Record<string, string>, key: string, fallback: SignType = 'MD5'): boolean {
   const claimed = params.sign;
   if (typeof claimed !== 'string' || !claimed) return false;
+  // Without a key anyone can compute the "sign": nothing verifies under it (a v3 merchant has no v2 key).
+  if (!key) return false;
   const declared = params.sign_type;
   if (declared !== undefined && !SIGN_TYPES.includes(declared as SignType)) return false;
   const expected = paySign(params, key, (declared as SignType | undefined) ?? fallback);

@@ -173,6 +173,9 @@ export function createPayClient(opts: PayClientOptions) {
       await call('closeorder', { out_trade_no: outTradeNo });
     },
 
+    /** Closes the mutual-TLS agent's keep-alive sockets (at shutdown). */
+    close: () => agent?.destroy(),
+
     /** Whether refund() can be called at all: the merchant's API certificate is configured. */
     refundsEnabled: Boolean(agent),
 

@@ -1,4 +1,10 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { paySign } from '../../src/wechat/pay-sign';
+import { buildPayXml } from '../../src/wechat/pay-xml';
+import { startStandaloneSimulator } from '../support/standalone-simulator';
 import { SIMULATOR_PREFIX } from '../../src/app';
 import { adminTokenHash } from '../../src/auth/admin';
 import { SIMULATOR_IDENTITY } from '../../src/core/config';
@@ -274,5 +280,53 @@ describe('v3 on two instances, and the sweeper', () => {
   it('when time_expire is sent, then it is RFC 3339 in China time', () => {
     expect(rfc3339China('20261204003005')).toBe('2026-12-04T00:30:05+08:00');
     expect(() => rfc3339China('2026-12-04')).toThrow();
+  });
+});
+
+describe('v3 with a real merchant: no v2 key, no v2 notify', () => {
+  it('when a v2 notify is posted to a v3 server, then it is refused (503) and the order stays PENDING, even signed with an empty key', async () => {
+    const merchant = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const platformKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const dir = mkdtempSync(join(tmpdir(), 'v3-real-'));
+    writeFileSync(join(dir, 'apiclient_key.pem'), merchant.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(dir, 'pub_key.pem'), platformKey.publicKey.export({ type: 'spki', format: 'pem' }));
+    const sim = await startStandaloneSimulator();
+    const { WECHAT_APPID, WECHAT_SECRET, WECHAT_API_BASE, WECHAT_MCH_ID } = sim.env();
+    const t = await startServer({
+      env: {
+        WECHAT_APPID,
+        WECHAT_SECRET,
+        WECHAT_API_BASE,
+        WECHAT_MCH_ID,
+        WECHAT_NOTIFY_URL: 'https://example.com/notify/v3',
+        WECHAT_PAY_API: 'v3',
+        WECHAT_PAY_MCH_SERIAL: SIMULATOR_IDENTITY.mchSerial,
+        WECHAT_PAY_MCH_PRIVATE_KEY_PEM: join(dir, 'apiclient_key.pem'),
+        WECHAT_PAY_API_V3_KEY: SIMULATOR_IDENTITY.apiV3Key,
+        WECHAT_PAY_PUBLIC_KEY_PEM: join(dir, 'pub_key.pem'),
+        WECHAT_PAY_PUBLIC_KEY_ID: 'PUB_KEY_ID_0114232134912410000000000000000000',
+      },
+    });
+    try {
+      const fields: Record<string, string> = {
+        return_code: 'SUCCESS',
+        result_code: 'SUCCESS',
+        appid: WECHAT_APPID,
+        mch_id: WECHAT_MCH_ID,
+        nonce_str: 'forged',
+        out_trade_no: 'anyorder',
+        transaction_id: '4200000000000000000000000009',
+        total_fee: '1',
+        time_end: '20261203120000',
+      };
+      fields.sign = paySign(fields, '', 'MD5');
+      const res = await fetch(`${t.url}/notify`, { method: 'POST', body: buildPayXml(fields) });
+      expect(res.status).toBe(503);
+      expect(await res.text()).toContain('FAIL');
+    } finally {
+      await t.close();
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

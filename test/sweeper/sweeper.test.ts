@@ -115,6 +115,52 @@ describe('the sweeper', () => {
     }
   });
 
+  it('when the sweeper runs while a refund call is still on its way to WeChat, then it leaves that refund alone', async () => {
+    const adminToken = `ops-${randomBytes(12).toString('hex')}`;
+    const ca = createTestCa();
+    const t: TestServer = await startServer({
+      env: {
+        ...FAST_SWEEP,
+        SIMULATOR_TLS_DIR: ca.dir,
+        WECHAT_PAY_CERT_PEM: ca.client,
+        WECHAT_PAY_KEY_PEM: ca.clientKey,
+        WECHAT_PAY_CA_PEM: ca.ca,
+        ADMIN_TOKEN_HASHES: adminTokenHash(adminToken),
+      },
+    });
+    try {
+      const user = await t.login();
+      const { order, payParams } = await createPayment(t, user.token, 100);
+      await requestPayment(t, payParams);
+      // WeChat takes 2.5 s to answer: several sweeps pass while the call is in flight.
+      await fetch(`${t.url}${SIMULATOR_PREFIX}/dev/refund-fault`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ delayMs: 2500, accept: true }),
+      });
+      const res = await t.gql<{ refund: { status: string; refundId: string | null } }>(
+        'mutation($o: String!) { refund(outTradeNo: $o, amount: 40) { status refundId } }',
+        { o: order.outTradeNo },
+        adminToken,
+      );
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.refund.status).toBe('PROCESSING');
+      const view = async () =>
+        (
+          await t.gql<{ adminOrder: { refundedAmount: number; refunds: { status: string }[] } }>(
+            'query($o: String!) { adminOrder(outTradeNo: $o) { refundedAmount refunds { status } } }',
+            { o: order.outTradeNo },
+            adminToken,
+          )
+        ).data!.adminOrder;
+      expect(await eventually(async () => (await view()).refundedAmount === 40, 15_000)).toBe(true);
+      expect((await view()).refunds).toEqual([{ status: 'SUCCESS' }]);
+      expect(t.logs.some((l) => l.includes('refund unknown to WeChat closed'))).toBe(false);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('when time_expire is written, then it is China time as WeChat reads it (yyyyMMddHHmmss, UTC+8)', () => {
     expect(chinaTime(new Date('2026-12-03T16:30:05Z'))).toBe('20261204003005');
     expect(chinaTime(new Date('2026-01-01T00:00:00Z'))).toBe('20260101080000');

@@ -48,6 +48,13 @@ describe('paySign', () => {
     expect(verifyPaySign({ ...example, sign_type: 'SHA1', sign: 'X' }, key)).toBe(false);
     expect(verifyPaySign({ ...example }, key)).toBe(false);
   });
+
+  it('when the key is empty (a v3 merchant has no v2 key), then nothing verifies, even a sign made with that empty key', () => {
+    const forged = { ...example, sign: paySign(example, '', 'MD5') };
+    expect(verifyPaySign(forged, '')).toBe(false);
+    const hmac = { ...example, sign_type: 'HMAC-SHA256' };
+    expect(verifyPaySign({ ...hmac, sign: paySign(hmac, '', 'HMAC-SHA256') }, '')).toBe(false);
+  });
 });
 
 describe('requestPaymentParams (the second signature)', () => {
