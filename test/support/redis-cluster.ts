@@ -31,8 +31,9 @@ export interface LocalRedisCluster {
   stop(): Promise<void>;
 }
 
-const REDIS_SERVER = '/usr/bin/redis-server';
-const REDIS_CLI = '/usr/bin/redis-cli';
+// From PATH, as .ci/run checks them.
+const REDIS_SERVER = 'redis-server';
+const REDIS_CLI = 'redis-cli';
 
 function have(binary: string): boolean {
   return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0;
