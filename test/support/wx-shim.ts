@@ -96,6 +96,11 @@ export class WxDevice {
    * without reaching the server. Asked for each request.
    */
   requestFault?: (request: RecordedRequest) => string | undefined;
+  /**
+   * Answers a wx.request in the server's place (status and body as the server would send them), to reach states the
+   * real server cannot be brought to on demand; undefined lets the request through. Asked after requestFault.
+   */
+  requestAnswer?: (request: RecordedRequest) => { statusCode: number; data: unknown } | undefined;
   readonly wx: WechatMiniprogram.Wx;
 
   constructor(
@@ -229,8 +234,16 @@ export class WxDevice {
         };
         device.requests.push(record);
         const fault = device.requestFault?.(record);
+        const canned = fault ? undefined : device.requestAnswer?.(record);
         device.answer('request', options, async () => {
           if (fault) throw new WxFail(fault);
+          if (canned) {
+            record.status = canned.statusCode;
+            const errors = (canned.data as { errors?: { extensions?: { code?: string } }[] } | null)?.errors;
+            if (Array.isArray(errors)) record.errorCodes = errors.map((e) => e.extensions?.code ?? '');
+            const type = typeof canned.data === 'string' ? 'text/html' : 'application/json';
+            return { ...canned, header: { 'content-type': type }, cookies: [], errMsg: 'request:ok' };
+          }
           const res = await fetch(options.url, { method: options.method ?? 'GET', headers: header, body });
           const text = await res.text();
           let data: unknown = text;
