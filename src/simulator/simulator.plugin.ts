@@ -18,7 +18,7 @@ import { registerMediaRoutes } from './media.routes';
 import { registerTokenRoutes } from './token.routes';
 import { SimulatorState } from './state';
 import { layoutPicker, type SimulatorXmlLayout } from './xml-layout';
-import { generateV3Platform, type V3Platform } from './v3-platform';
+import { generateV3Platform, V3CertificateDesk, type V3Platform } from './v3-platform';
 import { registerV3DevRoutes, registerV3Routes, type SimulatorV3Options, V3RefundDesk, V3Wire } from './v3.routes';
 
 export interface SimulatorOptions {
@@ -79,7 +79,14 @@ export async function simulatorPlugin(app: FastifyInstance, opts: SimulatorOptio
   const refunds = new RefundLedger(payState);
   const deskOptions = { ...identity, refunds, delivery, settleMs: opts.refundSettleMs ?? 50 };
   const v3 = opts.v3
-    ? new V3Wire({ appid: opts.appid, mchId: opts.mchId, v3: opts.v3, platform: generateV3Platform(), refunds })
+    ? new V3Wire({
+        appid: opts.appid,
+        mchId: opts.mchId,
+        v3: opts.v3,
+        platform: generateV3Platform(),
+        certificates: new V3CertificateDesk(opts.v3.certificates),
+        refunds,
+      })
     : undefined;
   const desk = v3 ? new V3RefundDesk(deskOptions, v3, delivery) : new RefundDesk(deskOptions);
   const pay: SimulatorPayOptions = {

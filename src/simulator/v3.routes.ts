@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   encryptResource,
@@ -17,7 +17,13 @@ import { isHttpUrl, isObject } from './pay-wire';
 import { RefundDesk, type RefundFault } from './refund.routes';
 import type { RefundLedger, SimRefund, SimRefundStatus } from './refund-state';
 import { sleepUnlessGone } from './sleep';
-import { NonceLog, V3_SKEW_SECONDS, type V3PlatformKeys } from './v3-platform';
+import {
+  NonceLog,
+  V3_SKEW_SECONDS,
+  type V3CertificateDesk,
+  type V3PlatformCertificateInput,
+  type V3PlatformKeys,
+} from './v3-platform';
 
 /** The merchant's side of v3, as the simulator knows it: never its private key. */
 export interface SimulatorV3Options {
@@ -27,6 +33,11 @@ export interface SimulatorV3Options {
   mchSerial: string;
   /** 32 characters: notify resources are sealed with it. */
   apiV3Key: string;
+  /**
+   * Certificate mode: the platform certificates GET /v3/certificates serves (each with its private key), the first
+   * of which signs answers and notifies under its serial. Without them, the public key signs (public-key mode).
+   */
+  certificates?: V3PlatformCertificateInput[];
 }
 
 /** What /dev/request-payment asks of v3 mode (pay.routes.ts): the RSA paySign check and the pay notify. */
@@ -104,6 +115,7 @@ export class V3Wire {
       mchId: string;
       v3: SimulatorV3Options;
       platform: V3PlatformKeys;
+      certificates: V3CertificateDesk;
       refunds: RefundLedger;
     },
   ) {}
@@ -114,15 +126,15 @@ export class V3Wire {
 
   /** Wechatpay-* headers over the exact body; a pending fault (or `fault`) makes the signature one that must fail. */
   signatureHeaders(body: string, fault?: AnswerFault | 'none'): Record<string, string> {
-    const { platform } = this.opts;
-    const headers = wechatpaySignatureHeaders(body, platform.privateKey, platform.publicKeyId);
+    const signer = this.opts.certificates.signing(this.opts.platform);
+    const headers = wechatpaySignatureHeaders(body, signer.privateKey, signer.serial);
     // An answer takes the next armed fault; a notify ('none' or its own tamper) leaves them to the answers.
     const how = fault ?? this.answerFaults.shift();
     if (how === 'sign') {
       // Signed by the right key over another body: only a verifier that checks the exact bytes catches it.
       headers['wechatpay-signature'] = signV3(
         v3Message(headers['wechatpay-timestamp'], headers['wechatpay-nonce'], body + ' '),
-        platform.privateKey,
+        signer.privateKey,
       );
     } else if (how === 'signtest') {
       headers['wechatpay-signature'] = SIGNTEST_PREFIX + randomBytes(192).toString('base64');
@@ -504,6 +516,23 @@ export function registerV3Routes(scope: FastifyInstance, opts: V3RouteOptions) {
     if (!refund) return fail(reply, 'RESOURCE_NOT_EXISTS', '退款单不存在');
     return json(reply, 200, wire.refund(refund));
   });
+
+  // Certificate mode's bootstrap: each certificate sealed with the APIv3 key (AAD "certificate"), the answer signed
+  // like any other, so the merchant verifies it with the certificate the answer's Wechatpay-Serial names.
+  scope.get('/v3/certificates', async (_req, reply) => {
+    const desk = wire.opts.certificates;
+    desk.downloads++;
+    if (desk.fault === 'down') return fail(reply, 'SYSTEM_ERROR', '系统错误');
+    const sealKey = desk.fault === 'key' ? randomBytes(16).toString('hex') : v3.apiV3Key;
+    return json(reply, 200, {
+      data: desk.certificates.map((c) => ({
+        serial_no: c.serial,
+        effective_time: rfc3339China(c.notBefore),
+        expire_time: rfc3339China(c.notAfter),
+        encrypt_certificate: encryptResource(c.certificatePem, sealKey, 'certificate', 'certificate'),
+      })),
+    });
+  });
 }
 
 /** /dev/v3/*: the platform's public half, answer signature faults, and one more (possibly tampered) notify. */
@@ -517,6 +546,39 @@ export function registerV3DevRoutes(
     publicKeyPem: wire.opts.platform.publicKeyPem,
     publicKeyId: wire.opts.platform.publicKeyId,
   }));
+
+  // Certificate mode at run time: how often /v3/certificates was fetched, and a new set, signer or fault.
+  app.get('/dev/v3/certificates', async () => {
+    const desk = wire.opts.certificates;
+    return { downloads: desk.downloads, serials: desk.certificates.map((c) => c.serial), signer: desk.signer ?? null };
+  });
+  app.post<{ Body: { certificates?: unknown; signer?: unknown; fault?: unknown } | undefined }>(
+    '/dev/v3/certificates',
+    async (req, reply) => {
+      const { certificates, signer, fault } = req.body ?? {};
+      const shape =
+        "expected { certificates?: [{ certificatePem, privateKeyPem }], signer?: a serial | 'public-key', fault?: 'key' | 'down' | null }";
+      if (fault !== undefined && fault !== null && fault !== 'key' && fault !== 'down')
+        return reply.code(400).send({ error: shape });
+      if (signer !== undefined && typeof signer !== 'string') return reply.code(400).send({ error: shape });
+      const desk = wire.opts.certificates;
+      try {
+        if (certificates !== undefined) {
+          if (!Array.isArray(certificates)) return reply.code(400).send({ error: shape });
+          desk.replace(certificates as V3PlatformCertificateInput[], signer);
+        } else if (signer !== undefined) {
+          desk.replace(
+            desk.certificates.map((c) => ({ certificatePem: c.certificatePem, privateKeyPem: pemOf(c.privateKey) })),
+            signer,
+          );
+        }
+      } catch (err) {
+        return reply.code(400).send({ error: `${shape}: ${(err as Error).message}` });
+      }
+      if (fault !== undefined) desk.fault = fault ?? undefined;
+      return { serials: desk.certificates.map((c) => c.serial), signer: desk.signer ?? null };
+    },
+  );
 
   app.post<{ Body: { fault?: unknown; count?: unknown } | undefined }>('/dev/v3/answer-fault', async (req, reply) => {
     const { fault, count = 1 } = req.body ?? {};
@@ -566,6 +628,8 @@ export function registerV3DevRoutes(
     },
   );
 }
+
+const pemOf = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 /** A v3 error body, { code, message }, as WeChat answers them. */
 const v3Error = (code: string, message: string) => ({ code, message });

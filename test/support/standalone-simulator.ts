@@ -1,6 +1,7 @@
 import Fastify from 'fastify';
 import { SIMULATOR_IDENTITY } from '../../src/core/config';
 import { simulatorPlugin } from '../../src/simulator/simulator.plugin';
+import type { SimulatorV3Options } from '../../src/simulator/v3.routes';
 import type { SimulatorXmlLayout } from '../../src/simulator/xml-layout';
 
 /**
@@ -8,7 +9,12 @@ import type { SimulatorXmlLayout } from '../../src/simulator/xml-layout';
  * (NODE_ENV=production refuses to), pointed at it through WECHAT_API_BASE and WECHAT_PAY_BASE like real WeChat.
  */
 export async function startStandaloneSimulator(
-  options: { xmlLayout?: SimulatorXmlLayout; tls?: { cert: string; key: string; ca: string } } = {},
+  options: {
+    xmlLayout?: SimulatorXmlLayout;
+    tls?: { cert: string; key: string; ca: string };
+    /** WeChat Pay v3 beside v2 (src/simulator/v3.routes.ts), in certificate mode when given `certificates`. */
+    v3?: SimulatorV3Options;
+  } = {},
 ) {
   const app = Fastify();
   let pushUrl: string | undefined;
@@ -19,6 +25,7 @@ export async function startStandaloneSimulator(
     xmlLayout: options.xmlLayout ?? 'vary',
     pushUrl: () => pushUrl,
     ...(options.tls ? { tls: options.tls, onHttps: (base: string) => (httpsBase = base) } : {}),
+    ...(options.v3 ? { v3: options.v3 } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address() as { port: number };

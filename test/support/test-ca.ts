@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SIMULATOR_IDENTITY } from '../../src/core/config';
@@ -165,4 +165,98 @@ export function simulatorTls(ca: TestCa = createTestCa()): TlsPems {
     key: readFileSync(ca.serverKey, 'utf8'),
     ca: readFileSync(ca.ca, 'utf8'),
   };
+}
+
+/** A WeChat Pay platform key pair and its X.509 certificate (certificate mode), as PEM contents. */
+export interface PlatformCertificatePems {
+  certificatePem: string;
+  privateKeyPem: string;
+  /** The certificate's serial, uppercase hex: the Wechatpay-Serial of what its key signs. */
+  serial: string;
+}
+
+/**
+ * A platform certificate made now with the openssl CLI (self-signed; `openssl ca` because it alone can date a
+ * certificate in the past on OpenSSL 3.0): valid from an hour ago for `days`, or `expired` (valid 2020 only).
+ * Nothing is kept but the returned PEM: the temp dir is removed.
+ */
+export function createPlatformCertificate(options: { expired?: boolean; days?: number } = {}): PlatformCertificatePems {
+  const out = mkdtempSync(join(tmpdir(), 'wxpay-platform-cert-'));
+  try {
+    const p = (name: string) => join(out, name);
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: out, stdio: ['ignore', 'ignore', 'pipe'] });
+    // 20 bytes, high bit clear (a positive INTEGER needs no leading zero byte), as WeChat's 40-hex-digit serials.
+    const serialBytes = randomBytes(20);
+    serialBytes[0] = (serialBytes[0] & 0x7f) | 0x10;
+    const serial = serialBytes.toString('hex').toUpperCase();
+    writeFileSync(p('serial'), `${serial}\n`);
+    writeFileSync(p('index.txt'), '');
+    writeFileSync(
+      p('ca.cnf'),
+      [
+        '[ca]',
+        'default_ca = platform',
+        '[platform]',
+        'database = index.txt',
+        'new_certs_dir = .',
+        'serial = serial',
+        'default_md = sha256',
+        'policy = any',
+        'unique_subject = no',
+        '[any]',
+        'commonName = supplied',
+        '[req]',
+        'distinguished_name = dn',
+        'prompt = no',
+        '[dn]',
+        'CN = unused',
+        '',
+      ].join('\n'),
+    );
+    const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
+    const now = Date.now();
+    const [start, end] = options.expired
+      ? ['20200101000000Z', '20210101000000Z']
+      : [stamp(now - 3600_000), stamp(now + (options.days ?? 7) * 86_400_000)];
+    ssl(
+      'req',
+      '-new',
+      '-config',
+      p('ca.cnf'),
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      p('key.pem'),
+      '-out',
+      p('csr.pem'),
+      '-subj',
+      '/CN=Tenpay.com/O=WeChat Pay Simulator platform',
+    );
+    ssl(
+      'ca',
+      '-batch',
+      '-config',
+      p('ca.cnf'),
+      '-selfsign',
+      '-keyfile',
+      p('key.pem'),
+      '-in',
+      p('csr.pem'),
+      '-out',
+      p('cert.pem'),
+      '-startdate',
+      start,
+      '-enddate',
+      end,
+      '-notext',
+    );
+    return {
+      certificatePem: readFileSync(p('cert.pem'), 'utf8'),
+      privateKeyPem: readFileSync(p('key.pem'), 'utf8'),
+      serial,
+    };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 }
