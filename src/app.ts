@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { loadPlatformKey, loadV3Merchant, type V3Merchant } from './wechat/v3/keys';
+import { createPlatformCertificates, type PlatformCertificates } from './wechat/v3/certificates';
 import { join } from 'node:path';
 import { ConfigError, type Config } from './core/config';
 import { createCache, type Cache } from './core/cache';
@@ -118,7 +119,7 @@ async function mountAll(
   const url = () => selfUrl(app);
   // The simulator's HTTPS pay API (for /secapi refunds) listens on a port of its own when SIMULATOR_TLS_DIR is set.
   const simulatorHttps: { base?: string } = {};
-  const v3 = v3Keys(config);
+  const v3 = v3Keys(config, logger);
   if (config.simulator) await mountSimulator(app, config, simulatorHttps, v3);
   const { services, notify, wechatPay, payApi, refundNotify, v3Notify, avatars, push } = buildServices(config, {
     logger,
@@ -128,7 +129,11 @@ async function mountAll(
     selfUrl: url,
     simulatorPrefix: SIMULATOR_PREFIX,
     simulatorHttpsBase: () => simulatorHttps.base,
-    v3Parts: v3 && { merchant: v3.merchant, platformKeys: () => v3.platformKeys },
+    v3Parts: v3 && {
+      merchant: v3.merchant,
+      platformKeys: v3.keys,
+      ...(v3.certificates ? { onUnknownSerial: v3.certificates.onUnknownSerial } : {}),
+    },
   });
   const apollo = await mountGraphQL(app, config, { orm, services, metrics });
   await app.register(notifyRoutes, {
@@ -175,10 +180,12 @@ async function mountAll(
     listen: async () => {
       const base = await listen(app, config, logger, database);
       sweeper?.start();
+      // Payments made before the first download finishes wait for it (the client's unknown-serial path).
+      v3?.certificates?.start();
       return base;
     },
     url,
-    close: closer(app, config, logger, { apollo, orm, cache, kv, sweeper, wechatPay }),
+    close: closer(app, config, logger, { apollo, orm, cache, kv, sweeper, wechatPay, certificates: v3?.certificates }),
   };
 }
 
@@ -222,19 +229,39 @@ interface V3Keys {
   merchant: V3Merchant;
   /** WeChat Pay's public keys by id: the configured one, or the in-process simulator's once it made it. */
   platformKeys: Map<string, KeyObject>;
+  /** Certificate mode: the platform certificates downloaded from GET /v3/certificates. */
+  certificates?: PlatformCertificates;
+  /** What verifies an answer or notify: the public key (if any) and the valid certificates, by Wechatpay-Serial. */
+  keys: () => ReadonlyMap<string, KeyObject>;
 }
 
 /** WECHAT_PAY_API=v3's keys, read (or, under the simulator, made) once at start. */
-function v3Keys(config: Config): V3Keys | undefined {
-  const v3 = config.pay?.api === 'v3' ? config.pay.v3 : undefined;
-  if (!v3) return undefined;
-  return {
-    merchant: loadV3Merchant(v3.privateKeyPath),
-    platformKeys:
-      v3.publicKeyPath && v3.publicKeyId
-        ? loadPlatformKey(v3.publicKeyPath, v3.publicKeyId)
-        : new Map<string, KeyObject>(),
-  };
+function v3Keys(config: Config, logger: Logger): V3Keys | undefined {
+  const pay = config.pay;
+  const v3 = pay?.api === 'v3' ? pay.v3 : undefined;
+  if (!pay || !v3) return undefined;
+  const merchant = loadV3Merchant(v3.privateKeyPath);
+  const platformKeys =
+    v3.publicKeyPath && v3.publicKeyId
+      ? loadPlatformKey(v3.publicKeyPath, v3.publicKeyId)
+      : new Map<string, KeyObject>();
+  // Certificate mode has a real WeChat Pay base: the in-process simulator (no base) is always public-key mode.
+  const apiBase = pay.apiBase;
+  const certificates =
+    v3.platformCertificates && apiBase
+      ? createPlatformCertificates({
+          apiBase: () => apiBase,
+          mchId: pay.mchId,
+          mchSerial: v3.mchSerial,
+          privateKey: merchant.privateKey,
+          apiV3Key: v3.apiV3Key,
+          timeoutMs: config.wechat.timeoutMs,
+          logger,
+          otherKeys: () => platformKeys,
+        })
+      : undefined;
+  const keys = certificates ? () => new Map([...platformKeys, ...certificates.keys()]) : () => platformKeys;
+  return { merchant, platformKeys, certificates, keys };
 }
 
 /** SIMULATOR_TLS_DIR's test CA and the simulator's certificate for its HTTPS port (test/support/test-ca.ts makes them). */
@@ -305,6 +332,7 @@ function closer(
     kv,
     sweeper,
     wechatPay,
+    certificates,
   }: {
     apollo: ApolloServer<Context>;
     orm: Orm;
@@ -312,6 +340,7 @@ function closer(
     kv: KeyValueStore;
     sweeper?: Sweeper;
     wechatPay?: PayClient;
+    certificates?: PlatformCertificates;
   },
 ): () => Promise<void> {
   let closing: Promise<void> | undefined;
@@ -329,6 +358,7 @@ function closer(
         clearTimeout(cut);
       }
       await sweeper?.stop();
+      certificates?.stop();
       wechatPay?.close();
       await apollo.stop();
       await closeDatabase(orm, config.databaseTimeoutMs, logger);

@@ -158,6 +158,10 @@ const envSchema = z.object({
       .regex(/^PUB_KEY_ID_[0-9A-Za-z]{1,64}$/, 'must be the WeChat Pay public key id: PUB_KEY_ID_ and its digits')
       .optional(),
   ),
+  WECHAT_PAY_PLATFORM_CERTIFICATES: z.preprocess(
+    blankAsUndefined,
+    z.enum(['on', 'off'], { message: 'must be on or off' }).optional(),
+  ),
   WECHAT_NOTIFY_URL: z.preprocess(blankAsUndefined, httpUrl.optional()),
   PAY_MAX_AMOUNT: int(100000, 1, 2_000_000_000),
   WECHAT_PAY_CERT_PEM: z.preprocess(blankAsUndefined, z.string().optional()),
@@ -279,6 +283,11 @@ export interface Config {
       apiV3Key: string;
       publicKeyPath?: string;
       publicKeyId?: string;
+      /**
+       * Certificate mode: verify with the platform certificates of GET /v3/certificates (src/wechat/v3/certificates.ts).
+       * On without a public key, off with one; on with one too while WeChat switches a merchant between the two.
+       */
+      platformCertificates: boolean;
     };
     /** Undefined when the simulator is mounted: WeChat then notifies this server's own /notify. */
     notifyUrl?: string;
@@ -375,7 +384,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     WECHAT_NOTIFY_URL: e.WECHAT_NOTIFY_URL,
   };
   const v3 = e.WECHAT_PAY_API === 'v3';
-  // v3 has no v2 API key: its merchant is the API key pair, the APIv3 key and WeChat Pay's public key.
+  // v3 has no v2 API key: its merchant is the API key pair, the APIv3 key and WeChat Pay's public key or certificates.
   if (v3) {
     delete (payKeys as Partial<typeof payKeys>).WECHAT_PAY_KEY;
     if (!simulator) {
@@ -383,14 +392,18 @@ export function loadConfig(env: EnvInput = process.env): Config {
         WECHAT_PAY_MCH_SERIAL: e.WECHAT_PAY_MCH_SERIAL,
         WECHAT_PAY_MCH_PRIVATE_KEY_PEM: e.WECHAT_PAY_MCH_PRIVATE_KEY_PEM,
         WECHAT_PAY_API_V3_KEY: e.WECHAT_PAY_API_V3_KEY,
-        WECHAT_PAY_PUBLIC_KEY_PEM: e.WECHAT_PAY_PUBLIC_KEY_PEM,
-        WECHAT_PAY_PUBLIC_KEY_ID: e.WECHAT_PAY_PUBLIC_KEY_ID,
       };
       for (const [name, value] of Object.entries(v3Keys))
-        if (!value)
-          problems.push(
-            `${name}: required for WECHAT_PAY_API=v3 (with WECHAT_MCH_ID and WECHAT_NOTIFY_URL; platform certificate mode is not supported)`,
-          );
+        if (!value) problems.push(`${name}: required for WECHAT_PAY_API=v3 (with WECHAT_MCH_ID and WECHAT_NOTIFY_URL)`);
+      // Without the public key, the platform certificates of GET /v3/certificates verify (certificate mode).
+      if (!e.WECHAT_PAY_PUBLIC_KEY_PEM !== !e.WECHAT_PAY_PUBLIC_KEY_ID)
+        problems.push(
+          'WECHAT_PAY_PUBLIC_KEY_PEM: set it and WECHAT_PAY_PUBLIC_KEY_ID together (or neither, for platform certificate mode)',
+        );
+      if (!e.WECHAT_PAY_PUBLIC_KEY_PEM && e.WECHAT_PAY_PLATFORM_CERTIFICATES === 'off')
+        problems.push(
+          'WECHAT_PAY_PLATFORM_CERTIFICATES: off needs WECHAT_PAY_PUBLIC_KEY_PEM and WECHAT_PAY_PUBLIC_KEY_ID (nothing would verify WeChat)',
+        );
     }
   }
   const payEnabled = simulator || v3 || Object.values(payKeys).some(Boolean);
@@ -456,6 +469,11 @@ export function loadConfig(env: EnvInput = process.env): Config {
                   apiV3Key: e.WECHAT_PAY_API_V3_KEY ?? SIMULATOR_IDENTITY.apiV3Key,
                   publicKeyPath: e.WECHAT_PAY_PUBLIC_KEY_PEM,
                   publicKeyId: e.WECHAT_PAY_PUBLIC_KEY_ID,
+                  // The in-process simulator hands over its public key (public-key mode).
+                  platformCertificates:
+                    !simulator &&
+                    (e.WECHAT_PAY_PLATFORM_CERTIFICATES === 'on' ||
+                      (e.WECHAT_PAY_PLATFORM_CERTIFICATES === undefined && !e.WECHAT_PAY_PUBLIC_KEY_PEM)),
                 }
               : undefined,
           notifyUrl: e.WECHAT_NOTIFY_URL,

@@ -31,6 +31,8 @@ export interface V3NotifyDeps {
   apiV3Key: string;
   /** WeChat Pay's public keys by id: the notify's Wechatpay-Serial picks one. */
   platformKeys: () => ReadonlyMap<string, KeyObject>;
+  /** Certificate mode: the notify named a serial platformKeys lacks; resolved once a re-download (if any) is done. */
+  onUnknownSerial?: (serial: string) => Promise<void>;
   refunds?: Pick<RefundService, 'applyResult'>;
   metrics: Metrics;
   logger: Logger;
@@ -92,7 +94,11 @@ export function createV3NotifyService(deps: V3NotifyDeps) {
     if (raw.incomplete) return judged(fail(400, 'INCOMPLETE', 'body incomplete'));
     const { timestamp = '', nonce = '', signature = '', serial = '' } = headers;
     if (signature.startsWith(SIGNTEST_PREFIX)) return judged(fail(401, 'SIGNTEST', 'signature probe'));
-    const key = deps.platformKeys().get(serial);
+    let key = deps.platformKeys().get(serial);
+    if (!key && deps.onUnknownSerial) {
+      await deps.onUnknownSerial(serial);
+      key = deps.platformKeys().get(serial);
+    }
     if (!key) return judged(fail(401, 'UNKNOWN_SERIAL', 'unknown Wechatpay-Serial'), `serial ${serial.slice(0, 64)}`);
     if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Date.now() / 1000 - Number(timestamp)) > V3_NOTIFY_MAX_SKEW_SECONDS)
       return judged(fail(401, 'STALE', 'timestamp too far from now'));

@@ -44,7 +44,12 @@ export interface ServiceParts {
   /** The in-process simulator's HTTPS pay API (for /secapi), once it listens; undefined without SIMULATOR_TLS_DIR. */
   simulatorHttpsBase?: () => string | undefined;
   /** WECHAT_PAY_API=v3: the merchant's key pair and WeChat Pay's public keys by id (the simulator's, once mounted). */
-  v3Parts?: { merchant: V3Merchant; platformKeys: () => ReadonlyMap<string, KeyObject> };
+  v3Parts?: {
+    merchant: V3Merchant;
+    platformKeys: () => ReadonlyMap<string, KeyObject>;
+    /** Certificate mode: download again when an answer or notify names a serial platformKeys lacks. */
+    onUnknownSerial?: (serial: string) => Promise<void>;
+  };
 }
 
 export interface BuiltServices {
@@ -131,6 +136,7 @@ export function buildServices(
           mchSerial: pay.v3.mchSerial,
           privateKey: v3.merchant.privateKey,
           platformKeys: v3.platformKeys,
+          onUnknownSerial: v3.onUnknownSerial,
           timeoutMs: config.wechat.timeoutMs,
           onCall,
         })
@@ -211,6 +217,7 @@ export function buildServices(
           mchId: pay.mchId,
           apiV3Key: pay.v3.apiV3Key,
           platformKeys: v3.platformKeys,
+          onUnknownSerial: v3.onUnknownSerial,
           refunds,
           metrics,
           logger,

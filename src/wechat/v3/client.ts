@@ -21,6 +21,8 @@ export interface V3ClientOptions {
   privateKey: KeyObject;
   /** WeChat Pay's public keys by id (public-key mode): an answer signed under another Wechatpay-Serial is refused. */
   platformKeys: () => ReadonlyMap<string, KeyObject>;
+  /** Certificate mode: an answer named a serial platformKeys lacks; resolved once a re-download (if any) is done. */
+  onUnknownSerial?: (serial: string) => Promise<void>;
   timeoutMs: number;
   onCall?: CallObserver;
 }
@@ -88,7 +90,11 @@ export function createV3PayClient(opts: V3ClientOptions): PayApi {
       throw unavailable(api, timedOut ? `${api} timed out after ${opts.timeoutMs} ms` : `${api}: ${message}`);
     }
     const serial = res.headers.get('wechatpay-serial') ?? '';
-    const key = opts.platformKeys().get(serial);
+    let key = opts.platformKeys().get(serial);
+    if (!key && opts.onUnknownSerial) {
+      await opts.onUnknownSerial(serial);
+      key = opts.platformKeys().get(serial);
+    }
     if (!key) throw unavailable(api, `${api}: answer signed under an unknown Wechatpay-Serial`);
     const signed = {
       timestamp: res.headers.get('wechatpay-timestamp') ?? '',
