@@ -79,11 +79,15 @@ describeCluster('when a Redis Cluster master is killed while requests run', () =
       const answers = await Promise.all(users.map((u) => t.gql<{ me: { openid: string } }>(ME, {}, u.token)));
       return answers.every((a, i) => a.data?.me?.openid === users[i].openid);
     };
-    const recovered = await eventually(async () => (await everyoneServed()) && everyoneServed(), 30000);
+    // Mostly 3-5 s after the kill; Redis's own election has taken ~30 s in a few runs (a failed vote is retried later).
+    const recovered = await eventually(async () => (await everyoneServed()) && everyoneServed(), 60000);
     const recoveredAt = Date.now() - start;
     await new Promise((r) => setTimeout(r, 300));
     running = false;
     await traffic;
+    // When Redis itself was slow to fail over, its nodes' logs say why (votes, elections).
+    if (!recovered)
+      for (const n of cluster.nodes) console.log(`[failover] node ${n.port}:\n${cluster.log(n.port).slice(-3000)}`);
     expect(recovered).toBe(true);
 
     const failed = samples.filter((s) => !s.ok);
@@ -112,5 +116,5 @@ describeCluster('when a Redis Cluster master is killed while requests run', () =
         `${failed.length}/${samples.length} requests failed (all SERVICE_UNAVAILABLE, slowest ${Math.max(...failed.map((s) => s.ms))} ms); ` +
         `last failure ${lastFailure - killedAt} ms after the kill, every user served again ${recoveredAt - killedAt} ms after it`,
     );
-  }, 90000);
+  }, 120000);
 });

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,8 @@ export interface LocalRedisCluster {
   command(port: number, args: string[]): Promise<unknown>;
   /** SIGKILLs the node at `port`: no goodbye to its peers, its connections just break. */
   kill(port: number): Promise<void>;
+  /** The node's log so far (redis-server's own, in the temp dir). */
+  log(port: number): string;
   /** Until every live node says cluster_state:ok and every slot has a live master. */
   waitUntilOk(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -167,6 +169,13 @@ export async function startRedisCluster({ nodeTimeoutMs = 2000 } = {}): Promise<
       return [...new Set((await slots()).map((r) => Number(r[2][1])))].sort();
     },
     command: send,
+    log: (port) => {
+      try {
+        return readFileSync(join(dir, `${port}.log`), 'utf8');
+      } catch {
+        return '';
+      }
+    },
     async kill(port) {
       const node = nodes.find((n) => n.port === port);
       if (!node) throw new Error(`no node on ${port}`);
