@@ -258,6 +258,7 @@ function v3Keys(config: Config, logger: Logger): V3Keys | undefined {
           timeoutMs: config.wechat.timeoutMs,
           logger,
           otherKeys: () => platformKeys,
+          retryMs: v3.certificatesRetrySeconds * 1000,
         })
       : undefined;
   const keys = certificates ? () => new Map([...platformKeys, ...certificates.keys()]) : () => platformKeys;

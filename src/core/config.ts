@@ -162,6 +162,7 @@ const envSchema = z.object({
     blankAsUndefined,
     z.enum(['on', 'off'], { message: 'must be on or off' }).optional(),
   ),
+  WECHAT_PAY_CERTIFICATES_RETRY_SECONDS: int(60, 1, 3600),
   WECHAT_NOTIFY_URL: z.preprocess(blankAsUndefined, httpUrl.optional()),
   PAY_MAX_AMOUNT: int(100000, 1, 2_000_000_000),
   WECHAT_PAY_CERT_PEM: z.preprocess(blankAsUndefined, z.string().optional()),
@@ -288,6 +289,8 @@ export interface Config {
        * On without a public key, off with one; on with one too while WeChat switches a merchant between the two.
        */
       platformCertificates: boolean;
+      /** While none is held, a download is retried this often; an unknown serial triggers one at most this often. */
+      certificatesRetrySeconds: number;
     };
     /** Undefined when the simulator is mounted: WeChat then notifies this server's own /notify. */
     notifyUrl?: string;
@@ -474,6 +477,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
                     !simulator &&
                     (e.WECHAT_PAY_PLATFORM_CERTIFICATES === 'on' ||
                       (e.WECHAT_PAY_PLATFORM_CERTIFICATES === undefined && !e.WECHAT_PAY_PUBLIC_KEY_PEM)),
+                  certificatesRetrySeconds: e.WECHAT_PAY_CERTIFICATES_RETRY_SECONDS,
                 }
               : undefined,
           notifyUrl: e.WECHAT_NOTIFY_URL,

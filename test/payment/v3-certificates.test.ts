@@ -8,6 +8,7 @@ import { encryptResource } from '../../src/wechat/v3/crypto';
 import { createPayment, type PayParams, type PaymentAnswer } from '../support/pay';
 import { codeOf, LOGIN, markServicesSuite, startServer, type TestServer } from '../support/server';
 import { startStandaloneSimulator } from '../support/standalone-simulator';
+import { eventually } from '../support/eventually';
 import { onServices } from '../support/target';
 import { createPlatformCertificate, type PlatformCertificatePems } from '../support/test-ca';
 
@@ -186,20 +187,33 @@ describe('WeChat Pay v3 in platform certificate mode', () => {
     expect(await downloads(sim)).toBe(2);
   });
 
-  it('when the download fails at start, then the server starts, says so, and refuses payments with WECHAT_UNAVAILABLE until a download succeeds', async () => {
+  it('when the download fails at start, then the server starts, says so, refuses payments with WECHAT_UNAVAILABLE, and takes them once a retried download succeeds', async () => {
     const sim = await simulator([certA]);
     await dev(sim, '/dev/v3/certificates', { fault: 'down' });
-    const t = await server(sim);
+    const t = await server(sim, { WECHAT_PAY_CERTIFICATES_RETRY_SECONDS: '1' });
     await firstDownload(sim, t);
     expect(t.logs.join('\n')).toContain('download failed and none is held');
     const token = await login(t, sim);
     expect(await paymentCode(t, token)).toBe('WECHAT_UNAVAILABLE');
-    expect(await downloads(sim)).toBe(2);
-    // WeChat is back, but another download is not triggered within the minute: the retry timer (every minute while
-    // none is held) brings the certificates in.
+    // WeChat is back: the retry timer (every WECHAT_PAY_CERTIFICATES_RETRY_SECONDS while none is held) brings them in.
     await dev(sim, '/dev/v3/certificates', { fault: null });
-    expect(await paymentCode(t, token)).toBe('WECHAT_UNAVAILABLE');
+    expect(
+      await eventually(async () => t.logs.some((l) => l.includes('platform certificates downloaded')), 10_000),
+    ).toBe(true);
+    const { order } = await createPayment(t, token, 21);
+    expect(order.status).toBe('PENDING');
+  });
+
+  it('when a notify names a serial not held, then it triggers the re-download and is taken', async () => {
+    const sim = await simulator([certA]);
+    const t = await server(sim);
+    await firstDownload(sim, t);
+    const token = await login(t, sim);
+    const { order, payParams } = await createPayment(t, token, 31);
+    await dev(sim, '/dev/v3/certificates', { certificates: [pemOf(certA), pemOf(certB)], signer: certB.serial });
+    expect((await pay(t, sim, payParams)).body.deliveries?.[0]).toMatchObject({ status: 204 });
     expect(await downloads(sim)).toBe(2);
+    expect(await status(t, token, order.outTradeNo)).toBe('PAID');
   });
 
   it('when both the public key and certificates are configured (a switch), then answers under either serial are accepted', async () => {
