@@ -304,6 +304,7 @@ async function listen(
     database: config.database,
     databaseVersion: serverVersion,
     redisUrl: config.redisUrl,
+    redisClusterNodes: config.redisClusterNodes,
     migrations: migrated
       ? { applied: migrated }
       : { pending: await pendingMigrations(orm, dataModel.migrationsFor(config.database.kind)) },

@@ -11,6 +11,8 @@ export interface StartupFacts {
   databaseVersion?: string;
   /** Unset: the in-process store. */
   redisUrl?: string;
+  /** REDIS_CLUSTER_NODES: sessions are on a Redis Cluster. */
+  redisClusterNodes?: { host: string; port: number }[];
   /**
    * `applied`: MIGRATE_ON_START ran these (maybe none). `pending`: it is off, and these wait for `npm run migrate`
    * (undefined: the database could not say).
@@ -56,7 +58,14 @@ function databaseKind(facts: StartupFacts): string {
  */
 export function startupSummary(facts: StartupFacts): { msg: string; startup: Record<string, unknown> } {
   const database = { kind: databaseKind(facts), at: maskUrl(facts.database.url) };
-  const sessions = facts.redisUrl ? { kind: 'Redis', at: maskUrl(facts.redisUrl) } : { kind: 'in-process memory' };
+  const sessions = facts.redisClusterNodes?.length
+    ? {
+        kind: 'Redis Cluster',
+        at: facts.redisClusterNodes.map((node) => `${node.host}:${node.port}`).join(','),
+      }
+    : facts.redisUrl
+      ? { kind: 'Redis', at: maskUrl(facts.redisUrl) }
+      : { kind: 'in-process memory' };
   const migrations =
     'applied' in facts.migrations
       ? facts.migrations.applied.length

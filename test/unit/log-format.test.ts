@@ -78,6 +78,22 @@ describe('startup summary', () => {
     expect(maskUrl(url)).toBe(shown);
   });
 
+  it('when sessions are on a Redis Cluster, then the line says so and names its seed nodes', () => {
+    const { msg, startup } = startupSummary({
+      listen: 'http://127.0.0.1:4000',
+      baseUrl: 'http://127.0.0.1:4000',
+      database: { kind: 'libsql', url: 'file:./data/wxmp.db' },
+      redisClusterNodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+      ],
+      migrations: { applied: [] },
+      graphiql: false,
+    });
+    expect(startup.sessions).toEqual({ kind: 'Redis Cluster', at: '10.0.0.1:7000,10.0.0.2:7001' });
+    expect(msg).toContain('sessions: Redis Cluster at 10.0.0.1:7000,10.0.0.2:7001');
+  });
+
   it('when a server on MariaDB and Redis with passwords applied migrations, then the line names them, the versions and the hosts, and no password', () => {
     const { msg, startup } = startupSummary({
       listen: 'http://127.0.0.1:4000',
