@@ -185,8 +185,11 @@ describe('setProfile(avatarUrl): WeChat image check, pushed result, /wechat/push
     expect((await mediaChecks()).calls).toBe(calls);
     expect(await me(a.token)).toMatchObject({ nickname: null, avatarUrl: null, avatarReview: null });
 
+    // Held, so the answer is seen PENDING: the simulator's verdict may otherwise arrive before setProfile answers.
+    await devPost('/dev/media-check/hold', { hold: true });
     const both = await set(a.token, { nickname: '小明', avatarUrl: url });
     expect(both.data!.setProfile).toMatchObject({ nickname: '小明', avatarReview: 'PENDING' });
+    await devPost('/dev/media-check/hold', { hold: false });
     expect(await settled(a.token)).toBe(true);
     expect(await me(a.token)).toMatchObject({ nickname: '小明', avatarUrl: url, avatarReview: 'PASSED' });
   });
