@@ -1,13 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Logger } from 'pino';
-import { databaseUnavailable, retriedWrite } from '../core/db';
+import { databaseUnavailable } from '../core/db';
 import type { Metrics } from '../ops/metrics';
 import type { RefundService } from '../refund/refund.service';
-import { refundStatusOf } from '../wechat/v3/client';
+import { refundStatusOf, timeEndOf } from '../wechat/v3/client';
 import { decryptResource, SIGNTEST_PREFIX, V3DecryptError, verifyWechatpaySignature } from '../wechat/v3/crypto';
 import { notificationRepository } from './notification.repository';
-import { UNVERIFIED_BODY_KEEP, type RawNotify } from './notify.service';
+import { markNotifyError, UNVERIFIED_BODY_KEEP, type RawNotify } from './notify.service';
 import { settlePaid } from './settle';
 
 /** The Wechatpay-* headers a v3 notify carries. */
@@ -147,19 +147,7 @@ export function createV3NotifyService(deps: V3NotifyDeps) {
       return counted(outcome);
     } catch (err) {
       deps.metrics.notifies.inc({ verdict: 'ERROR' });
-      const write = retriedWrite(
-        () =>
-          notifications.recordJudgement(id, {
-            verdict: 'ERROR',
-            detail: String((err as Error).message).slice(0, 255),
-            processedAt: new Date(),
-          }),
-        (writeErr, attempt) =>
-          deps.logger.warn(
-            { notifyId: id, attempt, cause: String((writeErr as Error).message).slice(0, 200) },
-            'could not mark the v3 notify ERROR',
-          ),
-      );
+      const write = markNotifyError(deps.logger, em, id, err, 'v3 notify');
       if (!databaseUnavailable(err)) await write.first;
       throw err;
     }
@@ -174,15 +162,11 @@ export function createV3NotifyService(deps: V3NotifyDeps) {
       typeof amount?.total !== 'number'
     )
       return fail(400, 'MALFORMED', 'missing out_trade_no, transaction_id or amount.total');
-    const successTime = typeof plain.success_time === 'string' ? new Date(plain.success_time) : undefined;
     const { verdict } = await settlePaid(em, {
       outTradeNo: plain.out_trade_no,
       transactionId: plain.transaction_id,
       totalFee: String(amount.total),
-      timeEnd:
-        successTime && !Number.isNaN(successTime.getTime())
-          ? new Date(successTime.getTime() + 8 * 3600_000).toISOString().replace(/[-:T]/g, '').slice(0, 14)
-          : undefined,
+      timeEnd: timeEndOf(plain.success_time),
     });
     if (verdict === 'PAID') deps.metrics.orderTransitions.inc({ to: 'PAID', via: 'notify' });
     switch (verdict) {

@@ -131,16 +131,30 @@ function recorded(
   return outcome;
 }
 
-/** Marks the row ERROR, retried through a short outage; a row still RECEIVED after every try is swept later. */
 function recordFailure(deps: NotifyDeps, em: EntityManager, id: number, found: NotifyFindings, err: unknown) {
+  return markNotifyError(deps.logger, em, id, err, 'notify', found);
+}
+
+/**
+ * Marks an archived notify's row ERROR (pay, refund or v3: `what` names it in the log), retried through a short
+ * outage; a row still RECEIVED after every try is swept later.
+ */
+export function markNotifyError(
+  logger: Logger,
+  em: EntityManager,
+  id: number,
+  err: unknown,
+  what: string,
+  found: NotifyFindings = {},
+) {
   const detail = String((err as Error).message).slice(0, 255);
   return retriedWrite(
     () =>
       notificationRepository(em).recordJudgement(id, { ...found, verdict: 'ERROR', detail, processedAt: new Date() }),
     (writeErr, attempt) =>
-      deps.logger.warn(
+      logger.warn(
         { notifyId: id, attempt, cause: String((writeErr as Error).message).slice(0, 200) },
-        'could not mark the notify ERROR',
+        `could not mark the ${what} ERROR`,
       ),
   );
 }

@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Logger } from 'pino';
-import { databaseUnavailable, retriedWrite } from '../core/db';
+import { databaseUnavailable } from '../core/db';
 import { isAppError } from '../core/errors';
 import type { Metrics } from '../ops/metrics';
 import { notificationRepository } from '../payment/notification.repository';
-import { UNVERIFIED_BODY_KEEP, type NotifyOutcome, type RawNotify } from '../payment/notify.service';
+import { markNotifyError, UNVERIFIED_BODY_KEEP, type NotifyOutcome, type RawNotify } from '../payment/notify.service';
 import { NOTIFY_SUCCESS, notifyFail } from '../wechat/pay-xml';
 import { decryptRefundNotify, type RefundNotify } from '../wechat/refund-notify';
 import type { RefundService, ResultVerdict } from './refund.service';
@@ -102,19 +102,7 @@ export function createRefundNotifyService(deps: RefundNotifyDeps) {
       return counted(outcome);
     } catch (err) {
       deps.metrics.refundNotifies.inc({ verdict: 'ERROR' });
-      const write = retriedWrite(
-        () =>
-          notifications.recordJudgement(id, {
-            verdict: 'ERROR',
-            detail: String((err as Error).message).slice(0, 255),
-            processedAt: new Date(),
-          }),
-        (writeErr, attempt) =>
-          deps.logger.warn(
-            { notifyId: id, attempt, cause: String((writeErr as Error).message).slice(0, 200) },
-            'could not mark the refund notify ERROR',
-          ),
-      );
+      const write = markNotifyError(deps.logger, em, id, err, 'refund notify');
       if (!databaseUnavailable(err)) await write.first;
       throw err;
     }

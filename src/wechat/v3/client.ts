@@ -44,7 +44,7 @@ export function rfc3339China(compact: string): string {
 }
 
 /** v3's success_time (`2026-12-03T20:00:00+08:00`) as v2's time_end (`20261203200000`, China time). */
-function timeEndOf(successTime: unknown): string | undefined {
+export function timeEndOf(successTime: unknown): string | undefined {
   if (typeof successTime !== 'string') return undefined;
   const at = new Date(successTime);
   if (Number.isNaN(at.getTime())) return undefined;
