@@ -42,6 +42,6 @@ export class AuthResolver {
       'The caller: the user whose token this request carries. UNAUTHENTICATED when the token is missing, unknown, expired or revoked.',
   })
   async me(@CurrentSession() session: Session, @Ctx() ctx: Context): Promise<User> {
-    return currentUser(ctx.em, session);
+    return currentUser(ctx.db, session);
   }
 }

@@ -37,6 +37,18 @@ export interface CacheOptions {
 
 const STORE = 'session store';
 
+/**
+ * Keyv's own deserializer, with a fast path: it runs a reviver over every value of the JSON (~5 µs a session read, a
+ * twentieth of `me`'s CPU) only to undo its serializer's one escape, a `:` put before every string that starts with `:`
+ * (and `:base64:` for a Buffer). A text in which no string starts with `:` is read by a plain JSON.parse with the same
+ * result; any other text goes to Keyv's own. In the compact JSON Keyv writes, a string opens after `[`, `{`, `,` or `:`,
+ * so `":` there is a string starting with `:` (a quote inside a string is escaped, `\"`).
+ */
+export function fastDeserialize(exact: (text: string) => unknown): (text: string) => unknown {
+  const colonString = /(?:^|[[{,:])":/;
+  return (text) => (colonString.test(text) ? exact(text) : (JSON.parse(text) as unknown));
+}
+
 export function createCache({
   redisUrl,
   redisClusterNodes,
@@ -64,6 +76,8 @@ export function createCache({
     redis.onReplace((client) => (store.client = client));
   }
   keyv.throwOnErrors = true;
+  const exactDeserialize = keyv.deserialize;
+  if (exactDeserialize) keyv.deserialize = fastDeserialize(exactDeserialize) as typeof exactDeserialize;
   // Keyv emits 'error' on every failure (its store's client's too); without a listener the process would crash.
   keyv.on('error', throttledLog(logger, `${STORE} error`));
 

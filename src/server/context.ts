@@ -26,7 +26,14 @@ export interface Services {
 
 /** Per-request GraphQL context: a forked EntityManager so no state leaks between requests. */
 export interface Context {
-  em: EntityManager;
+  /** This request's own EntityManager (identity map, unit of work, transactions), forked on first use. */
+  readonly em: EntityManager;
+  /**
+   * The root EntityManager, for a repository's single typed statement outside any unit of work (me's read): no fork
+   * to pay for. MikroORM refuses entity operations on it (allowGlobalContext: false), so nothing can be loaded into
+   * it and leak between requests.
+   */
+  readonly db: EntityManager;
   ip: string;
   token?: string;
   session?: Session;

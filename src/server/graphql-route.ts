@@ -5,6 +5,7 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
+import type { EntityManager } from '@mikro-orm/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../core/config';
 import type { Orm } from '../core/db';
@@ -61,12 +62,45 @@ async function startApollo(
   return apollo;
 }
 
-/** The request's context: a forked EntityManager, and the session its Bearer token names (or why it could not be read). */
+/**
+ * A request's context. Its EntityManager is forked on first use, so an operation that touches no entity (me, logout,
+ * an UNAUTHENTICATED answer) pays for no fork. The getter lives on the prototype: Apollo hands each operation a clone
+ * made with Object.create(prototype) and Object.assign, which would call an own getter and fork at once.
+ */
+export class RequestContext implements Context {
+  private forked: EntityManager | undefined = undefined;
+  readonly db: EntityManager;
+  readonly ip: string;
+  readonly token?: string;
+  readonly session?: Context['session'];
+  readonly sessionError?: Error;
+  readonly admin?: boolean;
+  readonly services: Services;
+  readonly log: Context['log'];
+
+  constructor(fields: Omit<Context, 'em'>) {
+    this.db = fields.db;
+    this.ip = fields.ip;
+    this.token = fields.token;
+    this.session = fields.session;
+    this.sessionError = fields.sessionError;
+    this.admin = fields.admin;
+    this.services = fields.services;
+    this.log = fields.log;
+  }
+
+  get em(): EntityManager {
+    return (this.forked ??= this.db.fork());
+  }
+}
+
+/** The request's context: the session its Bearer token names (or why it could not be read). */
 function contextOf({ orm, services }: GraphQLParts, adminTokenHashes: ReadonlySet<string>) {
   return async (request: FastifyRequest): Promise<Context> => {
     const token = bearerToken(request.headers.authorization);
     let session: Context['session'];
     let sessionError: Error | undefined;
+    // An operator's token is no session: it is recognised by its SHA-256 alone, and never looked up in the store.
     const admin = token !== undefined && isAdminToken(token, adminTokenHashes);
     if (token && !admin) {
       try {
@@ -75,9 +109,16 @@ function contextOf({ orm, services }: GraphQLParts, adminTokenHashes: ReadonlySe
         sessionError = err as Error;
       }
     }
-    // An operator's token is no session: it is recognised by its SHA-256 alone, and never looked up in the store.
-    if (admin) return { em: orm.em.fork(), ip: request.ip, token, admin: true, services, log: request.log };
-    return { em: orm.em.fork(), ip: request.ip, token, session, sessionError, services, log: request.log };
+    return new RequestContext({
+      db: orm.em,
+      ip: request.ip,
+      token,
+      session,
+      sessionError,
+      admin: admin || undefined,
+      services,
+      log: request.log,
+    });
   };
 }
 

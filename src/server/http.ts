@@ -36,8 +36,10 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
   });
-  app.addHook('onSend', async (req, reply) => {
+  // Callback hooks, not async ones: Fastify wraps an async hook's promise, a microtask turn per request.
+  app.addHook('onSend', (req, reply, payload, done) => {
     reply.header('x-request-id', req.id);
+    done(null, payload);
   });
   accessLog(app);
   return app;
