@@ -26,4 +26,4 @@ USER node
 EXPOSE 4000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Started as `npm start` starts it (package.json); a unit test keeps the two equal. Its node flags (heap and JIT): see bench/RESULTS.md.
-CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=40", "--no-maglev", "--no-concurrent-recompilation", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=16", "--heap-growing-percent=40", "--no-maglev", "dist/main.js"]
