@@ -15,6 +15,8 @@ import { Migration20261203140000_AvatarReview as MysqlAvatarReview } from './mys
 import { Migration20261203140000_AvatarReview as SqliteAvatarReview } from './sqlite/Migration20261203140000_AvatarReview';
 import { Migration20261203150000_Refunds as MysqlRefunds } from './mysql/Migration20261203150000_Refunds';
 import { Migration20261203150000_Refunds as SqliteRefunds } from './sqlite/Migration20261203150000_Refunds';
+import { Migration20261204100000_OrderStatusIndex as MysqlOrderStatusIndex } from './mysql/Migration20261204100000_OrderStatusIndex';
+import { Migration20261204100000_OrderStatusIndex as SqliteOrderStatusIndex } from './sqlite/Migration20261204100000_OrderStatusIndex';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk, so the same list works from
@@ -30,6 +32,7 @@ const mysql: MigrationObject[] = [
   { name: 'Migration20261203130000_Avatars', class: MysqlAvatars },
   { name: 'Migration20261203140000_AvatarReview', class: MysqlAvatarReview },
   { name: 'Migration20261203150000_Refunds', class: MysqlRefunds },
+  { name: 'Migration20261204100000_OrderStatusIndex', class: MysqlOrderStatusIndex },
 ];
 const sqlite: MigrationObject[] = [
   { name: 'Migration20261123132314_Initial', class: SqliteInitial },
@@ -40,6 +43,7 @@ const sqlite: MigrationObject[] = [
   { name: 'Migration20261203130000_Avatars', class: SqliteAvatars },
   { name: 'Migration20261203140000_AvatarReview', class: SqliteAvatarReview },
   { name: 'Migration20261203150000_Refunds', class: SqliteRefunds },
+  { name: 'Migration20261204100000_OrderStatusIndex', class: SqliteOrderStatusIndex },
 ];
 
 export function migrationsFor(kind: 'mysql' | 'libsql'): MigrationObject[] {

@@ -1,5 +1,5 @@
 import { OptionalProps } from '@mikro-orm/core';
-import { Entity, Enum, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
+import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { User } from '../auth/user.entity';
 import { EXACT } from '../core/collation';
@@ -78,6 +78,8 @@ export class Order {
   description?: string | null;
 
   @Field(() => OrderStatus, { description: 'Where the order stands; see OrderStatus.' })
+  // The sweeper reads the PENDING orders in id order (duePending); InnoDB's secondary index carries the id.
+  @Index()
   @Enum({ items: () => OrderStatus, default: OrderStatus.PENDING })
   status: OrderStatus = OrderStatus.PENDING;
 
