@@ -32,6 +32,8 @@ export interface ContentCheckClientOptions {
 
 /** msg_sec_check's errcodes, mapped to ours. Anything unlisted (40003 a bad openid, 61010 a user not seen in 2 hours, 47001, …) is WECHAT_UNAVAILABLE. */
 const ERRCODES: Record<number, ErrorCode> = {
+  // 44991: over the AppID's 4,000 checks a minute (WeChat staff on its forum); 45009 over the day's; 45011 too frequent.
+  44991: 'WECHAT_RATE_LIMITED',
   45009: 'WECHAT_RATE_LIMITED',
   45011: 'WECHAT_RATE_LIMITED',
   [-1]: 'WECHAT_UNAVAILABLE',

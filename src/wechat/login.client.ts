@@ -20,6 +20,8 @@ export interface LoginClientOptions {
 const ERRCODES: Record<number, ErrorCode> = {
   40029: 'WECHAT_CODE_INVALID',
   40163: 'WECHAT_CODE_INVALID',
+  // 45009: the AppID's daily quota (seen from jscode2session during a launch); 45011: the user's minute limit.
+  45009: 'WECHAT_RATE_LIMITED',
   45011: 'WECHAT_RATE_LIMITED',
   40226: 'WECHAT_RISKY_USER',
   [-1]: 'WECHAT_UNAVAILABLE',

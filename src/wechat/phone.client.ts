@@ -28,6 +28,7 @@ const CODE_INVALID_MESSAGE =
 /** getuserphonenumber's errcodes, mapped to ours. Anything unlisted is WeChat misbehaving. */
 const ERRCODES: Record<number, ErrorCode> = {
   40029: 'WECHAT_CODE_INVALID',
+  45009: 'WECHAT_RATE_LIMITED',
   45011: 'WECHAT_RATE_LIMITED',
   [-1]: 'WECHAT_UNAVAILABLE',
 };

@@ -23,6 +23,7 @@ describe('parseCode2Session', () => {
   it.each([
     [40029, 'WECHAT_CODE_INVALID'],
     [40163, 'WECHAT_CODE_INVALID'],
+    [45009, 'WECHAT_RATE_LIMITED'],
     [45011, 'WECHAT_RATE_LIMITED'],
     [40226, 'WECHAT_RISKY_USER'],
     [-1, 'WECHAT_UNAVAILABLE'],

@@ -32,6 +32,7 @@ describe('parsePhoneNumber', () => {
 
   it.each([
     [40029, 'WECHAT_CODE_INVALID'],
+    [45009, 'WECHAT_RATE_LIMITED'],
     [45011, 'WECHAT_RATE_LIMITED'],
     [-1, 'WECHAT_UNAVAILABLE'],
     [40001, 'WECHAT_UNAVAILABLE'],

@@ -60,6 +60,7 @@ describe('parseTextVerdict', () => {
     [42001, 'WECHAT_UNAVAILABLE'],
     [40003, 'WECHAT_UNAVAILABLE'],
     [61010, 'WECHAT_UNAVAILABLE'],
+    [44991, 'WECHAT_RATE_LIMITED'],
     [45009, 'WECHAT_RATE_LIMITED'],
     [45011, 'WECHAT_RATE_LIMITED'],
   ])('when WeChat answers errcode %d, then %s carrying the errcode (what withToken reads)', (errcode, code) => {
