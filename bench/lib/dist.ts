@@ -14,6 +14,7 @@ const load = <T>(path: string): T => require(new URL(`../../dist/${path}`, impor
 export const paySignLib = load<typeof import('../../src/wechat/pay-sign.ts')>('wechat/pay-sign.js');
 export const payXmlLib = load<typeof import('../../src/wechat/pay-xml.ts')>('wechat/pay-xml.js');
 export const userDataLib = load<typeof import('../../src/wechat/user-data.ts')>('wechat/user-data.js');
+export const sessionLib = load<typeof import('../../src/auth/session.ts')>('auth/session.js');
 
 /** The simulated WeChat's identity (not secrets: they only open the simulator), from the built config. */
 export const SIMULATOR_IDENTITY = load<typeof import('../../src/core/config.ts')>('core/config.js').SIMULATOR_IDENTITY;

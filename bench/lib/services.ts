@@ -22,6 +22,8 @@ export interface MysqlAdmin {
    * over a run are the SQL statements the target sent, and which kinds.
    */
   statementCounters(): Promise<Record<string, number>>;
+  /** The admin connection itself, for what needs the server-wide view (the general log, SET GLOBAL). */
+  root: Connection;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export async function mysqlAdmin(serverUrl: string): Promise<MysqlAdmin> {
       );
       return Object.fromEntries(rows.map((r) => [String(r.Variable_name), Number(r.Value)]));
     },
+    root: admin,
     close: () => admin.end(),
   };
 }
@@ -95,6 +98,8 @@ export interface RedisSlot {
   version: string;
   /** The server's total_commands_processed (all databases): its delta over a run is commands sent. */
   commands(): Promise<number>;
+  /** The server's used_memory in bytes (all databases). */
+  usedMemory(): Promise<number>;
   /** FLUSHDB on our database only, then disconnect. */
   release(): Promise<void>;
 }
@@ -127,6 +132,9 @@ export async function claimRedisDb(serverUrl: string, forced?: number): Promise<
       version,
       async commands() {
         return Number(/total_commands_processed:(\d+)/.exec(await client.info('stats'))?.[1] ?? NaN);
+      },
+      async usedMemory() {
+        return Number(/used_memory:(\d+)/.exec(await client.info('memory'))?.[1] ?? NaN);
       },
       async release() {
         try {
