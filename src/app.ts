@@ -3,11 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import type { ApolloServer } from '@apollo/server';
 import type { Logger } from 'pino';
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { loadPlatformKey, loadV3Merchant, type V3Merchant } from './wechat/v3/keys';
 import { createPlatformCertificates, type PlatformCertificates } from './wechat/v3/certificates';
 import { join } from 'node:path';
-import { ConfigError, type Config } from './core/config';
+import { readConfigFile, type Config } from './core/config';
 import { createCache, type Cache } from './core/cache';
 import { createKeyValueStore, type KeyValueStore } from './core/kv';
 import { closeDatabase, openDatabase, pendingMigrations, type Orm } from './core/db';
@@ -267,13 +266,8 @@ function v3Keys(config: Config, logger: Logger): V3Keys | undefined {
 
 /** SIMULATOR_TLS_DIR's test CA and the simulator's certificate for its HTTPS port (test/support/test-ca.ts makes them). */
 function simulatorTls(dir: string): { cert: string; key: string; ca: string } {
-  const read = (name: string) => {
-    try {
-      return readFileSync(join(dir, name), 'utf8');
-    } catch {
-      throw new ConfigError([`SIMULATOR_TLS_DIR: cannot read ${name} in ${dir} (ca.pem, server.pem, server-key.pem)`]);
-    }
-  };
+  // The directory holds ca.pem, server.pem and server-key.pem (test/support/test-ca.ts makes them).
+  const read = (name: string) => readConfigFile('SIMULATOR_TLS_DIR', join(dir, name));
   return { cert: read('server.pem'), key: read('server-key.pem'), ca: read('ca.pem') };
 }
 

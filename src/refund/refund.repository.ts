@@ -18,6 +18,14 @@ export const UNKNOWN_OUTCOMES = ['WECHAT_UNAVAILABLE', 'SYSTEMERROR', 'BIZERR_NE
 const UNKNOWN_OUTCOME_QUERIES = 4;
 
 /** The refunds table and the orders' refund reservation, through the request's EntityManager (or its transaction). */
+/**
+ * The order a refund read through this repository belongs to. Its rows come back as detached snapshots, in which a
+ * relation is the bare foreign key (typedQueries' `detached`): `refund.order` holds the order's id, typed as Order.
+ */
+export function orderIdOf(refund: Refund): number {
+  return refund.order as unknown as number;
+}
+
 export function refundRepository(em: EntityManager) {
   const q = typedQueries<RefundTables>(em, TABLES);
   const now = () => q.date(new Date());

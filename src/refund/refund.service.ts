@@ -7,7 +7,7 @@ import { OrderStatus, type Order } from '../payment/order.entity';
 import { orderRepository } from '../payment/order.repository';
 import { REFUND_RETRY_CODES, type PayApi } from '../wechat/pay.client';
 import { Refund, RefundStatus } from './refund.entity';
-import { MAX_REFUNDS_PER_ORDER, refundRepository } from './refund.repository';
+import { MAX_REFUNDS_PER_ORDER, orderIdOf, refundRepository } from './refund.repository';
 
 export interface RefundRequest {
   outTradeNo: string;
@@ -118,7 +118,7 @@ export function createRefundService(deps: RefundDeps) {
 
   /** The same outRefundNo again: the same refund, sent to WeChat once more only when WeChat never accepted it. */
   async function again(em: EntityManager, order: Order, refund: Refund, amount: number): Promise<Refund> {
-    const orderId = refund.order as unknown as number;
+    const orderId = orderIdOf(refund);
     if (orderId !== order.id || refund.amount !== amount)
       throw badInput(
         'outRefundNo',
@@ -225,7 +225,7 @@ export function createRefundService(deps: RefundDeps) {
     lastError: string | null,
     unaccepted = false,
   ): Promise<boolean> {
-    const orderId = refund.order as unknown as number;
+    const orderId = orderIdOf(refund);
     const from = unaccepted ? [RefundStatus.PROCESSING] : [RefundStatus.PROCESSING, RefundStatus.CHANGE];
     return em.transactional(async (tx) => {
       const inTx = refundRepository(tx);
@@ -243,7 +243,7 @@ export function createRefundService(deps: RefundDeps) {
     const refunds = refundRepository(em);
     const refund = await refunds.findByOutRefundNo(result.outRefundNo);
     if (!refund) return 'UNKNOWN_REFUND';
-    const orderId = refund.order as unknown as number;
+    const orderId = orderIdOf(refund);
     const order = (await orderRepository(em).findById(orderId))!;
     if (
       (result.outTradeNo !== undefined && result.outTradeNo !== order.outTradeNo) ||

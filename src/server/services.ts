@@ -20,10 +20,9 @@ import { diskAvatarStorage } from '../avatar/avatar.storage';
 import { createAvatarReviewService } from '../avatar/avatar-review.service';
 import { mediaCheckPushHandler } from '../avatar/avatar.push';
 import type { PushHandler } from '../push/push.route';
-import { readFileSync } from 'node:fs';
 import { createRefundService } from '../refund/refund.service';
 import { createRefundNotifyService, type RefundNotifyService } from '../refund/refund-notify.service';
-import { ConfigError } from '../core/config';
+import { readConfigFile } from '../core/config';
 import type { ClientTls } from '../wechat/http';
 import type { KeyObject } from 'node:crypto';
 import type { PayApi } from '../wechat/pay.client';
@@ -228,16 +227,9 @@ export function buildServices(
 
 /** The merchant's API certificate and key (and an extra CA), read once at start: a path that cannot be read stops it. */
 function merchantTls(paths: { certPath: string; keyPath: string; caPath?: string }): ClientTls {
-  const read = (name: string, path: string) => {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new ConfigError([`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
-    }
-  };
   return {
-    cert: read('WECHAT_PAY_CERT_PEM', paths.certPath),
-    key: read('WECHAT_PAY_KEY_PEM', paths.keyPath),
-    ...(paths.caPath ? { ca: read('WECHAT_PAY_CA_PEM', paths.caPath) } : {}),
+    cert: readConfigFile('WECHAT_PAY_CERT_PEM', paths.certPath),
+    key: readConfigFile('WECHAT_PAY_KEY_PEM', paths.keyPath),
+    ...(paths.caPath ? { ca: readConfigFile('WECHAT_PAY_CA_PEM', paths.caPath) } : {}),
   };
 }

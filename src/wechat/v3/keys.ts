@@ -1,20 +1,11 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { ConfigError } from '../../core/config';
+import { ConfigError, readConfigFile } from '../../core/config';
 
 /** The merchant's v3 API key pair: the private half signs every request and paySign; the simulator is given the public half. */
 export interface V3Merchant {
   privateKey: KeyObject;
   publicKeyPem: string;
 }
-
-const read = (name: string, path: string) => {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
-  }
-};
 
 /**
  * WECHAT_PAY_MCH_PRIVATE_KEY_PEM's key; without one (only under the simulator), a key pair made now, held in memory
@@ -27,7 +18,7 @@ export function loadV3Merchant(privateKeyPath: string | undefined): V3Merchant {
   }
   let privateKey: KeyObject;
   try {
-    privateKey = createPrivateKey(read('WECHAT_PAY_MCH_PRIVATE_KEY_PEM', privateKeyPath));
+    privateKey = createPrivateKey(readConfigFile('WECHAT_PAY_MCH_PRIVATE_KEY_PEM', privateKeyPath));
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(['WECHAT_PAY_MCH_PRIVATE_KEY_PEM: not a PEM private key (apiclient_key.pem)']);
@@ -41,7 +32,7 @@ export function loadV3Merchant(privateKeyPath: string | undefined): V3Merchant {
 /** WECHAT_PAY_PUBLIC_KEY_PEM under WECHAT_PAY_PUBLIC_KEY_ID (public-key mode). */
 export function loadPlatformKey(path: string, id: string): Map<string, KeyObject> {
   try {
-    return new Map([[id, createPublicKey(read('WECHAT_PAY_PUBLIC_KEY_PEM', path))]]);
+    return new Map([[id, createPublicKey(readConfigFile('WECHAT_PAY_PUBLIC_KEY_PEM', path))]]);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(['WECHAT_PAY_PUBLIC_KEY_PEM: not a PEM public key (pub_key.pem)']);
