@@ -7,10 +7,15 @@ import { databaseUnavailable } from '../core/db';
 import type { Context } from '../server/context';
 import type { Metrics } from './metrics';
 
-/** Root field names, sorted: a bounded, schema-defined name for an operation (client operationNames are not). */
+/**
+ * Root field names, each once, sorted: a bounded, schema-defined name for an operation (client operationNames are not).
+ * Each once, or `{ __typename __typename … }` and aliases of one field would make a new label (a metrics series) each.
+ */
 export function operationLabel(operation: OperationDefinitionNode | undefined): string {
   if (!operation) return 'invalid';
-  const names = operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : '…')).sort();
+  const names = [
+    ...new Set(operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : '…'))),
+  ].sort();
   return names.length ? names.join(',').slice(0, 100) : 'empty';
 }
 
