@@ -77,7 +77,16 @@ import {
   type RedisSlot,
 } from './lib/services.ts';
 import { formatSummary, summarizeProfile, type CpuProfile } from './profile-summary.ts';
-import { capturePlans, seedSessions, seedUsers, sessionFormat, shuffle, type StatementPlan } from './lib/seed.ts';
+import {
+  capturePlans,
+  seedSessions,
+  seedUsers,
+  sessionFormat,
+  SESSIONS_PER_BATCH,
+  shuffle,
+  USER_ROWS_PER_INSERT,
+  type StatementPlan,
+} from './lib/seed.ts';
 
 // --- options ---------------------------------------------------------------------------------------------
 
@@ -676,18 +685,21 @@ async function scaleRuns(
       `seeded ${users.length} users in ${usersSeconds.toFixed(1)} s and their sessions in ${sessionsSeconds.toFixed(1)} s`,
     );
     notes.push(
-      `seeded ${users.length} users (multi-row INSERTs of 5000) in ${usersSeconds.toFixed(1)} s and as many live sessions (pipelined SETs, 10000 a round trip) in ${sessionsSeconds.toFixed(1)} s`,
+      `seeded ${users.length} users (multi-row INSERTs of ${USER_ROWS_PER_INSERT}) in ${usersSeconds.toFixed(1)} s and as many live sessions (pipelined SETs, ${SESSIONS_PER_BATCH} a round trip) in ${sessionsSeconds.toFixed(1)} s`,
     );
     checkpoint();
     return sessions;
+  };
+  const measureAt = async (size: number) => {
+    for (const scenario of SCALE_SCENARIOS)
+      for (let round = 1; round <= opts.rounds; round++)
+        runs.push({ ...(await runOne(t, scenario, round, ctx)), size });
   };
 
   const first = await seed(small, 'a');
   t.users = shuffle([...first]);
   notes.push(`at ${small}: ${await sizes(t.db)} (the setup's and the pre-warm's logins are the rest)`);
-  for (const scenario of SCALE_SCENARIOS)
-    for (let round = 1; round <= opts.rounds; round++)
-      runs.push({ ...(await runOne(t, scenario, round, ctx)), size: small });
+  await measureAt(small);
 
   const rest = await seed(large - small, 'b');
   const all = shuffle([...first, ...rest]);
@@ -708,9 +720,7 @@ async function scaleRuns(
   log(`${plans.length} statement shapes captured, ${flagged.length} with a plan that grows with the table`);
   checkpoint();
 
-  for (const scenario of SCALE_SCENARIOS)
-    for (let round = 1; round <= opts.rounds; round++)
-      runs.push({ ...(await runOne(t, scenario, round, ctx)), size: large });
+  await measureAt(large);
   notes.push(`after the runs: ${await sizes(t.db)}`);
   return { sizes: { small, large }, notes, plans };
 }

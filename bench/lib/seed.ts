@@ -5,9 +5,9 @@ import { sessionLib } from './dist.ts';
 import type { PoolUser } from './scenarios.ts';
 
 /** Rows per multi-row INSERT: ~1.5 MB of SQL, well under MariaDB's 16 MB max_allowed_packet. */
-const USER_ROWS_PER_INSERT = 5000;
+export const USER_ROWS_PER_INSERT = 5000;
 /** SETs per pipelined batch to Redis. */
-const SESSIONS_PER_BATCH = 10_000;
+export const SESSIONS_PER_BATCH = 10_000;
 
 /**
  * `count` users straight into the target's `users` table, as many rows as a real user base holds after updateProfile
@@ -57,10 +57,7 @@ export async function seedUsers(db: Connection, count: number, tag: string): Pro
  * The Redis key prefix and value shape the server gives a session, read off one it issued itself (a setup login):
  * the seeded sessions are then written exactly as a login writes them, and a `me` with their token must succeed.
  */
-export async function sessionFormat(
-  redisUrl: string,
-  known: PoolUser,
-): Promise<{ prefix: string; expires: number; sessionKey: string }> {
+export async function sessionFormat(redisUrl: string, known: PoolUser): Promise<{ prefix: string; expires: number }> {
   const client = createClient({ url: redisUrl });
   client.on('error', () => undefined);
   await client.connect();
@@ -75,11 +72,7 @@ export async function sessionFormat(
         } | null;
         if (stored?.value?.userId !== known.userId || stored.value.openid !== known.openid || !stored.expires)
           throw new Error(`the session stored at ${key} is not {value: {userId, openid, sessionKey}, expires}: ${raw}`);
-        return {
-          prefix: key.slice(0, key.length - hashed.length),
-          expires: stored.expires,
-          sessionKey: stored.value.sessionKey!,
-        };
+        return { prefix: key.slice(0, key.length - hashed.length), expires: stored.expires };
       }
     }
     throw new Error(`no Redis key ends with the setup user's session hash ${hashed}`);

@@ -39,6 +39,17 @@ function outcomeOf(errors: readonly GraphQLError[] | undefined): string {
   return typeof code === 'string' && isGraphQLLevelError(original) ? code : 'INTERNAL_SERVER_ERROR';
 }
 
+/** `make(...labels)`, made once per set of label values and kept. */
+function perLabels<T>(make: (...labels: string[]) => T): (...labels: string[]) => T {
+  const made = new Map<string, T>();
+  return (...labels) => {
+    const key = labels.join('\0');
+    let child = made.get(key);
+    if (child === undefined) made.set(key, (child = make(...labels)));
+    return child;
+  };
+}
+
 /**
  * One log line and one metrics sample per GraphQL operation: its name, duration and outcome. Variables are never
  * logged: they carry codes, encryptedData and iv. Errors' causes are logged here too, since formatError hides them.
@@ -46,19 +57,8 @@ function outcomeOf(errors: readonly GraphQLError[] | undefined): string {
 export function operationLogPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
   // prom-client hashes a labels object on every inc/observe; a child, looked up once per label set, does not. Both
   // label sets are bounded: root field names from the schema, outcomes from ERROR_CODES.
-  const counters = new Map<string, { inc(): void }>();
-  const timers = new Map<string, { observe(seconds: number): void }>();
-  const counterOf = (operation: string, outcome: string) => {
-    const key = `${operation} ${outcome}`;
-    let child = counters.get(key);
-    if (!child) counters.set(key, (child = metrics.operations.labels(operation, outcome)));
-    return child;
-  };
-  const timerOf = (operation: string) => {
-    let child = timers.get(operation);
-    if (!child) timers.set(operation, (child = metrics.operationSeconds.labels(operation)));
-    return child;
-  };
+  const counterOf = perLabels((operation, outcome) => metrics.operations.labels(operation, outcome));
+  const timerOf = perLabels((operation) => metrics.operationSeconds.labels(operation));
   return {
     async requestDidStart({ contextValue }) {
       const started = performance.now();

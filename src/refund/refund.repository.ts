@@ -17,7 +17,6 @@ export const UNKNOWN_OUTCOMES = ['WECHAT_UNAVAILABLE', 'SYSTEMERROR', 'BIZERR_NE
 /** How many refundquery checks such a refund gets (on the sweeper's backoff) before it is left CLOSED. */
 const UNKNOWN_OUTCOME_QUERIES = 4;
 
-/** The refunds table and the orders' refund reservation, through the request's EntityManager (or its transaction). */
 /**
  * The order a refund read through this repository belongs to. Its rows come back as detached snapshots, in which a
  * relation is the bare foreign key (typedQueries' `detached`): `refund.order` holds the order's id, typed as Order.
@@ -26,6 +25,7 @@ export function orderIdOf(refund: Refund): number {
   return refund.order as unknown as number;
 }
 
+/** The refunds table and the orders' refund reservation, through the request's EntityManager (or its transaction). */
 export function refundRepository(em: EntityManager) {
   const q = typedQueries<RefundTables>(em, TABLES);
   const now = () => q.date(new Date());

@@ -69,24 +69,18 @@ async function startApollo(
  */
 export class RequestContext implements Context {
   private forked: EntityManager | undefined = undefined;
-  readonly db: EntityManager;
-  readonly ip: string;
-  readonly token?: string;
-  readonly session?: Context['session'];
-  readonly sessionError?: Error;
-  readonly admin?: boolean;
-  readonly services: Services;
-  readonly log: Context['log'];
+  declare readonly db: EntityManager;
+  declare readonly ip: string;
+  declare readonly token?: string;
+  declare readonly session?: Context['session'];
+  declare readonly sessionError?: Error;
+  declare readonly admin?: boolean;
+  declare readonly services: Services;
+  declare readonly log: Context['log'];
 
+  /** Every field the caller gives is kept, one added to Context later included. */
   constructor(fields: Omit<Context, 'em'>) {
-    this.db = fields.db;
-    this.ip = fields.ip;
-    this.token = fields.token;
-    this.session = fields.session;
-    this.sessionError = fields.sessionError;
-    this.admin = fields.admin;
-    this.services = fields.services;
-    this.log = fields.log;
+    Object.assign(this, fields);
   }
 
   get em(): EntityManager {
