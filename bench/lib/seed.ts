@@ -71,7 +71,8 @@ export async function sessionFormat(redisUrl: string, known: PoolUser): Promise<
           expires?: number;
         } | null;
         if (stored?.value?.userId !== known.userId || stored.value.openid !== known.openid || !stored.expires)
-          throw new Error(`the session stored at ${key} is not {value: {userId, openid, sessionKey}, expires}: ${raw}`);
+          // The stored text holds a session_key: it is not put in the message.
+          throw new Error(`the session stored at ${key} is not {value: {userId, openid, sessionKey}, expires}`);
         return { prefix: key.slice(0, key.length - hashed.length), expires: stored.expires };
       }
     }
