@@ -118,6 +118,9 @@ export async function startRedisCluster({ nodeTimeoutMs = 2000 } = {}): Promise<
           String(nodeTimeoutMs),
           '--appendonly',
           'no',
+          // A replica's first full sync starts at once, not after Redis's default 5 s wait for more replicas.
+          '--repl-diskless-sync-delay',
+          '0',
           '--save',
           '',
           '--dir',
@@ -199,6 +202,15 @@ export async function startRedisCluster({ nodeTimeoutMs = 2000 } = {}): Promise<
   };
   try {
     await cluster.waitUntilOk(30000);
+    // Every replica has its master's data before a test starts: a test that kills a master needs its replica whole.
+    const linked = await eventually(async () => {
+      for (const n of alive()) {
+        const info = String(await send(n.port, ['INFO', 'replication']));
+        if (/role:slave/.test(info) && !/master_link_status:up/.test(info)) return false;
+      }
+      return true;
+    }, 30000);
+    if (!linked) throw new Error('a replica did not finish its first sync within 30 s');
   } catch (err) {
     await stop();
     throw err;
