@@ -1,19 +1,12 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { SignType } from '../wechat/pay-sign';
+import type { WireFault } from './pay-wire';
 
 /** A one-shot fault a test or developer arms for one openid, played at that openid's next unifiedorder. */
-export interface PayFault {
+/** A fault armed for a user's next unifiedorder (/dev/pay-fault): err_code e.g. NOTENOUGH, SYSTEMERROR, ORDERPAID. */
+export interface PayFault extends WireFault {
   /** Answer after this many ms (a WeChat that is too slow); the order is still made, as WeChat got the request. */
   delayMs?: number;
-  /** Answer result_code FAIL with this err_code (e.g. NOTENOUGH, SYSTEMERROR, ORDERPAID). */
-  errCode?: string;
-  errCodeDes?: string;
-  /** Answer return_code FAIL (a communication-level refusal). */
-  returnFail?: boolean;
-  /** Answer with a body that is not XML. */
-  garbage?: boolean;
-  /** Answer with this HTTP status (e.g. 502). */
-  httpStatus?: number;
   /** Answer a successful order with a wrong sign. */
   badSign?: boolean;
 }

@@ -58,22 +58,71 @@ export function payAnswers(opts: PayWireIdentity) {
     return buildPayXml({ ...all, sign }, opts.layout());
   };
   const head = { return_code: 'SUCCESS', return_msg: 'OK', appid: opts.appid, mch_id: opts.mchId };
+  const fail = (signType: SignType, errCode: string, des?: string) =>
+    signed(signType, {
+      ...head,
+      result_code: 'FAIL',
+      err_code: errCode,
+      err_code_des: des ?? ERR_CODE_DES[errCode] ?? errCode,
+    });
+  const returnFail = (message: string) => buildPayXml({ return_code: 'FAIL', return_msg: message }, opts.layout());
   return {
     ok: (signType: SignType, fields: Fields, badSign?: boolean) =>
       signed(signType, { ...head, result_code: 'SUCCESS', ...fields }, badSign),
-    fail: (signType: SignType, errCode: string, des?: string) =>
-      signed(signType, {
-        ...head,
-        result_code: 'FAIL',
-        err_code: errCode,
-        err_code_des: des ?? ERR_CODE_DES[errCode] ?? errCode,
-      }),
+    fail,
     /** A communication-level refusal: return_code FAIL, unsigned, as WeChat sends it. */
-    returnFail: (message: string) => buildPayXml({ return_code: 'FAIL', return_msg: message }, opts.layout()),
+    returnFail,
+    /**
+     * What an armed fault (/dev/pay-fault, /dev/refund-fault) answers instead of WeChat's answer, in the order a
+     * real outage shows it: an HTTP error, a body that is not XML, a return_code FAIL saying `returnMsg`, a
+     * result_code FAIL; undefined when the fault only delays.
+     */
+    faulty(fault: WireFault | undefined, signType: SignType, returnMsg: string): RawAnswer | undefined {
+      if (!fault) return undefined;
+      if (fault.httpStatus)
+        return { status: fault.httpStatus, type: 'text/html', body: '<html><body>Bad Gateway</body></html>' };
+      if (fault.garbage) return { status: 200, type: 'text/html', body: '<html>upstream garbage, not XML' };
+      if (fault.returnFail) return xmlAnswer(returnFail(returnMsg));
+      if (fault.errCode) return xmlAnswer(fail(signType, fault.errCode, fault.errCodeDes));
+      return undefined;
+    },
+    /**
+     * The start of every v2 call: its fields and the sign type its answers are signed in, or (`answer`) the
+     * return_code FAIL a body that is not XML gets.
+     */
+    read(body: unknown): { fields: Record<string, string>; signType: SignType } | { answer: string } {
+      const fields = readXml(body);
+      return fields ? { fields, signType: signTypeOf(fields) } : { answer: returnFail('XML格式错误') };
+    },
+    /**
+     * The signed result_code FAIL for the first thing wrong with a call: the merchant, its sign, its appid and
+     * nonce_str (checkMerchant), then the route's own `params` check; undefined when the call may proceed.
+     */
+    refusal(
+      fields: Record<string, string>,
+      signType: SignType,
+      params: (fields: Record<string, string>) => Refusal | undefined,
+    ): string | undefined {
+      const refused = checkMerchant(fields, opts) ?? params(fields);
+      return refused && fail(signType, refused.errCode, refused.des);
+    },
   };
 }
 
 export type PayAnswers = ReturnType<typeof payAnswers>;
+
+/** The answers a fault armed for the pay and refund APIs can replace WeChat's with (PayFault, RefundFault). */
+export interface WireFault {
+  /** Answer result_code FAIL with this err_code. */
+  errCode?: string;
+  errCodeDes?: string;
+  /** Answer return_code FAIL. */
+  returnFail?: boolean;
+  /** Answer with a body that is not XML. */
+  garbage?: boolean;
+  /** Answer with this HTTP status (e.g. 502). */
+  httpStatus?: number;
+}
 
 export interface RawAnswer {
   status: number;
@@ -93,7 +142,7 @@ export function paramError(reason: string): Refusal {
 }
 
 /** The key is looked up by mch_id, so an unknown merchant is named before a sign that cannot match. */
-export function checkMerchant(fields: Record<string, string>, opts: PayWireIdentity): Refusal | undefined {
+function checkMerchant(fields: Record<string, string>, opts: PayWireIdentity): Refusal | undefined {
   if (fields.mch_id !== opts.mchId) return { errCode: 'MCHID_NOT_EXIST' };
   if (!verifyPaySign(fields, opts.payKey)) return { errCode: 'SIGNERROR' };
   if (fields.appid !== opts.appid) return { errCode: 'APPID_NOT_EXIST' };
@@ -101,7 +150,7 @@ export function checkMerchant(fields: Record<string, string>, opts: PayWireIdent
   return undefined;
 }
 
-export function readXml(body: unknown): Record<string, string> | undefined {
+function readXml(body: unknown): Record<string, string> | undefined {
   if (typeof body !== 'string') return undefined;
   try {
     return parsePayXml(body);
@@ -111,7 +160,7 @@ export function readXml(body: unknown): Record<string, string> | undefined {
 }
 
 /** The answer is signed the way the request was; an unknown sign_type falls back to WeChat's default, MD5. */
-export function signTypeOf(fields: Record<string, string>): SignType {
+function signTypeOf(fields: Record<string, string>): SignType {
   return SIGN_TYPES.includes(fields.sign_type as SignType) ? (fields.sign_type as SignType) : 'MD5';
 }
 

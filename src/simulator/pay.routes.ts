@@ -1,23 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { paySign, SIGN_TYPES, type SignType, verifyPaySign } from '../wechat/pay-sign';
-import { buildPayXml, type PayXmlLayout } from '../wechat/pay-xml';
+import { buildPayXml } from '../wechat/pay-xml';
 import type { DeliveryResult, NotifyDelivery } from './notify-delivery';
 import { sleepUnlessGone } from './sleep';
-import { newNonce, type PayFault, type PayState, type SimOrder } from './pay-state';
+import { newNonce, type PayState, type SimOrder } from './pay-state';
 import {
-  checkMerchant,
   type Fields,
   isHttpUrl,
   isObject,
   paramError,
   payAnswers,
-  type PayAnswers,
   type PayWireIdentity,
-  type RawAnswer,
-  readXml,
   type Refusal,
   sendXml,
-  signTypeOf,
   xmlAnswer,
 } from './pay-wire';
 import type { RefundLedger } from './refund-state';
@@ -60,17 +55,16 @@ const OUT_TRADE_NO = /^[0-9A-Za-z_\-|*]{1,32}$/;
 export function registerPayWireRoutes(wire: FastifyInstance, opts: SimulatorPayOptions) {
   const { state } = opts;
   const answers = payAnswers(opts);
-  const xmlFormatError = () => answers.returnFail('XML格式错误');
 
   wire.post('/pay/unifiedorder', async (req, reply) => {
-    const fields = readXml(req.body);
-    if (!fields) return sendXml(reply, xmlFormatError());
-    const signType = signTypeOf(fields);
+    const call = answers.read(req.body);
+    if ('answer' in call) return sendXml(reply, call.answer);
+    const { fields, signType } = call;
 
     const fault = fields.openid ? state.takeFault(fields.openid) : undefined;
     if (fault?.delayMs) await sleepUnlessGone(fault.delayMs, reply);
     const answer =
-      faultAnswer(fault, answers, signType, opts.layout) ??
+      answers.faulty(fault, signType, '参数格式校验错误') ??
       xmlAnswer(unifiedOrder(fields, signType, fault?.badSign ?? false));
     if (reply.raw.destroyed) return reply;
     return reply.code(answer.status).type(answer.type).send(answer.body);
@@ -78,8 +72,8 @@ export function registerPayWireRoutes(wire: FastifyInstance, opts: SimulatorPayO
 
   /** Places the order even when the caller has since hung up: WeChat got the request, so the order exists. */
   function unifiedOrder(fields: Record<string, string>, signType: SignType, badSign: boolean): string {
-    const refused = checkMerchant(fields, opts) ?? unifiedOrderParamError(fields);
-    if (refused) return answers.fail(signType, refused.errCode, refused.des);
+    const refused = answers.refusal(fields, signType, unifiedOrderParamError);
+    if (refused) return refused;
     const placed = state.placeOrder({
       outTradeNo: fields.out_trade_no,
       openid: fields.openid,
@@ -93,23 +87,24 @@ export function registerPayWireRoutes(wire: FastifyInstance, opts: SimulatorPayO
   }
 
   wire.post('/pay/orderquery', async (req, reply) => {
-    const fields = readXml(req.body);
-    if (!fields) return sendXml(reply, xmlFormatError());
-    const signType = signTypeOf(fields);
-    const refused = checkMerchant(fields, opts) ?? queryParamError(fields);
-    if (refused) return sendXml(reply, answers.fail(signType, refused.errCode, refused.des));
+    const call = answers.read(req.body);
+    if ('answer' in call) return sendXml(reply, call.answer);
+    const { fields, signType } = call;
+    const refused = answers.refusal(fields, signType, queryParamError);
+    if (refused) return sendXml(reply, refused);
     const order = state.find({ outTradeNo: fields.out_trade_no, transactionId: fields.transaction_id });
     if (!order) return sendXml(reply, answers.fail(signType, 'ORDERNOTEXIST'));
     return sendXml(reply, answers.ok(signType, orderQueryFields(order, opts.refunds)));
   });
 
   wire.post('/pay/closeorder', async (req, reply) => {
-    const fields = readXml(req.body);
-    if (!fields) return sendXml(reply, xmlFormatError());
-    const signType = signTypeOf(fields);
-    const refused =
-      checkMerchant(fields, opts) ?? (fields.out_trade_no ? undefined : paramError('missing out_trade_no'));
-    if (refused) return sendXml(reply, answers.fail(signType, refused.errCode, refused.des));
+    const call = answers.read(req.body);
+    if ('answer' in call) return sendXml(reply, call.answer);
+    const { fields, signType } = call;
+    const refused = answers.refusal(fields, signType, (f) =>
+      f.out_trade_no ? undefined : paramError('missing out_trade_no'),
+    );
+    if (refused) return sendXml(reply, refused);
     const order = state.find({ outTradeNo: fields.out_trade_no });
     if (!order) return sendXml(reply, answers.fail(signType, 'ORDERNOTEXIST'));
     if (order.tradeState === 'SUCCESS') return sendXml(reply, answers.fail(signType, 'ORDERPAID'));
@@ -201,23 +196,6 @@ export function registerPayDevRoutes(app: FastifyInstance, opts: SimulatorPayOpt
     const xml = notifyXml(order, dev.tamper === 'amount' || dev.tamper === 'sign' ? dev.tamper : undefined, opts);
     return Array.from({ length: dev.duplicates }, (_, i) => delivery.deliver(urls[i % urls.length], xml, onAttempt));
   }
-}
-
-/** What an armed fault answers instead of the order; undefined when the order goes on (no fault, a delay, a bad sign). */
-function faultAnswer(
-  fault: PayFault | undefined,
-  answers: PayAnswers,
-  signType: SignType,
-  layout: () => PayXmlLayout,
-): RawAnswer | undefined {
-  if (!fault) return undefined;
-  if (fault.httpStatus)
-    return { status: fault.httpStatus, type: 'text/html', body: '<html><body>Bad Gateway</body></html>' };
-  if (fault.garbage) return { status: 200, type: 'text/html', body: '<html>upstream garbage, not XML' };
-  if (fault.returnFail)
-    return xmlAnswer(buildPayXml({ return_code: 'FAIL', return_msg: '参数格式校验错误' }, layout()));
-  if (fault.errCode) return xmlAnswer(answers.fail(signType, fault.errCode, fault.errCodeDes));
-  return undefined;
 }
 
 function queriedTradeState(order: SimOrder, refunds: RefundLedger): QueriedTradeState {

@@ -7,37 +7,25 @@ import { encryptRefundReqInfo } from '../wechat/refund-notify';
 import type { DeliveryResult, NotifyDelivery } from './notify-delivery';
 import { newNonce } from './pay-state';
 import {
-  checkMerchant,
   type Fields,
   isFen,
   isHttpUrl,
   isObject,
   paramError,
   payAnswers,
-  type PayAnswers,
   type PayWireIdentity,
-  type RawAnswer,
-  readXml,
   type Refusal,
+  type WireFault,
   sendXml,
-  signTypeOf,
   xmlAnswer,
 } from './pay-wire';
 import { type RefundLedger, SETTLED_STATUSES, type SettledStatus, type SimRefund } from './refund-state';
 import { sleepUnlessGone } from './sleep';
 
 /** A fault armed for the next refund calls (/dev/refund-fault). */
-export interface RefundFault {
+export interface RefundFault extends WireFault {
+  /** Answer after this many ms; err_code e.g. SYSTEMERROR, BIZERR_NEED_RETRY, NOTENOUGH. */
   delayMs?: number;
-  /** Answer result_code FAIL with this err_code (SYSTEMERROR, BIZERR_NEED_RETRY, NOTENOUGH, …). */
-  errCode?: string;
-  errCodeDes?: string;
-  /** Answer return_code FAIL. */
-  returnFail?: boolean;
-  /** Answer with a body that is not XML. */
-  garbage?: boolean;
-  /** Answer with this HTTP status (e.g. 502). */
-  httpStatus?: number;
   /** Take the refund anyway, then answer the fault: WeChat got it, the merchant never heard (retry the same out_refund_no). */
   accept?: boolean;
 }
@@ -142,14 +130,14 @@ export function registerRefundWireRoutes(wire: FastifyInstance, opts: SimulatorR
     // Checked before anything is read: WeChat refuses the connection's certificate, not the request.
     const certProblem = clientCertificateProblem(req.raw.socket, opts.mchId);
     if (certProblem) return sendXml(reply, answers.returnFail(`证书校验错误 (CERT_ERROR): ${certProblem}`));
-    const fields = readXml(req.body);
-    if (!fields) return sendXml(reply, answers.returnFail('XML格式错误'));
-    const signType = signTypeOf(fields);
+    const call = answers.read(req.body);
+    if ('answer' in call) return sendXml(reply, call.answer);
+    const { fields, signType } = call;
 
     const fault = desk.takeFault();
     if (fault?.delayMs) await sleepUnlessGone(fault.delayMs, reply);
     // An armed fault answers instead of the refund, or (accept) after making it; a delay alone lets the refund through.
-    const faulty = fault && faultAnswer(fault, answers, signType);
+    const faulty = answers.faulty(fault, signType, '系统繁忙,请稍后再试');
     const made = faulty && !fault?.accept ? undefined : xmlAnswer(refund(fields, signType));
     const answer = faulty || made!;
     if (reply.raw.destroyed) return reply;
@@ -157,8 +145,8 @@ export function registerRefundWireRoutes(wire: FastifyInstance, opts: SimulatorR
   });
 
   function refund(fields: Record<string, string>, signType: SignType): string {
-    const refused = checkMerchant(fields, opts) ?? refundParamError(fields);
-    if (refused) return answers.fail(signType, refused.errCode, refused.des);
+    const refused = answers.refusal(fields, signType, refundParamError);
+    if (refused) return refused;
     const applied = refunds.apply(
       {
         outTradeNo: fields.out_trade_no || undefined,
@@ -195,11 +183,11 @@ export function registerRefundWireRoutes(wire: FastifyInstance, opts: SimulatorR
   }
 
   wire.post('/pay/refundquery', async (req, reply) => {
-    const fields = readXml(req.body);
-    if (!fields) return sendXml(reply, answers.returnFail('XML格式错误'));
-    const signType = signTypeOf(fields);
-    const refused = checkMerchant(fields, opts) ?? refundQueryParamError(fields);
-    if (refused) return sendXml(reply, answers.fail(signType, refused.errCode, refused.des));
+    const call = answers.read(req.body);
+    if ('answer' in call) return sendXml(reply, call.answer);
+    const { fields, signType } = call;
+    const refused = answers.refusal(fields, signType, refundQueryParamError);
+    if (refused) return sendXml(reply, refused);
     const found = refunds.query({
       refundId: fields.refund_id || undefined,
       outRefundNo: fields.out_refund_no || undefined,
@@ -289,15 +277,6 @@ export function clientCertificateProblem(socket: Socket, mchId: string): string 
   }
   const cn = String(cert.subject?.CN ?? '');
   if (cn !== mchId) return `the client certificate is merchant ${cn}'s, not mch_id ${mchId}'s`;
-  return undefined;
-}
-
-function faultAnswer(fault: RefundFault, answers: PayAnswers, signType: SignType): RawAnswer | undefined {
-  if (fault.httpStatus)
-    return { status: fault.httpStatus, type: 'text/html', body: '<html><body>Bad Gateway</body></html>' };
-  if (fault.garbage) return { status: 200, type: 'text/html', body: '<html>upstream garbage, not XML' };
-  if (fault.returnFail) return xmlAnswer(answers.returnFail('系统繁忙,请稍后再试'));
-  if (fault.errCode) return xmlAnswer(answers.fail(signType, fault.errCode, fault.errCodeDes));
   return undefined;
 }
 

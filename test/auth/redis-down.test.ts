@@ -3,7 +3,7 @@ import { createCache } from '../../src/core/cache';
 import { createLogger } from '../../src/core/logger';
 import { LOGIN, ME, codeOf, startServer, type TestServer } from '../support/server';
 import { TcpProxy } from '../support/tcp-proxy';
-import { describeServices, redisNamespace, redisUrlVia, target } from '../support/target';
+import { describeServices, redisNamespace, proxiedRedis, redisUrlVia, target } from '../support/target';
 import { eventually } from '../support/eventually';
 
 describeServices('when Redis becomes unreachable', () => {
@@ -12,10 +12,9 @@ describeServices('when Redis becomes unreachable', () => {
 
   beforeAll(async () => {
     if (target.kind !== 'services') return;
-    const redis = new URL(target.redisUrl);
-    proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-    const port = await proxy.start();
-    t = await startServer({ env: { REDIS_URL: redisUrlVia(port), CACHE_TIMEOUT_MS: '2000' } });
+    const proxied = await proxiedRedis();
+    proxy = proxied.proxy;
+    t = await startServer({ env: { REDIS_URL: proxied.url, CACHE_TIMEOUT_MS: '2000' } });
   });
   afterAll(async () => {
     await proxy?.stop();
@@ -83,11 +82,9 @@ describeServices('when Redis becomes unreachable', () => {
 
   it('when the store has been closed, then a later call is refused and opens no connection that would keep the process alive', async () => {
     if (target.kind !== 'services') return;
-    const redis = new URL(target.redisUrl);
-    const hop = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-    const port = await hop.start();
+    const { proxy: hop, url: redisUrl } = await proxiedRedis();
     const cache = createCache({
-      redisUrl: redisUrlVia(port),
+      redisUrl,
       namespace: redisNamespace,
       timeoutMs: 2000,
       logger: silent(),

@@ -8,8 +8,9 @@ import { pushSignature } from '../../src/wechat/push';
 import { codeOf, LOGIN, startServer, type TestServer } from '../support/server';
 import { startStandaloneSimulator } from '../support/standalone-simulator';
 import { TcpProxy } from '../support/tcp-proxy';
-import { describeServices, freshDatabase, redisUrlVia, target, type TestDatabase } from '../support/target';
+import { describeServices, proxiedDatabase, proxiedRedis, target } from '../support/target';
 import { eventually, timed } from '../support/eventually';
+import { simulatorDev } from '../support/simulator-dev';
 
 // The embedded target has no network hop to freeze, so these run on MariaDB and Redis only. Generous bounds (CI is loaded).
 const TIMEOUT_MS = 1500;
@@ -43,10 +44,9 @@ describeServices('POST /avatar when a backing service freezes', () => {
 
   it('when Redis (the session store) freezes, then 503 SERVICE_UNAVAILABLE within CACHE_TIMEOUT_MS and nothing stored; after the thaw the same server stores uploads', async () => {
     if (target.kind !== 'services') throw new Error('services only');
-    const redis = new URL(target.redisUrl);
-    const proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const { proxy, url: redisUrl } = await proxiedRedis();
     const t = await startServer({
-      env: { REDIS_URL: redisUrlVia(await proxy.start()), CACHE_TIMEOUT_MS: String(TIMEOUT_MS), AVATAR_DIR: dir },
+      env: { REDIS_URL: redisUrl, CACHE_TIMEOUT_MS: String(TIMEOUT_MS), AVATAR_DIR: dir },
     });
     try {
       const a = await t.login();
@@ -66,15 +66,9 @@ describeServices('POST /avatar when a backing service freezes', () => {
   });
 
   it('when the database freezes after the image is written, then 503 SERVICE_UNAVAILABLE within DATABASE_TIMEOUT_MS and the image is removed; after the thaw uploads are stored and recorded', async () => {
-    if (target.kind !== 'services') throw new Error('services only');
-    const database: TestDatabase = await freshDatabase();
-    const real = new URL(database.url);
-    const proxy = new TcpProxy({ host: real.hostname, port: Number(real.port || 3306) });
-    const proxied = new URL(database.url);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(await proxy.start());
+    const { database, proxy, url: proxied } = await proxiedDatabase();
     const t = await startServer({
-      database: { url: proxied.toString(), drop: async () => undefined },
+      database: { url: proxied, drop: async () => undefined },
       env: { DATABASE_TIMEOUT_MS: String(TIMEOUT_MS), AVATAR_DIR: dir },
     });
     try {
@@ -138,47 +132,41 @@ describeServices('the avatar review when a backing service or WeChat freezes', (
   /** Logs in, uploads, and submits with the simulator holding its verdict: answers the pending upload's trace_id. */
   async function pending(t: TestServer) {
     const sim = `${t.url}${SIMULATOR_PREFIX}`;
-    const post = (path: string, body: unknown) =>
-      fetch(`${sim}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-    await post('/dev/media-check/hold', { hold: true });
+    await simulatorDev(sim, '/dev/media-check/hold', { hold: true });
     const a = await t.login();
     const { url } = await upload(t, a.token);
     const set = await t.gql<{ setProfile: Review }>(SET, { avatarUrl: url }, a.token);
     expect(set.data!.setProfile.avatarReview).toBe('PENDING');
-    const { checks } = (await (await fetch(`${sim}/dev/media-check`)).json()) as {
-      checks: { traceId: string; mediaUrl: string }[];
-    };
+    const { checks } = await simulatorDev<{ checks: { traceId: string; mediaUrl: string }[] }>(sim, '/dev/media-check');
     const me = async () => (await t.gql<{ me: Review }>(ME, {}, a.token)).data!.me;
     return { traceId: checks.find((c) => c.mediaUrl === url)!.traceId, url: url!, me };
   }
 
+  /**
+   * Pushes the pending upload's result while `proxy` (to the database or to Redis) is frozen: 503 within the bound.
+   * After the thaw WeChat pushes the same event again: its (timestamp, nonce) was handed back, so it is handled,
+   * not refused as a replay, and the avatar is shown.
+   */
+  async function frozenPushThenSettled(t: TestServer, proxy: TcpProxy) {
+    const { traceId, url, me } = await pending(t);
+    const push = mediaCheckPush(t, traceId);
+    proxy.freeze();
+    const frozen = await timed(push);
+    expect(frozen.result.status).toBe(503);
+    expect(frozen.ms).toBeLessThan(BOUND_MS);
+    proxy.thaw();
+    expect(await eventually(async () => (await push()).text === 'success', 15000)).toBe(true);
+    expect(await me()).toEqual({ avatarUrl: url, avatarReview: 'PASSED' });
+  }
+
   it('when the database freezes as the result is pushed, then 503 within DATABASE_TIMEOUT_MS, and the same push after the thaw settles it', async () => {
-    if (target.kind !== 'services') throw new Error('services only');
-    const database: TestDatabase = await freshDatabase();
-    const real = new URL(database.url);
-    const proxy = new TcpProxy({ host: real.hostname, port: Number(real.port || 3306) });
-    const proxied = new URL(database.url);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(await proxy.start());
+    const { database, proxy, url: proxied } = await proxiedDatabase();
     const t = await startServer({
-      database: { url: proxied.toString(), drop: async () => undefined },
+      database: { url: proxied, drop: async () => undefined },
       env: { DATABASE_TIMEOUT_MS: String(TIMEOUT_MS), AVATAR_DIR: dir },
     });
     try {
-      const { traceId, url, me } = await pending(t);
-      const push = mediaCheckPush(t, traceId);
-      proxy.freeze();
-      const frozen = await timed(push);
-      expect(frozen.result.status).toBe(503);
-      expect(frozen.ms).toBeLessThan(BOUND_MS);
-      proxy.thaw();
-      // WeChat pushes the same event again: its (timestamp, nonce) was handed back, so it is handled, not a replay.
-      expect(await eventually(async () => (await push()).text === 'success', 15000)).toBe(true);
-      expect(await me()).toEqual({ avatarUrl: url, avatarReview: 'PASSED' });
+      await frozenPushThenSettled(t, proxy);
     } finally {
       await proxy.stop();
       await t.close();
@@ -188,21 +176,12 @@ describeServices('the avatar review when a backing service or WeChat freezes', (
 
   it('when Redis (the nonce store) freezes as the result is pushed, then 503 within CACHE_TIMEOUT_MS, and the same push after the thaw settles it', async () => {
     if (target.kind !== 'services') throw new Error('services only');
-    const redis = new URL(target.redisUrl);
-    const proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const { proxy, url: redisUrl } = await proxiedRedis();
     const t = await startServer({
-      env: { REDIS_URL: redisUrlVia(await proxy.start()), CACHE_TIMEOUT_MS: String(TIMEOUT_MS), AVATAR_DIR: dir },
+      env: { REDIS_URL: redisUrl, CACHE_TIMEOUT_MS: String(TIMEOUT_MS), AVATAR_DIR: dir },
     });
     try {
-      const { traceId, url, me } = await pending(t);
-      const push = mediaCheckPush(t, traceId);
-      proxy.freeze();
-      const frozen = await timed(push);
-      expect(frozen.result.status).toBe(503);
-      expect(frozen.ms).toBeLessThan(BOUND_MS);
-      proxy.thaw();
-      expect(await eventually(async () => (await push()).text === 'success', 15000)).toBe(true);
-      expect(await me()).toEqual({ avatarUrl: url, avatarReview: 'PASSED' });
+      await frozenPushThenSettled(t, proxy);
     } finally {
       await proxy.stop();
       await t.close();

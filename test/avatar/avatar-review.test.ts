@@ -8,6 +8,7 @@ import { pushSignature } from '../../src/wechat/push';
 import { codeOf, markServicesSuite, startServer, type TestServer } from '../support/server';
 import { freshDatabase, onServices, redisNamespace, type TestDatabase } from '../support/target';
 import { eventually } from '../support/eventually';
+import { simulatorDev } from '../support/simulator-dev';
 
 if (onServices) markServicesSuite();
 
@@ -43,15 +44,7 @@ describe('setProfile(avatarUrl): WeChat image check, pushed result, /wechat/push
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const devPost = async <T = Record<string, unknown>>(path: string, body: unknown): Promise<T> => {
-    const res = await fetch(`${sim}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const devPost = <T = Record<string, unknown>>(path: string, body: unknown) => simulatorDev<T>(sim, path, body);
   const mediaChecks = async () =>
     (await (await fetch(`${sim}/dev/media-check`)).json()) as { calls: number; checks: Check[] };
   const upload = async (token: string, data: Buffer) => {
@@ -366,13 +359,7 @@ describe('the pushed result on two instances', () => {
 
   it('when 20 copies of one result reach both instances at once, then the avatar is settled exactly once', async () => {
     const sim = `${one.url}${SIMULATOR_PREFIX}`;
-    const post = (path: string, body: unknown) =>
-      fetch(`${sim}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-    await post('/dev/media-check/hold', { hold: true });
+    await simulatorDev(sim, '/dev/media-check/hold', { hold: true });
     const a = await one.login();
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(cleanImage())], { type: 'image/png' }), 'a.png');
@@ -381,7 +368,7 @@ describe('the pushed result on two instances', () => {
     ).json()) as { url: string };
     const set = await one.gql<{ setProfile: Shown }>(SET, { avatarUrl: url }, a.token);
     expect(set.data!.setProfile.avatarReview).toBe('PENDING');
-    const { checks } = (await (await fetch(`${sim}/dev/media-check`)).json()) as { checks: Check[] };
+    const { checks } = await simulatorDev<{ checks: Check[] }>(sim, '/dev/media-check');
     const traceId = checks.find((c) => c.mediaUrl === url)!.traceId;
     const body = JSON.stringify({
       MsgType: 'event',
@@ -408,6 +395,6 @@ describe('the pushed result on two instances', () => {
     // Sessions are per process without Redis: read it back where the user logged in.
     const me = await one.gql<{ me: Shown }>(ME, {}, a.token);
     expect(me.data!.me).toMatchObject({ avatarUrl: url, avatarReview: 'PASSED' });
-    await post('/dev/media-check/hold', { hold: false });
+    await simulatorDev(sim, '/dev/media-check/hold', { hold: false });
   });
 });

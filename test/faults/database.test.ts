@@ -10,7 +10,7 @@ import {
   type CreatedPayment,
 } from '../support/pay';
 import { TcpProxy } from '../support/tcp-proxy';
-import { describeServices, freshDatabase, target, type TestDatabase } from '../support/target';
+import { describeServices, proxiedDatabase, type TestDatabase } from '../support/target';
 import { arrivalOf, beforeAnswer } from '../support/arrival';
 import { eventually, timed } from '../support/eventually';
 import { SIMULATOR_PREFIX } from '../../src/app';
@@ -33,16 +33,9 @@ interface Rig {
 
 /** A server whose DATABASE_URL is the suite's fresh MariaDB database, reached through a proxy. */
 async function setUp(): Promise<Rig> {
-  if (target.kind !== 'services') throw new Error('services only');
-  const database = await freshDatabase();
-  const real = new URL(database.url);
-  const proxy = new TcpProxy({ host: real.hostname, port: Number(real.port || 3306) });
-  const port = await proxy.start();
-  const proxied = new URL(database.url);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(port);
+  const { database, proxy, url: proxied } = await proxiedDatabase();
   const t = await startServer({
-    database: { url: proxied.toString(), drop: async () => undefined },
+    database: { url: proxied, drop: async () => undefined },
     env: { DATABASE_TIMEOUT_MS: String(DATABASE_TIMEOUT_MS) },
   });
   const direct = await createConnection(database.url);

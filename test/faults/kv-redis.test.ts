@@ -2,8 +2,7 @@ import { createClient } from '@redis/client';
 import { Writable } from 'node:stream';
 import { createKeyValueStore, type KeyValue, type KeyValueStore } from '../../src/core/kv';
 import { createLogger } from '../../src/core/logger';
-import { TcpProxy } from '../support/tcp-proxy';
-import { describeServices, redisNamespace, redisUrlVia, target } from '../support/target';
+import { describeServices, redisNamespace, proxiedRedis, target } from '../support/target';
 import { eventually, timed } from '../support/eventually';
 import { serverBehindRedisProxy } from '../support/redis-fault';
 import { LOGIN, ME, codeOf } from '../support/server';
@@ -14,11 +13,9 @@ let nested = 0;
 /** A store whose Redis is behind a TcpProxy, and a direct client that reads what it really wrote. */
 async function storeBehindProxy(timeoutMs: number) {
   if (target.kind !== 'services') throw new Error('services only');
-  const redis = new URL(target.redisUrl);
-  const proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-  const port = await proxy.start();
+  const { proxy, url: redisUrl } = await proxiedRedis();
   const namespace = `${redisNamespace}.k${++nested}`;
-  const store = createKeyValueStore({ redisUrl: redisUrlVia(port), timeoutMs, namespace, logger: silent() });
+  const store = createKeyValueStore({ redisUrl, timeoutMs, namespace, logger: silent() });
   const raw = createClient({ url: target.redisUrl });
   raw.on('error', () => undefined);
   await raw.connect();

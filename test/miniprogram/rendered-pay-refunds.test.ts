@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { SIMULATOR_PREFIX } from '../../src/app';
-import { adminTokenHash } from '../../src/auth/admin';
 import { eventually } from '../support/eventually';
 import { bootRendered, type RenderedPage } from '../support/render';
 import { startServer, type TestServer } from '../support/server';
-import { createTestCa } from '../support/test-ca';
+import { refundEnv } from '../support/refund';
+import { simulatorDev } from '../support/simulator-dev';
 
 const ADMIN_TOKEN = `ops-${randomBytes(16).toString('hex')}`;
 const REFUND = `mutation Refund($outTradeNo: String!, $amount: Int!) {
@@ -24,31 +24,14 @@ describe('mini-program pay page, rendered: the order’s refunds', () => {
   let t: TestServer;
   let sim: string;
   beforeAll(async () => {
-    const ca = createTestCa();
-    t = await startServer({
-      env: {
-        SIMULATOR_TLS_DIR: ca.dir,
-        WECHAT_PAY_CERT_PEM: ca.client,
-        WECHAT_PAY_KEY_PEM: ca.clientKey,
-        WECHAT_PAY_CA_PEM: ca.ca,
-        ADMIN_TOKEN_HASHES: adminTokenHash(ADMIN_TOKEN),
-        SWEEP_INTERVAL_SECONDS: '0',
-      },
-    });
+    t = await startServer({ env: refundEnv(ADMIN_TOKEN) });
     sim = `${t.url}${SIMULATOR_PREFIX}`;
   });
   afterAll(async () => {
     await t?.close();
   });
 
-  const dev = async (path: string, body: unknown) => {
-    const res = await fetch(`${sim}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  };
+  const dev = (path: string, body: unknown) => simulatorDev(sim, path, body);
   const adminOrder = async (outTradeNo: string) =>
     (await t.gql<{ adminOrder: AdminOrder }>(ADMIN_ORDER, { outTradeNo }, ADMIN_TOKEN)).data!.adminOrder;
   async function refund(outTradeNo: string, amount: number) {

@@ -10,6 +10,7 @@ import { codeOf, LOGIN, markServicesSuite, startServer, type TestServer } from '
 import { startStandaloneSimulator } from '../support/standalone-simulator';
 import { eventually } from '../support/eventually';
 import { onServices } from '../support/target';
+import { simulatorDev } from '../support/simulator-dev';
 import { createPlatformCertificate, type PlatformCertificatePems } from '../support/test-ca';
 
 if (onServices) markServicesSuite();
@@ -73,14 +74,8 @@ describe('WeChat Pay v3 in platform certificate mode', () => {
     return t;
   }
 
-  const dev = async <T = Record<string, unknown>>(sim: Sim, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${sim.base}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-    });
-    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const dev = <T = Record<string, unknown>>(sim: Sim, path: string, body?: unknown) =>
+    simulatorDev<T>(sim.base, path, body);
   const downloads = async (sim: Sim) => (await dev<{ downloads: number }>(sim, '/dev/v3/certificates')).downloads;
   /** The first download starts at listen(); a payment made before it ends waits for it, so tests wait too. */
   const firstDownload = async (sim: Sim, t: TestServer) => {

@@ -11,6 +11,7 @@ import { SIMULATOR_IDENTITY } from '../../src/core/config';
 import { encryptResource, signV3, v3Message, v3Nonce, verifyWechatpaySignature } from '../../src/wechat/v3/crypto';
 import { rfc3339China } from '../../src/wechat/v3/client';
 import { createPayment, requestPayment } from '../support/pay';
+import { simulatorDev } from '../support/simulator-dev';
 import { codeOf, markServicesSuite, startServer, type TestServer } from '../support/server';
 import { eventually } from '../support/eventually';
 import { freshDatabase, onServices, type TestDatabase } from '../support/target';
@@ -35,14 +36,7 @@ describe('WeChat Pay v3 (WECHAT_PAY_API=v3) against the simulator', () => {
     await t?.close();
   });
 
-  const dev = async <T = Record<string, unknown>>(path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${sim}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-    });
-    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const dev = <T = Record<string, unknown>>(path: string, body?: unknown) => simulatorDev<T>(sim, path, body);
   const status = async (outTradeNo: string, token: string, refresh = false) =>
     (await t.gql<{ order: { status: string } }>(ORDER, { o: outTradeNo, r: refresh }, token)).data!.order.status;
   const notifyRows = async (outTradeNo: string | null) =>

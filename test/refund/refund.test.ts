@@ -6,7 +6,8 @@ import { buildPayXml } from '../../src/wechat/pay-xml';
 import { encryptReqInfoText, encryptRefundReqInfo } from '../../src/wechat/refund-notify';
 import { createPayment, requestPayment } from '../support/pay';
 import { codeOf, markServicesSuite, startServer, type TestServer } from '../support/server';
-import { createTestCa } from '../support/test-ca';
+import { refundEnv } from '../support/refund';
+import { simulatorDev } from '../support/simulator-dev';
 import { eventually } from '../support/eventually';
 import { onServices } from '../support/target';
 
@@ -22,25 +23,12 @@ const ADMIN_ORDER = `query AdminOrder($outTradeNo: String!) { adminOrder(outTrad
 type RefundView = { outRefundNo: string; amount: number; status: string; refundId: string | null };
 type AdminOrder = { outTradeNo: string; amount: number; status: string; refundedAmount: number; refunds: RefundView[] };
 
-/** The env that gives a server refunds against its in-process simulator's HTTPS port, and an operator token. */
-function refundEnv(): Record<string, string> {
-  const ca = createTestCa();
-  return {
-    SIMULATOR_TLS_DIR: ca.dir,
-    WECHAT_PAY_CERT_PEM: ca.client,
-    WECHAT_PAY_KEY_PEM: ca.clientKey,
-    WECHAT_PAY_CA_PEM: ca.ca,
-    ADMIN_TOKEN_HASHES: adminTokenHash(ADMIN_TOKEN),
-    SWEEP_INTERVAL_SECONDS: '0',
-  };
-}
-
 describe('refund: an operator refunds a paid order over mutual TLS', () => {
   let t: TestServer;
   let sim: string;
 
   beforeAll(async () => {
-    t = await startServer({ env: refundEnv() });
+    t = await startServer({ env: refundEnv(ADMIN_TOKEN) });
     sim = `${t.url}${SIMULATOR_PREFIX}`;
   });
   afterAll(async () => {
@@ -51,14 +39,7 @@ describe('refund: an operator refunds a paid order over mutual TLS', () => {
     await t?.close();
   });
 
-  const dev = async <T = Record<string, unknown>>(path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${sim}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-    });
-    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const dev = <T = Record<string, unknown>>(path: string, body?: unknown) => simulatorDev<T>(sim, path, body);
   /** A paid order of `money` fen: created, paid at the simulator, its notify delivered. */
   async function paidOrder(money: number) {
     const user = await t.login();

@@ -1,9 +1,8 @@
-import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { SIMULATOR_IDENTITY } from '../../src/core/config';
 import { MAX_BULK_CODES } from '../../src/simulator/login.routes';
-import { simulatorPlugin } from '../../src/simulator/simulator.plugin';
 import { markServicesSuite } from '../support/server';
+import { listenSimulator } from '../support/simulator-app';
 import { onServices } from '../support/target';
 
 // The simulator keeps its state in memory: it runs alike on both projects,
@@ -17,10 +16,7 @@ let sim: FastifyInstance;
 let base: string;
 
 beforeAll(async () => {
-  sim = Fastify();
-  await sim.register(simulatorPlugin, { ...SIMULATOR_IDENTITY });
-  await sim.listen({ port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${(sim.server.address() as AddressInfo).port}`;
+  ({ app: sim, url: base } = await listenSimulator());
 });
 
 afterAll(async () => {

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { request as httpRequest } from 'node:http';
-import { simulatorPlugin } from '../../src/simulator/simulator.plugin';
 import type { SimulatorXmlLayout } from '../../src/simulator/xml-layout';
 import { paySign, type SignType, verifyPaySign } from '../../src/wechat/pay-sign';
 import {
@@ -15,6 +13,7 @@ import {
 } from '../../src/wechat/pay-xml';
 import { createPayClient } from '../../src/wechat/pay.client';
 import { markServicesSuite } from '../support/server';
+import { listen, listenSimulator, SIM_ID } from '../support/simulator-app';
 import { onServices } from '../support/target';
 
 // The simulator keeps its state in memory: it runs alike on both projects,
@@ -27,12 +26,7 @@ beforeAll(() => {
  * The simulated WeChat Pay over real HTTP, plus a tiny merchant that receives its notifies. Each test notifies
  * its own /notify/:slot, so the merchant can answer FAIL a set number of times per test.
  */
-const ID = {
-  appid: 'wx00simulator0000',
-  secret: 'simulator-app-secret',
-  mchId: '1900000109',
-  payKey: 'simulatorpaykey00000000000000000',
-};
+const ID = SIM_ID;
 
 interface Received {
   fields: Record<string, string>;
@@ -52,24 +46,14 @@ const failures = new Map<string, { left: number; how: 'fail' | 'http500' | 'garb
 const handlerWaiters = new Map<string, () => void>();
 const handlerReached = (url: string) => new Promise<void>((resolve) => handlerWaiters.set(url, resolve));
 
-async function listen(app: FastifyInstance): Promise<string> {
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-}
-
 /**
  * `before` runs on the new app before the simulator is registered (e.g. to add a hook its routes get). The layout
  * varies per message unless a test asks for one, as it does in every suite (test/support/server.ts).
  */
-async function startSimulator(
+const startSimulator = (
   before?: (app: FastifyInstance) => void,
   options: { xmlLayout?: SimulatorXmlLayout } = { xmlLayout: 'vary' },
-): Promise<{ app: FastifyInstance; url: string }> {
-  const app = Fastify();
-  before?.(app);
-  await app.register(simulatorPlugin, { ...ID, ...options });
-  return { app, url: await listen(app) };
-}
+) => listenSimulator(options, before);
 
 beforeAll(async () => {
   ({ app: sim, url: simUrl } = await startSimulator((app) =>

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { SIMULATOR_IDENTITY } from '../../src/core/config';
-import { simulatorPlugin } from '../../src/simulator/simulator.plugin';
 import { paySign, type SignType, verifyPaySign } from '../../src/wechat/pay-sign';
 import { buildPayXml, NOTIFY_SUCCESS, notifyFail, parsePayXml } from '../../src/wechat/pay-xml';
 import { decryptRefundNotify } from '../../src/wechat/refund-notify';
 import { markServicesSuite } from '../support/server';
+import { listen, listenSimulator } from '../support/simulator-app';
 import { onServices } from '../support/target';
 import { createTestCa, simulatorTls } from '../support/test-ca';
 
@@ -38,17 +37,13 @@ const inbox = new Map<string, string[]>();
 const failures = new Map<string, number>();
 
 beforeAll(async () => {
-  sim = Fastify();
-  await sim.register(simulatorPlugin, {
-    ...ID,
+  ({ app: sim, url: simUrl } = await listenSimulator({
     xmlLayout: 'vary',
     tls: simulatorTls(ca),
     onHttps: (url) => {
       httpsUrl = url;
     },
-  });
-  await sim.listen({ port: 0, host: '127.0.0.1' });
-  simUrl = `http://127.0.0.1:${(sim.server.address() as AddressInfo).port}`;
+  }));
 
   merchant = Fastify();
   merchant.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
@@ -61,8 +56,7 @@ beforeAll(async () => {
     }
     return reply.type('text/xml').send(NOTIFY_SUCCESS);
   });
-  await merchant.listen({ port: 0, host: '127.0.0.1' });
-  merchantUrl = `http://127.0.0.1:${(merchant.server.address() as AddressInfo).port}`;
+  merchantUrl = await listen(merchant);
 });
 
 afterAll(async () => {

@@ -1,11 +1,10 @@
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import { Aes, Formatter, Rsa } from 'wechatpay-axios-plugin';
-import { simulatorPlugin } from '../../src/simulator/simulator.plugin';
-import { captureV3Platform, type V3Platform } from '../../src/simulator/v3-platform';
+import type { V3Platform } from '../../src/simulator/v3-platform';
 import { markServicesSuite } from '../support/server';
+import { listenV3Simulator, SIM_ID, sendV3, startMerchant } from '../support/simulator-app';
 import { onServices } from '../support/target';
 
 beforeAll(() => {
@@ -18,12 +17,7 @@ beforeAll(() => {
  * announced platform key, its AesGcm opens the notify resources, and a paySign it makes pays. Our crypto plays no
  * part on the test's side, so the simulator agrees with someone other than itself.
  */
-const ID = {
-  appid: 'wx00simulator0000',
-  secret: 'simulator-app-secret',
-  mchId: '1900000109',
-  payKey: 'simulatorpaykey00000000000000000',
-};
+const ID = SIM_ID;
 const MCH_SERIAL = '3775B6A45ACD588826D15E583A95F5DD2A6A0000';
 const API_V3_KEY = 'crosscheckapiv3key00000000000000';
 const merchant = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -33,38 +27,29 @@ const pem = (key: KeyObject) =>
 let sim: FastifyInstance;
 let simUrl: string;
 let platform: V3Platform;
-let merchantServer: Server;
+let merchantServer: Awaited<ReturnType<typeof startMerchant>>;
 let merchantUrl: string;
 const inbox: { headers: IncomingHttpHeaders; body: string }[] = [];
 
 beforeAll(async () => {
-  const capture = captureV3Platform();
-  sim = Fastify();
-  await sim.register(simulatorPlugin, {
-    ...ID,
-    v3: { mchPublicKey: pem(merchant.publicKey), mchSerial: MCH_SERIAL, apiV3Key: API_V3_KEY },
-    onV3Platform: capture.onV3Platform,
-    refundSettleMs: 10,
+  ({
+    app: sim,
+    url: simUrl,
+    platform,
+  } = await listenV3Simulator(
+    { mchPublicKey: pem(merchant.publicKey), mchSerial: MCH_SERIAL, apiV3Key: API_V3_KEY },
+    { refundSettleMs: 10 },
+  ));
+  merchantServer = await startMerchant(({ headers, body }) => {
+    inbox.push({ headers, body });
+    return { status: 204 };
   });
-  await sim.listen({ port: 0, host: '127.0.0.1' });
-  simUrl = `http://127.0.0.1:${(sim.server.address() as AddressInfo).port}`;
-  platform = capture.get();
-  merchantServer = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      inbox.push({ headers: req.headers, body });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => merchantServer.listen(0, '127.0.0.1', resolve));
-  merchantUrl = `http://127.0.0.1:${(merchantServer.address() as AddressInfo).port}/notify/v3`;
+  merchantUrl = `${merchantServer.url}/notify/v3`;
 });
 
 afterAll(async () => {
   await sim.close();
-  await new Promise((resolve) => merchantServer.close(resolve));
+  await merchantServer.close();
 });
 
 /** A request signed the plugin's way: Formatter.request, Rsa.sign, Formatter.authorization. */
@@ -73,22 +58,7 @@ async function call(method: 'GET' | 'POST', url: string, body?: unknown) {
   const timestamp = String(Formatter.timestamp());
   const nonce = Formatter.nonce();
   const signature = Rsa.sign(Formatter.request(method, url, timestamp, nonce, text), pem(merchant.privateKey));
-  const res = await fetch(`${simUrl}${url}`, {
-    method,
-    headers: {
-      authorization: Formatter.authorization(ID.mchId, nonce, signature, timestamp, MCH_SERIAL),
-      accept: 'application/json',
-      ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(method === 'POST' ? { body: text } : {}),
-  });
-  const answer = await res.text();
-  return {
-    status: res.status,
-    headers: res.headers,
-    text: answer,
-    json: (answer ? JSON.parse(answer) : {}) as Record<string, unknown>,
-  };
+  return sendV3(simUrl, method, url, text, Formatter.authorization(ID.mchId, nonce, signature, timestamp, MCH_SERIAL));
 }
 
 /** The plugin's verifier over the answer: Formatter.response and Rsa.verify with the announced public key. */

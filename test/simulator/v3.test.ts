@@ -1,9 +1,8 @@
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { simulatorPlugin, type SimulatorOptions } from '../../src/simulator/simulator.plugin';
-import { captureV3Platform, type V3Platform } from '../../src/simulator/v3-platform';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import type { SimulatorOptions } from '../../src/simulator/simulator.plugin';
+import type { V3Platform } from '../../src/simulator/v3-platform';
 import {
   authorizationHeader,
   decryptResource,
@@ -18,6 +17,14 @@ import { paySign } from '../../src/wechat/pay-sign';
 import { buildPayXml, parsePayXml } from '../../src/wechat/pay-xml';
 import { request as httpsRequest } from 'node:https';
 import { markServicesSuite } from '../support/server';
+import {
+  listenSimulator,
+  listenV3Simulator,
+  SIM_ID,
+  sendV3,
+  startMerchant,
+  type V3Answer,
+} from '../support/simulator-app';
 import { createTestCa, simulatorTls } from '../support/test-ca';
 import { onServices } from '../support/target';
 
@@ -31,12 +38,7 @@ beforeAll(() => {
  * answers and notifies verified with the platform key the simulator announced, notifies caught by a tiny node:http
  * merchant that answers as each test tells it.
  */
-const ID = {
-  appid: 'wx00simulator0000',
-  secret: 'simulator-app-secret',
-  mchId: '1900000109',
-  payKey: 'simulatorpaykey00000000000000000',
-};
+const ID = SIM_ID;
 const MCH_SERIAL = '5157F09EFDC096DE15EBE81A47057A7232F1B8E1';
 const API_V3_KEY = 'v3simulatorapiv3key0000000000000';
 
@@ -51,53 +53,35 @@ interface Notify {
 let sim: FastifyInstance;
 let simUrl: string;
 let platform: V3Platform;
-let merchant: Server;
+let merchant: Awaited<ReturnType<typeof startMerchant>>;
 let merchantUrl: string;
 const inbox = new Map<string, Notify[]>();
 /** How many times a slot answers 500 before it answers 204. */
 const failures = new Map<string, number>();
 
-async function startSimulator(extra: Partial<SimulatorOptions> = {}) {
-  const capture = captureV3Platform();
-  const app = Fastify();
-  await app.register(simulatorPlugin, {
-    ...ID,
-    v3: {
-      mchPublicKey: merchantKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-      mchSerial: MCH_SERIAL,
-      apiV3Key: API_V3_KEY,
-    },
-    onV3Platform: capture.onV3Platform,
-    refundSettleMs: 20,
-    ...extra,
-  });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, platform: capture.get() };
-}
+const V3 = {
+  mchPublicKey: merchantKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  mchSerial: MCH_SERIAL,
+  apiV3Key: API_V3_KEY,
+};
+const startSimulator = (extra: Partial<SimulatorOptions> = {}) =>
+  listenV3Simulator(V3, { refundSettleMs: 20, ...extra });
 
 beforeAll(async () => {
   ({ app: sim, url: simUrl, platform } = await startSimulator());
-  merchant = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      const slot = req.url ?? '';
-      inbox.set(slot, [...(inbox.get(slot) ?? []), { headers: req.headers, body }]);
-      const left = failures.get(slot) ?? 0;
-      if (left > 0) {
-        failures.set(slot, left - 1);
-        res.writeHead(500, { 'content-type': 'application/json' }).end('{"code":"FAIL","message":"not yet"}');
-      } else res.writeHead(204).end();
-    });
+  merchant = await startMerchant(({ url: slot, headers, body }) => {
+    inbox.set(slot, [...(inbox.get(slot) ?? []), { headers, body }]);
+    const left = failures.get(slot) ?? 0;
+    if (left === 0) return { status: 204 };
+    failures.set(slot, left - 1);
+    return { status: 500, json: { code: 'FAIL', message: 'not yet' } };
   });
-  await new Promise<void>((resolve) => merchant.listen(0, '127.0.0.1', resolve));
-  merchantUrl = `http://127.0.0.1:${(merchant.address() as AddressInfo).port}`;
+  merchantUrl = merchant.url;
 });
 
 afterAll(async () => {
   await sim.close();
-  await new Promise((resolve) => merchant.close(resolve));
+  await merchant.close();
 });
 
 // Asymmetric matchers typed as what they stand for, inside object literals.
@@ -108,13 +92,6 @@ const newNo = (prefix: string) => prefix + randomBytes(8).toString('hex');
 const newOpenid = () => 'o' + randomBytes(14).toString('hex').slice(0, 27);
 let slots = 0;
 const newSlot = () => `/notify/v3-${++slots}`;
-
-interface Answer {
-  status: number;
-  text: string;
-  headers: Headers;
-  json: Record<string, unknown>;
-}
 
 /** A v3 call as our client makes it; `sign` lets a test change what the Authorization says or covers. */
 async function v3(
@@ -133,7 +110,7 @@ async function v3(
     rawBody?: string;
   } = {},
   base = simUrl,
-): Promise<Answer> {
+): Promise<V3Answer> {
   const text = sign.rawBody ?? (body === undefined ? '' : JSON.stringify(body));
   const authorization =
     sign.header ??
@@ -147,23 +124,7 @@ async function v3(
       timestamp: sign.timestamp,
       nonce: sign.nonce,
     });
-  const res = await fetch(`${base}${url}`, {
-    method,
-    headers: {
-      authorization,
-      accept: 'application/json',
-      ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(method === 'POST' ? { body: text } : {}),
-  });
-  const answerText = await res.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = answerText ? (JSON.parse(answerText) as Record<string, unknown>) : {};
-  } catch {
-    /* not JSON: the test looks at text */
-  }
-  return { status: res.status, text: answerText, headers: res.headers, json };
+  return sendV3(base, method, url, text, authorization);
 }
 
 /** Does the answer verify with the platform key, and name it? */
@@ -282,8 +243,7 @@ describe('the platform key', () => {
   });
 
   it('when not in v3 mode, then there are no v3 routes', async () => {
-    const app = Fastify();
-    await app.register(simulatorPlugin, ID);
+    const { app } = await listenSimulator();
     const res = await app.inject({ method: 'POST', url: '/v3/pay/transactions/jsapi', payload: {} });
     expect(res.statusCode).toBe(404);
     await app.close();
@@ -390,20 +350,13 @@ describe('Authorization', () => {
   });
 
   it('when mounted under a prefix, then a signature over the path with or without the prefix verifies', async () => {
-    const capture = captureV3Platform();
-    const app = Fastify();
-    await app.register(simulatorPlugin, {
-      ...ID,
+    const {
+      app,
+      url: base,
+      platform: prefixed,
+    } = await listenV3Simulator(V3, {
       prefix: '/simulator',
-      v3: {
-        mchPublicKey: merchantKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-        mchSerial: MCH_SERIAL,
-        apiV3Key: API_V3_KEY,
-      },
-      onV3Platform: capture.onV3Platform,
-    } as SimulatorOptions);
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    } as Partial<SimulatorOptions>);
     try {
       const full = await v3('POST', '/simulator/v3/pay/transactions/jsapi', jsapiBody(), {}, base);
       expect(full.status).toBe(200);
@@ -417,7 +370,7 @@ describe('Authorization', () => {
         base,
       );
       expect(short.status).toBe(200);
-      expect(capture.get().publicKeyId).toMatch(/^PUB_KEY_ID_/);
+      expect(prefixed.publicKeyId).toMatch(/^PUB_KEY_ID_/);
     } finally {
       await app.close();
     }

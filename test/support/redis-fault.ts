@@ -1,8 +1,7 @@
 import { createClient } from '@redis/client';
 import { ME, codeOf, startServer, type GqlResult, type TestServer } from './server';
 import { CREATE_PAYMENT } from './pay';
-import { TcpProxy } from './tcp-proxy';
-import { redisNamespace, redisUrlVia, target } from './target';
+import { redisNamespace, proxiedRedis, target } from './target';
 import { eventually } from './eventually';
 
 let nested = 0;
@@ -51,13 +50,11 @@ export type RedisDirect = Awaited<ReturnType<typeof redisDirect>>;
 /** One server whose Redis is behind a TcpProxy, under a Redis namespace of its own, and a direct client on that database. */
 export async function serverBehindRedisProxy(cacheTimeoutMs: number) {
   if (target.kind !== 'services') throw new Error('services only');
-  const redisUrl = new URL(target.redisUrl);
-  const proxy = new TcpProxy({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) });
-  const port = await proxy.start();
+  const { proxy, url: redisUrl } = await proxiedRedis();
   const direct = await redisDirect();
   const t = await startServer({
     env: {
-      REDIS_URL: redisUrlVia(port),
+      REDIS_URL: redisUrl,
       REDIS_NAMESPACE: direct.namespace,
       CACHE_TIMEOUT_MS: String(cacheTimeoutMs),
       // Windows far longer than the test, so no counter expires between two snapshots.

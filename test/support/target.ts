@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
+import { TcpProxy } from './tcp-proxy';
 
 /** Which backing services this jest project runs against (see jest.config.js). */
 export type TestTarget = { kind: 'embedded' } | { kind: 'services'; mysqlUrl: string; redisUrl: string };
@@ -67,4 +68,27 @@ export async function freshDatabase(): Promise<TestDatabase> {
       await c.end();
     },
   };
+}
+
+/**
+ * A fresh MariaDB database for this suite with a started TcpProxy in front of it: `url` reaches the database through
+ * the proxy (a server's DATABASE_URL), `database.url` directly. The caller stops the proxy and drops the database.
+ */
+export async function proxiedDatabase(): Promise<{ database: TestDatabase; proxy: TcpProxy; url: string }> {
+  if (target.kind !== 'services') throw new Error('services only');
+  const database = await freshDatabase();
+  const real = new URL(database.url);
+  const proxy = new TcpProxy({ host: real.hostname, port: Number(real.port || 3306) });
+  const proxied = new URL(database.url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(await proxy.start());
+  return { database, proxy, url: proxied.toString() };
+}
+
+/** A started TcpProxy in front of TEST_REDIS_URL, and `url`, the same database reached through it (a REDIS_URL). */
+export async function proxiedRedis(): Promise<{ proxy: TcpProxy; url: string }> {
+  if (target.kind !== 'services') throw new Error('services only');
+  const redis = new URL(target.redisUrl);
+  const proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+  return { proxy, url: redisUrlVia(await proxy.start()) };
 }

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { SIMULATOR_PREFIX } from '../../src/app';
-import { adminTokenHash } from '../../src/auth/admin';
 import { chinaTime } from '../../src/payment/payment.service';
 import { createPayment, requestPayment } from '../support/pay';
 import { markServicesSuite, startServer, type TestServer } from '../support/server';
 import { startStandaloneSimulator } from '../support/standalone-simulator';
-import { createTestCa } from '../support/test-ca';
+import { refundEnv } from '../support/refund';
+import { simulatorDev } from '../support/simulator-dev';
 import { eventually } from '../support/eventually';
 import { freshDatabase, onServices } from '../support/target';
 
@@ -71,28 +71,12 @@ describe('the sweeper', () => {
 
   it('when a refund notify is lost, then the sweeper settles the refund SUCCESS through refundquery', async () => {
     const adminToken = `ops-${randomBytes(12).toString('hex')}`;
-    const ca = createTestCa();
-    const t: TestServer = await startServer({
-      env: {
-        ...FAST_SWEEP,
-        SIMULATOR_TLS_DIR: ca.dir,
-        WECHAT_PAY_CERT_PEM: ca.client,
-        WECHAT_PAY_KEY_PEM: ca.clientKey,
-        WECHAT_PAY_CA_PEM: ca.ca,
-        ADMIN_TOKEN_HASHES: adminTokenHash(adminToken),
-      },
-    });
+    const t: TestServer = await startServer({ env: refundEnv(adminToken, FAST_SWEEP) });
     try {
       const user = await t.login();
       const { order, payParams } = await createPayment(t, user.token, 200);
       await requestPayment(t, payParams);
-      const dev = (path: string, body: unknown) =>
-        fetch(`${t.url}${SIMULATOR_PREFIX}${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
-      await dev('/dev/refund-next', { outcome: 'SUCCESS', deliver: false });
+      await simulatorDev(`${t.url}${SIMULATOR_PREFIX}`, '/dev/refund-next', { outcome: 'SUCCESS', deliver: false });
       const res = await t.gql<{ refund: { status: string } }>(
         'mutation($o: String!) { refund(outTradeNo: $o, amount: 80) { status } }',
         { o: order.outTradeNo },
@@ -117,27 +101,13 @@ describe('the sweeper', () => {
 
   it('when the sweeper runs while a refund call is still on its way to WeChat, then it leaves that refund alone', async () => {
     const adminToken = `ops-${randomBytes(12).toString('hex')}`;
-    const ca = createTestCa();
-    const t: TestServer = await startServer({
-      env: {
-        ...FAST_SWEEP,
-        SIMULATOR_TLS_DIR: ca.dir,
-        WECHAT_PAY_CERT_PEM: ca.client,
-        WECHAT_PAY_KEY_PEM: ca.clientKey,
-        WECHAT_PAY_CA_PEM: ca.ca,
-        ADMIN_TOKEN_HASHES: adminTokenHash(adminToken),
-      },
-    });
+    const t: TestServer = await startServer({ env: refundEnv(adminToken, FAST_SWEEP) });
     try {
       const user = await t.login();
       const { order, payParams } = await createPayment(t, user.token, 100);
       await requestPayment(t, payParams);
       // WeChat takes 2.5 s to answer: several sweeps pass while the call is in flight.
-      await fetch(`${t.url}${SIMULATOR_PREFIX}/dev/refund-fault`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ delayMs: 2500, accept: true }),
-      });
+      await simulatorDev(`${t.url}${SIMULATOR_PREFIX}`, '/dev/refund-fault', { delayMs: 2500, accept: true });
       const res = await t.gql<{ refund: { status: string; refundId: string | null } }>(
         'mutation($o: String!) { refund(outTradeNo: $o, amount: 40) { status refundId } }',
         { o: order.outTradeNo },

@@ -14,7 +14,7 @@ import {
 import { timed } from '../support/eventually';
 import { markServicesSuite } from '../support/server';
 import { startStandaloneSimulator } from '../support/standalone-simulator';
-import { describeServices, onServices, redisNamespace, redisUrlVia, target } from '../support/target';
+import { describeServices, onServices, redisNamespace, proxiedRedis, target } from '../support/target';
 import { TcpProxy } from '../support/tcp-proxy';
 
 // Real parts: the simulator over HTTP, the managers' shared store on real Redis (services) or in-process (embedded).
@@ -483,11 +483,9 @@ describe('the simulated force_refresh quota', () => {
 describeServices('the access_token manager with its store frozen', () => {
   it('when Redis freezes, then a call answers SERVICE_UNAVAILABLE within the store’s bound, and works again on thaw', async () => {
     if (target.kind !== 'services') return;
-    const redis = new URL(target.redisUrl);
-    const proxy = new TcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-    const port = await proxy.start();
+    const { proxy, url: redisUrl } = await proxiedRedis();
     const store = createKeyValueStore({
-      redisUrl: redisUrlVia(port),
+      redisUrl,
       timeoutMs: 300,
       namespace: `${redisNamespace}.frozen`,
       logger: logger(),
