@@ -17,6 +17,8 @@ import { Migration20261203150000_Refunds as MysqlRefunds } from './mysql/Migrati
 import { Migration20261203150000_Refunds as SqliteRefunds } from './sqlite/Migration20261203150000_Refunds';
 import { Migration20261204100000_OrderStatusIndex as MysqlOrderStatusIndex } from './mysql/Migration20261204100000_OrderStatusIndex';
 import { Migration20261204100000_OrderStatusIndex as SqliteOrderStatusIndex } from './sqlite/Migration20261204100000_OrderStatusIndex';
+import { Migration20261204110000_RefundStatusIndex as MysqlRefundStatusIndex } from './mysql/Migration20261204110000_RefundStatusIndex';
+import { Migration20261204110000_RefundStatusIndex as SqliteRefundStatusIndex } from './sqlite/Migration20261204110000_RefundStatusIndex';
 
 /**
  * Migrations are listed explicitly rather than globbed from disk, so the same list works from
@@ -33,6 +35,7 @@ const mysql: MigrationObject[] = [
   { name: 'Migration20261203140000_AvatarReview', class: MysqlAvatarReview },
   { name: 'Migration20261203150000_Refunds', class: MysqlRefunds },
   { name: 'Migration20261204100000_OrderStatusIndex', class: MysqlOrderStatusIndex },
+  { name: 'Migration20261204110000_RefundStatusIndex', class: MysqlRefundStatusIndex },
 ];
 const sqlite: MigrationObject[] = [
   { name: 'Migration20261123132314_Initial', class: SqliteInitial },
@@ -44,6 +47,7 @@ const sqlite: MigrationObject[] = [
   { name: 'Migration20261203140000_AvatarReview', class: SqliteAvatarReview },
   { name: 'Migration20261203150000_Refunds', class: SqliteRefunds },
   { name: 'Migration20261204100000_OrderStatusIndex', class: SqliteOrderStatusIndex },
+  { name: 'Migration20261204110000_RefundStatusIndex', class: SqliteRefundStatusIndex },
 ];
 
 export function migrationsFor(kind: 'mysql' | 'libsql'): MigrationObject[] {

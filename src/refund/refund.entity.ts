@@ -59,6 +59,8 @@ export class Refund {
   reason?: string | null;
 
   @Field(() => RefundStatus, { description: 'Where it stands; see RefundStatus.' })
+  // The sweeper reads the PROCESSING and CLOSED refunds (dueForQuery); most rows are SUCCESS and are never read.
+  @Index()
   @Enum({ items: () => RefundStatus, default: RefundStatus.PROCESSING })
   status: RefundStatus = RefundStatus.PROCESSING;
 
