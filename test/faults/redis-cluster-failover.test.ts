@@ -94,6 +94,20 @@ describeCluster('when a Redis Cluster master is killed while requests run', () =
         `[failover] last answers (victim ${victim}):\n${lastAnswers.map((a, i) => `${users[i].master} ${a}`).join('\n')}`,
       );
       console.log(`[failover] server log tail:\n${t.logs.slice(-40).join('\n')}`);
+      // Whether a refused user's session is still in Redis, asked of its slot's master now, and every master's size.
+      for (const [i, answer] of lastAnswers.entries()) {
+        if (answer === 'ok') continue;
+        const key = sessionKey(users[i].token);
+        const owner = await cluster.masterOf(key).catch(() => undefined);
+        const held = owner && (await cluster.command(owner, ['EXISTS', key]).catch((e: Error) => e.message));
+        console.log(`[failover] user ${i} (was on ${users[i].master}): session on ${owner}: EXISTS ${String(held)}`);
+      }
+      for (const m of await cluster.masters().catch(() => [])) {
+        const role = (await cluster.command(m, ['ROLE']).catch(() => [])) as unknown[];
+        console.log(
+          `[failover] master ${m}: DBSIZE ${String(await cluster.command(m, ['DBSIZE']).catch(() => '?'))}, ROLE ${JSON.stringify(role)}`,
+        );
+      }
     }
     expect(recovered).toBe(true);
 
