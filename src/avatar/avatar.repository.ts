@@ -19,6 +19,8 @@ export interface StoredAvatar {
   bytes: number;
   review: AvatarReview | null;
   traceId: string | null;
+  /** When it last went to WeChat's image check; null until then. */
+  submittedAt: Date | null;
 }
 
 /** A pushed media check result as kept. */
@@ -59,10 +61,10 @@ export function avatarRepository(em: EntityManager) {
       const [row] = await q.rows(
         q.db
           .selectFrom('avatars')
-          .select(['id', 'user_id', 'format', 'bytes', 'review', 'trace_id'])
+          .select(['id', 'user_id', 'format', 'bytes', 'review', 'trace_id', 'submitted_at'])
           .where('id', '=', id),
       );
-      return row && stored(row);
+      return row && stored(row, q.detached(Avatar, row).submittedAt ?? null);
     },
 
     /** The upload submitted under `traceId` (compared byte for byte), if any. */
@@ -70,23 +72,28 @@ export function avatarRepository(em: EntityManager) {
       const [row] = await q.rows(
         q.db
           .selectFrom('avatars')
-          .select(['id', 'user_id', 'format', 'bytes', 'review', 'trace_id'])
+          .select(['id', 'user_id', 'format', 'bytes', 'review', 'trace_id', 'submitted_at'])
           .where('trace_id', '=', traceId),
       );
-      return row && stored(row);
+      return row && stored(row, q.detached(Avatar, row).submittedAt ?? null);
     },
 
     /**
      * Records that upload `id` went to WeChat's image check as `traceId`: only the first submission of an upload counts
-     * (a concurrent second one finds it submitted and answers false; its own trace_id then matches nothing).
+     * (a concurrent second one finds it submitted and answers false; its own trace_id then matches nothing). With
+     * `replacing`, a PENDING upload's submission under that trace_id is replaced by this one, also only once.
      */
-    async submit(id: string, traceId: string, submittedAt: Date): Promise<boolean> {
+    async submit(id: string, traceId: string, submittedAt: Date, replacing?: string): Promise<boolean> {
       const { affectedRows } = await q.write(
         q.db
           .updateTable('avatars')
           .set({ trace_id: traceId, review: AvatarReview.PENDING, submitted_at: q.date(submittedAt) })
           .where('id', '=', id)
-          .where('review', 'is', null),
+          .where((eb) =>
+            replacing === undefined
+              ? eb('review', 'is', null)
+              : eb.and([eb('review', '=', AvatarReview.PENDING), eb('trace_id', '=', replacing)]),
+          ),
       );
       return affectedRows === 1;
     },
@@ -128,14 +135,17 @@ export function avatarRepository(em: EntityManager) {
   };
 }
 
-function stored(row: {
-  id: string;
-  user_id: number;
-  format: string;
-  bytes: number;
-  review: unknown;
-  trace_id: string | null | undefined;
-}): StoredAvatar {
+function stored(
+  row: {
+    id: string;
+    user_id: number;
+    format: string;
+    bytes: number;
+    review: unknown;
+    trace_id: string | null | undefined;
+  },
+  submittedAt: Date | null,
+): StoredAvatar {
   return {
     id: row.id,
     userId: Number(row.user_id),
@@ -143,5 +153,6 @@ function stored(row: {
     bytes: Number(row.bytes),
     review: asReview(row.review),
     traceId: row.trace_id ?? null,
+    submittedAt,
   };
 }

@@ -31,6 +31,13 @@ export interface FillInDeps {
 /** The longest avatarUrl looked at: a URL /avatar issues is far shorter. */
 const AVATAR_URL_MAX = 1024;
 
+/**
+ * How long a submitted avatar waits for WeChat's result before setting it again submits it anew. WeChat pushes the
+ * result of media_check_async within 30 minutes and retries a push only for seconds, so a result not here after an
+ * hour was lost on its way (the server was down, or /wechat/push unreachable).
+ */
+export const REVIEW_RESULT_WAIT_MS = 60 * 60 * 1000;
+
 /** setProfile's arguments: each one given is set, an absent (or null) one keeps what is stored. */
 export interface FillIn {
   nickname?: string | null;
@@ -120,9 +127,16 @@ export function createFillInService({ contentCheck, accessToken, avatars, review
           });
         }
       }
-      // An upload is checked once: submitted again it keeps its trace_id (PENDING) or its verdict (PASSED).
+      // An upload is checked once: submitted again it keeps its verdict (PASSED) or waits for it (PENDING), unless the
+      // result is overdue and none was kept for it, when it goes to WeChat again under a new trace_id.
+      const overdue =
+        avatar?.review === AvatarReview.PENDING &&
+        avatar.traceId !== null &&
+        avatar.submittedAt !== null &&
+        Date.now() - avatar.submittedAt.getTime() > REVIEW_RESULT_WAIT_MS &&
+        !(await avatarRepository(em).findResult(avatar.traceId));
       const traceId =
-        avatar && avatar.review === null
+        avatar && (avatar.review === null || overdue)
           ? (
               await accessToken.withToken((token) =>
                 contentCheck.submitImage(token, avatars.urlOf(avatar), session.openid, SCENE.profile),
@@ -134,7 +148,8 @@ export function createFillInService({ contentCheck, accessToken, avatars, review
       const review = avatar?.review === AvatarReview.PASSED ? AvatarReview.PASSED : AvatarReview.PENDING;
       const shown = review === AvatarReview.PASSED && avatar ? avatars.urlOf(avatar) : undefined;
       const written = await em.transactional(async (tx) => {
-        if (avatar && traceId) await avatarRepository(tx).submit(avatar.id, traceId, updatedAt);
+        if (avatar && traceId)
+          await avatarRepository(tx).submit(avatar.id, traceId, updatedAt, overdue ? avatar.traceId! : undefined);
         return userRepository(tx).setFillIn(
           user.id,
           { nickname, ...(avatar ? { avatar: { id: avatar.id, review, url: shown } } : {}) },

@@ -9,6 +9,7 @@ import { codeOf, markServicesSuite, startServer, type TestServer } from '../supp
 import { freshDatabase, onServices, redisNamespace, type TestDatabase } from '../support/target';
 import { eventually } from '../support/eventually';
 import { simulatorDev } from '../support/simulator-dev';
+import { avatarRepository } from '../../src/avatar/avatar.repository';
 
 if (onServices) markServicesSuite();
 
@@ -276,6 +277,87 @@ describe('setProfile(avatarUrl): WeChat image check, pushed result, /wechat/push
     expect(await me(a.token)).toMatchObject({ avatarReview: 'PENDING' });
     const again = await set(a.token, { avatarUrl: url });
     expect(again.data!.setProfile).toMatchObject({ avatarUrl: url, avatarReview: 'PASSED' });
+  });
+
+  it('when an upload has had no result for an hour (lost on its way), then setting it again submits it anew, and only the new result counts', async () => {
+    const a = await t.login();
+    await devPost('/dev/media-check/hold', { hold: true });
+    const url = await upload(a.token, cleanImage());
+    await set(a.token, { avatarUrl: url });
+    const first = (await mediaChecks()).checks.find((c) => c.mediaUrl === url)!;
+    // Within the hour, setting it again waits for the result: nothing new goes to WeChat.
+    const calls = (await mediaChecks()).calls;
+    expect((await set(a.token, { avatarUrl: url })).data!.setProfile.avatarReview).toBe('PENDING');
+    expect((await mediaChecks()).calls).toBe(calls);
+
+    // The hour passes with no result.
+    const em = t.server.orm.em.fork();
+    const hoursAgo = em.getPlatform().processDateProperty(new Date(Date.now() - 2 * 3600_000)) as Date;
+    await em
+      .getConnection()
+      .execute('update avatars set submitted_at = ? where trace_id = ?', [hoursAgo, first.traceId]);
+    const again = await set(a.token, { avatarUrl: url });
+    expect(again.errors).toBeUndefined();
+    expect(again.data!.setProfile).toMatchObject({ avatarUrl: null, avatarReview: 'PENDING' });
+    const checks = (await mediaChecks()).checks.filter((c) => c.mediaUrl === url);
+    expect(checks).toHaveLength(2);
+    expect(checks[1].traceId).not.toBe(first.traceId);
+
+    // The first submission's result, late after all, settles nothing: its trace_id is no longer the upload's.
+    const late = await push(event(first.traceId, 'risky', 20002));
+    expect([late.status, await late.text()]).toEqual([200, 'success']);
+    expect(await me(a.token)).toMatchObject({ avatarUrl: null, avatarReview: 'PENDING' });
+    await devPost('/dev/media-check/hold', { hold: false });
+    expect(await settled(a.token)).toBe(true);
+    expect(await me(a.token)).toMatchObject({ avatarUrl: url, avatarReview: 'PASSED' });
+  });
+
+  it('when two setProfiles resubmit the same overdue upload at once, then one new trace_id is recorded and its result settles it', async () => {
+    const a = await t.login();
+    await devPost('/dev/media-check/hold', { hold: true });
+    const url = await upload(a.token, cleanImage());
+    await set(a.token, { avatarUrl: url });
+    const first = (await mediaChecks()).checks.find((c) => c.mediaUrl === url)!;
+    const em = t.server.orm.em.fork();
+    const hoursAgo = em.getPlatform().processDateProperty(new Date(Date.now() - 2 * 3600_000)) as Date;
+    await em
+      .getConnection()
+      .execute('update avatars set submitted_at = ? where trace_id = ?', [hoursAgo, first.traceId]);
+    const both = await Promise.all([set(a.token, { avatarUrl: url }), set(a.token, { avatarUrl: url })]);
+    expect(both.map((r) => r.errors)).toEqual([undefined, undefined]);
+    // Each call may have gone to WeChat; the upload carries exactly one of the new trace_ids.
+    const fresh = (await mediaChecks()).checks.filter((c) => c.mediaUrl === url && c.traceId !== first.traceId);
+    expect(fresh.length).toBeGreaterThanOrEqual(1);
+    const id = url.slice(url.lastIndexOf('/') + 1).split('.')[0];
+    const recorded = (await avatarRepository(em).find(id))!.traceId;
+    expect(fresh.map((c) => c.traceId)).toContain(recorded);
+    await devPost('/dev/media-check/hold', { hold: false });
+    expect(await settled(a.token)).toBe(true);
+    expect(await me(a.token)).toMatchObject({ avatarUrl: url, avatarReview: 'PASSED' });
+  });
+
+  it('when an overdue upload’s result was kept but never settled, then setting it again settles it and submits nothing', async () => {
+    const a = await t.login();
+    await devPost('/dev/media-check/hold', { hold: true });
+    const url = await upload(a.token, cleanImage());
+    await set(a.token, { avatarUrl: url });
+    const { traceId } = (await mediaChecks()).checks.find((c) => c.mediaUrl === url)!;
+    const em = t.server.orm.em.fork();
+    const platform = em.getPlatform();
+    const hoursAgo = platform.processDateProperty(new Date(Date.now() - 2 * 3600_000)) as Date;
+    await em.getConnection().execute('update avatars set submitted_at = ? where trace_id = ?', [hoursAgo, traceId]);
+    await em
+      .getConnection()
+      .execute('insert into media_check_results (trace_id, suggest, label, received_at) values (?, ?, ?, ?)', [
+        traceId,
+        'pass',
+        100,
+        platform.processDateProperty(new Date()) as Date,
+      ]);
+    const calls = (await mediaChecks()).calls;
+    const again = await set(a.token, { avatarUrl: url });
+    expect(again.data!.setProfile).toMatchObject({ avatarUrl: url, avatarReview: 'PASSED' });
+    expect((await mediaChecks()).calls).toBe(calls);
   });
 
   it('when an upload is pending, passed or refused, then GET serves it uncached, cached for good, or not at all', async () => {

@@ -111,6 +111,7 @@ describe('POST /avatar and GET /avatars/<id>.<ext>', () => {
         bytes: data.length,
         review: null,
         traceId: null,
+        submittedAt: null,
       });
     },
   );
