@@ -129,14 +129,17 @@ export function createFillInService({ contentCheck, accessToken, avatars, review
       }
       // An upload is checked once: submitted again it keeps its verdict (PASSED) or waits for it (PENDING), unless the
       // result is overdue and none was kept for it, when it goes to WeChat again under a new trace_id.
-      const overdue =
+      // The trace_id a new submission replaces, when the last one's result is overdue.
+      const replacing =
         avatar?.review === AvatarReview.PENDING &&
         avatar.traceId !== null &&
         avatar.submittedAt !== null &&
         Date.now() - avatar.submittedAt.getTime() > REVIEW_RESULT_WAIT_MS &&
-        !(await avatarRepository(em).findResult(avatar.traceId));
+        !(await avatarRepository(em).findResult(avatar.traceId))
+          ? avatar.traceId
+          : undefined;
       const traceId =
-        avatar && (avatar.review === null || overdue)
+        avatar && (avatar.review === null || replacing !== undefined)
           ? (
               await accessToken.withToken((token) =>
                 contentCheck.submitImage(token, avatars.urlOf(avatar), session.openid, SCENE.profile),
@@ -148,8 +151,7 @@ export function createFillInService({ contentCheck, accessToken, avatars, review
       const review = avatar?.review === AvatarReview.PASSED ? AvatarReview.PASSED : AvatarReview.PENDING;
       const shown = review === AvatarReview.PASSED && avatar ? avatars.urlOf(avatar) : undefined;
       const written = await em.transactional(async (tx) => {
-        if (avatar && traceId)
-          await avatarRepository(tx).submit(avatar.id, traceId, updatedAt, overdue ? avatar.traceId! : undefined);
+        if (avatar && traceId) await avatarRepository(tx).submit(avatar.id, traceId, updatedAt, replacing);
         return userRepository(tx).setFillIn(
           user.id,
           { nickname, ...(avatar ? { avatar: { id: avatar.id, review, url: shown } } : {}) },

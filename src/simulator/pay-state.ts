@@ -2,8 +2,10 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { SignType } from '../wechat/pay-sign';
 import type { WireFault } from './pay-wire';
 
-/** A one-shot fault a test or developer arms for one openid, played at that openid's next unifiedorder. */
-/** A fault armed for a user's next unifiedorder (/dev/pay-fault): err_code e.g. NOTENOUGH, SYSTEMERROR, ORDERPAID. */
+/**
+ * A one-shot fault a test or developer arms for one openid (/dev/pay-fault), played at that openid's next
+ * unifiedorder; its err_code e.g. NOTENOUGH, SYSTEMERROR, ORDERPAID.
+ */
 export interface PayFault extends WireFault {
   /** Answer after this many ms (a WeChat that is too slow); the order is still made, as WeChat got the request. */
   delayMs?: number;

@@ -22,9 +22,9 @@ import {
 import { type RefundLedger, SETTLED_STATUSES, type SettledStatus, type SimRefund } from './refund-state';
 import { sleepUnlessGone } from './sleep';
 
-/** A fault armed for the next refund calls (/dev/refund-fault). */
+/** A fault armed for the next refund calls (/dev/refund-fault); its err_code e.g. SYSTEMERROR, BIZERR_NEED_RETRY, NOTENOUGH. */
 export interface RefundFault extends WireFault {
-  /** Answer after this many ms; err_code e.g. SYSTEMERROR, BIZERR_NEED_RETRY, NOTENOUGH. */
+  /** Answer after this many ms. */
   delayMs?: number;
   /** Take the refund anyway, then answer the fault: WeChat got it, the merchant never heard (retry the same out_refund_no). */
   accept?: boolean;

@@ -46,8 +46,7 @@ describe('setProfile(avatarUrl): WeChat image check, pushed result, /wechat/push
   });
 
   const devPost = <T = Record<string, unknown>>(path: string, body: unknown) => simulatorDev<T>(sim, path, body);
-  const mediaChecks = async () =>
-    (await (await fetch(`${sim}/dev/media-check`)).json()) as { calls: number; checks: Check[] };
+  const mediaChecks = () => simulatorDev<{ calls: number; checks: Check[] }>(sim, '/dev/media-check');
   const upload = async (token: string, data: Buffer) => {
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(data)], { type: 'image/png' }), 'avatar.png');
@@ -91,6 +90,23 @@ describe('setProfile(avatarUrl): WeChat image check, pushed result, /wechat/push
     expect((await set(token, { avatarUrl: url })).errors).toBeUndefined();
     expect(await settled(token)).toBe(true);
     expect(await me(token)).toMatchObject({ avatarUrl: url, avatarReview: 'PASSED' });
+  };
+
+  /** A user's clean upload, set while the simulator holds its verdict: PENDING under `traceId`. */
+  const pendingUpload = async () => {
+    const a = await t.login();
+    await devPost('/dev/media-check/hold', { hold: true });
+    const url = await upload(a.token, cleanImage());
+    await set(a.token, { avatarUrl: url });
+    const { traceId } = (await mediaChecks()).checks.find((c) => c.mediaUrl === url)!;
+    return { a, url, traceId };
+  };
+  /** Makes the submission under `traceId` two hours old, its result overdue; answers the EntityManager used. */
+  const makeOverdue = async (traceId: string) => {
+    const em = t.server.orm.em.fork();
+    const hoursAgo = em.getPlatform().processDateProperty(new Date(Date.now() - 2 * 3600_000)) as Date;
+    await em.getConnection().execute('update avatars set submitted_at = ? where trace_id = ?', [hoursAgo, traceId]);
+    return em;
   };
 
   it('when a clean upload is set, then it is PENDING with the old avatar shown, WeChat fetches it, and its pass shows it', async () => {
@@ -216,11 +232,7 @@ describe('setProfile(avatarUrl): WeChat image check, pushed result, /wechat/push
   });
 
   it('when a push is forged, unsigned, stale, replayed or not an event, then it is refused or ignored and the pending avatar stays pending', async () => {
-    const a = await t.login();
-    await devPost('/dev/media-check/hold', { hold: true });
-    const url = await upload(a.token, cleanImage());
-    await set(a.token, { avatarUrl: url });
-    const { traceId } = (await mediaChecks()).checks.find((c) => c.mediaUrl === url)!;
+    const { a, url, traceId } = await pendingUpload();
     const pass = event(traceId, 'pass');
     const lines = t.logs.length;
 
@@ -259,11 +271,7 @@ describe('setProfile(avatarUrl): WeChat image check, pushed result, /wechat/push
   });
 
   it('when a result was kept but never settled (its settle failed), then setting the upload again settles it', async () => {
-    const a = await t.login();
-    await devPost('/dev/media-check/hold', { hold: true });
-    const url = await upload(a.token, cleanImage());
-    await set(a.token, { avatarUrl: url });
-    const { traceId } = (await mediaChecks()).checks.find((c) => c.mediaUrl === url)!;
+    const { a, url, traceId } = await pendingUpload();
     // What a push leaves behind when its result was stored and the settle after it failed.
     await t.server.orm.em
       .fork()
@@ -280,31 +288,23 @@ describe('setProfile(avatarUrl): WeChat image check, pushed result, /wechat/push
   });
 
   it('when an upload has had no result for an hour (lost on its way), then setting it again submits it anew, and only the new result counts', async () => {
-    const a = await t.login();
-    await devPost('/dev/media-check/hold', { hold: true });
-    const url = await upload(a.token, cleanImage());
-    await set(a.token, { avatarUrl: url });
-    const first = (await mediaChecks()).checks.find((c) => c.mediaUrl === url)!;
+    const { a, url, traceId: first } = await pendingUpload();
     // Within the hour, setting it again waits for the result: nothing new goes to WeChat.
     const calls = (await mediaChecks()).calls;
     expect((await set(a.token, { avatarUrl: url })).data!.setProfile.avatarReview).toBe('PENDING');
     expect((await mediaChecks()).calls).toBe(calls);
 
     // The hour passes with no result.
-    const em = t.server.orm.em.fork();
-    const hoursAgo = em.getPlatform().processDateProperty(new Date(Date.now() - 2 * 3600_000)) as Date;
-    await em
-      .getConnection()
-      .execute('update avatars set submitted_at = ? where trace_id = ?', [hoursAgo, first.traceId]);
+    await makeOverdue(first);
     const again = await set(a.token, { avatarUrl: url });
     expect(again.errors).toBeUndefined();
     expect(again.data!.setProfile).toMatchObject({ avatarUrl: null, avatarReview: 'PENDING' });
     const checks = (await mediaChecks()).checks.filter((c) => c.mediaUrl === url);
     expect(checks).toHaveLength(2);
-    expect(checks[1].traceId).not.toBe(first.traceId);
+    expect(checks[1].traceId).not.toBe(first);
 
     // The first submission's result, late after all, settles nothing: its trace_id is no longer the upload's.
-    const late = await push(event(first.traceId, 'risky', 20002));
+    const late = await push(event(first, 'risky', 20002));
     expect([late.status, await late.text()]).toEqual([200, 'success']);
     expect(await me(a.token)).toMatchObject({ avatarUrl: null, avatarReview: 'PENDING' });
     await devPost('/dev/media-check/hold', { hold: false });
@@ -313,20 +313,12 @@ describe('setProfile(avatarUrl): WeChat image check, pushed result, /wechat/push
   });
 
   it('when two setProfiles resubmit the same overdue upload at once, then one new trace_id is recorded and its result settles it', async () => {
-    const a = await t.login();
-    await devPost('/dev/media-check/hold', { hold: true });
-    const url = await upload(a.token, cleanImage());
-    await set(a.token, { avatarUrl: url });
-    const first = (await mediaChecks()).checks.find((c) => c.mediaUrl === url)!;
-    const em = t.server.orm.em.fork();
-    const hoursAgo = em.getPlatform().processDateProperty(new Date(Date.now() - 2 * 3600_000)) as Date;
-    await em
-      .getConnection()
-      .execute('update avatars set submitted_at = ? where trace_id = ?', [hoursAgo, first.traceId]);
+    const { a, url, traceId: first } = await pendingUpload();
+    const em = await makeOverdue(first);
     const both = await Promise.all([set(a.token, { avatarUrl: url }), set(a.token, { avatarUrl: url })]);
     expect(both.map((r) => r.errors)).toEqual([undefined, undefined]);
     // Each call may have gone to WeChat; the upload carries exactly one of the new trace_ids.
-    const fresh = (await mediaChecks()).checks.filter((c) => c.mediaUrl === url && c.traceId !== first.traceId);
+    const fresh = (await mediaChecks()).checks.filter((c) => c.mediaUrl === url && c.traceId !== first);
     expect(fresh.length).toBeGreaterThanOrEqual(1);
     const id = url.slice(url.lastIndexOf('/') + 1).split('.')[0];
     const recorded = (await avatarRepository(em).find(id))!.traceId;
@@ -337,22 +329,15 @@ describe('setProfile(avatarUrl): WeChat image check, pushed result, /wechat/push
   });
 
   it('when an overdue upload’s result was kept but never settled, then setting it again settles it and submits nothing', async () => {
-    const a = await t.login();
-    await devPost('/dev/media-check/hold', { hold: true });
-    const url = await upload(a.token, cleanImage());
-    await set(a.token, { avatarUrl: url });
-    const { traceId } = (await mediaChecks()).checks.find((c) => c.mediaUrl === url)!;
-    const em = t.server.orm.em.fork();
-    const platform = em.getPlatform();
-    const hoursAgo = platform.processDateProperty(new Date(Date.now() - 2 * 3600_000)) as Date;
-    await em.getConnection().execute('update avatars set submitted_at = ? where trace_id = ?', [hoursAgo, traceId]);
+    const { a, url, traceId } = await pendingUpload();
+    const em = await makeOverdue(traceId);
     await em
       .getConnection()
       .execute('insert into media_check_results (trace_id, suggest, label, received_at) values (?, ?, ?, ?)', [
         traceId,
         'pass',
         100,
-        platform.processDateProperty(new Date()) as Date,
+        em.getPlatform().processDateProperty(new Date()) as Date,
       ]);
     const calls = (await mediaChecks()).calls;
     const again = await set(a.token, { avatarUrl: url });
